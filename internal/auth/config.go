@@ -1,0 +1,217 @@
+// Package auth is portway's Cognito stand-in, issuing side: a user pool with
+// resource servers and scopes, app clients with bcrypt-hashed secrets, the
+// OAuth2 client-credentials token endpoint, persistent RS256 signing keys and
+// their JWKS.
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Defaults and limits. Token validity bounds match Cognito's access-token
+// validity range (5 minutes to 1 day).
+const (
+	DefaultListen        = "127.0.0.1:8081"
+	DefaultUserPoolID    = "local_portway"
+	DefaultTokenValidity = time.Hour
+	MinTokenValidity     = 5 * time.Minute
+	MaxTokenValidity     = 24 * time.Hour
+
+	// FlowClientCredentials is the only OAuth flow the token endpoint serves.
+	FlowClientCredentials = "client_credentials"
+
+	defaultFailureBurst  = 10
+	defaultFailureRefill = time.Second
+)
+
+// ResourceServer is a Cognito resource server: an identifier and the scope
+// names under it. The full scope string a client asks for is
+// Identifier + "/" + scope.
+type ResourceServer struct {
+	Identifier string
+	Scopes     []string
+}
+
+// Config configures a Server. Zero values of Listen, UserPoolID and
+// TokenValidity mean the defaults above.
+type Config struct {
+	Listen string // "127.0.0.1:8081"; port 0 picks a free port
+	// PublicURL optionally overrides the base URL used for the issuer and the
+	// discovery document (e.g. when clients reach auth through another
+	// address). Default: "http://" + the bound address.
+	PublicURL       string
+	StateDir        string // keys in <StateDir>/auth/keys.json, clients in <StateDir>/auth/clients.json
+	UserPoolID      string // "local_portway"
+	ResourceServers []ResourceServer
+	TokenValidity   time.Duration // default validity for new clients; 5m..24h, default 1h
+
+	// BcryptCost for new client secrets; 0 means bcrypt.DefaultCost.
+	BcryptCost int
+	// AuthFailureBurst is how many failed client authentications a client id
+	// or a source IP may make before being answered 429; 0 means 10, a
+	// negative value turns the limit off.
+	AuthFailureBurst int
+	// AuthFailureRefill is the time to regain one allowed failure; 0 means 1s.
+	AuthFailureRefill time.Duration
+
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
+}
+
+var (
+	userPoolIDRe = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
+	// Cognito's patterns for resource server identifiers and scope names.
+	identifierRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,256}$`)
+	scopeNameRe  = regexp.MustCompile(`^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$`)
+)
+
+// withDefaults returns cfg with zero values replaced by defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.UserPoolID == "" {
+		cfg.UserPoolID = DefaultUserPoolID
+	}
+	if cfg.TokenValidity == 0 {
+		cfg.TokenValidity = DefaultTokenValidity
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.AuthFailureBurst == 0 {
+		cfg.AuthFailureBurst = defaultFailureBurst
+	}
+	if cfg.AuthFailureRefill == 0 {
+		cfg.AuthFailureRefill = defaultFailureRefill
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// Validate reports the first problem with cfg, naming the field. Zero values
+// that have defaults are accepted.
+func (cfg Config) Validate() error {
+	if cfg.Listen != "" {
+		if err := validateListen(cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		switch {
+		case err != nil:
+			return fmt.Errorf("publicURL: %w", err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return errors.New("publicURL: scheme must be http or https")
+		case u.Host == "":
+			return errors.New("publicURL: host is required")
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			return errors.New("publicURL: must not have userinfo, query or fragment")
+		}
+	}
+	if cfg.StateDir == "" {
+		return errors.New("stateDir: required")
+	}
+	if cfg.UserPoolID != "" && !userPoolIDRe.MatchString(cfg.UserPoolID) {
+		return fmt.Errorf("userPoolId: %q must match %s", cfg.UserPoolID, userPoolIDRe)
+	}
+	if err := validateResourceServers(cfg.ResourceServers); err != nil {
+		return err
+	}
+	if v := cfg.TokenValidity; v != 0 && (v < MinTokenValidity || v > MaxTokenValidity) {
+		return fmt.Errorf("tokenValidity: %s must be between %s and %s", v, MinTokenValidity, MaxTokenValidity)
+	}
+	if c := cfg.BcryptCost; c != 0 && (c < bcrypt.MinCost || c > bcrypt.MaxCost) {
+		return fmt.Errorf("bcryptCost: %d must be between %d and %d", c, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if cfg.AuthFailureRefill < 0 {
+		return errors.New("authFailureRefill: must be >= 0")
+	}
+	return nil
+}
+
+func validateListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q must be a number 0..65535", port)
+	}
+	return nil
+}
+
+func validateResourceServers(rss []ResourceServer) error {
+	seen := map[string]bool{}
+	for i, rs := range rss {
+		field := fmt.Sprintf("resourceServers[%d]", i)
+		if !identifierRe.MatchString(rs.Identifier) {
+			return fmt.Errorf("%s.identifier: %q must be 1-256 printable characters without spaces, '\"' or '\\'", field, rs.Identifier)
+		}
+		if seen[rs.Identifier] {
+			return fmt.Errorf("%s.identifier: duplicate %q", field, rs.Identifier)
+		}
+		seen[rs.Identifier] = true
+		names := map[string]bool{}
+		for j, sc := range rs.Scopes {
+			if !scopeNameRe.MatchString(sc) {
+				return fmt.Errorf("%s.scopes[%d]: %q must be 1-256 printable characters without spaces, '\"', '/' or '\\'", field, j, sc)
+			}
+			if names[sc] {
+				return fmt.Errorf("%s.scopes[%d]: duplicate %q", field, j, sc)
+			}
+			names[sc] = true
+		}
+	}
+	return nil
+}
+
+// scopeCatalog is the set of full scope strings the resource servers define.
+type scopeCatalog struct {
+	list []string // in configuration order
+	set  map[string]struct{}
+}
+
+func newScopeCatalog(rss []ResourceServer) *scopeCatalog {
+	c := &scopeCatalog{set: map[string]struct{}{}}
+	for _, rs := range rss {
+		for _, sc := range rs.Scopes {
+			full := rs.Identifier + "/" + sc
+			c.list = append(c.list, full)
+			c.set[full] = struct{}{}
+		}
+	}
+	return c
+}
+
+func (c *scopeCatalog) has(scope string) bool {
+	_, ok := c.set[scope]
+	return ok
+}
+
+// validScopeSyntax reports whether s looks like "identifier/scope".
+func validScopeSyntax(s string) bool {
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 || i == len(s)-1 {
+		return false
+	}
+	return identifierRe.MatchString(s[:i]) && scopeNameRe.MatchString(s[i+1:])
+}

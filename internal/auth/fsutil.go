@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const (
+	dirMode  os.FileMode = 0o700
+	fileMode os.FileMode = 0o600
+	lockName             = ".lock"
+)
+
+// authDir returns <stateDir>/auth, created with mode 0700 (tightened if it
+// already exists).
+func ensureAuthDir(stateDir string) (string, error) {
+	dir := filepath.Join(stateDir, "auth")
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, dirMode); err != nil {
+		return "", fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so readers see the old or the new content, never
+// a partial file.
+// A non-zero mtime is set on the file before the rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, mtime time.Time) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !mtime.IsZero() {
+		if err = os.Chtimes(tmp, mtime, mtime); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename durable; errors are ignored because some platforms
+// and file systems cannot fsync directories.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
+
+// tightenMode makes sure a secret file is not readable by group or others.
+// It reports whether the mode had to be changed.
+func tightenMode(path string, fi os.FileInfo) (bool, error) {
+	if fi.Mode().Perm()&0o077 == 0 {
+		return false, nil
+	}
+	if err := os.Chmod(path, fileMode); err != nil {
+		return false, fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// withLock runs fn while holding an exclusive advisory lock on dir/.lock,
+// serializing read-modify-write cycles between processes.
+func withLock(dir string, fn func() error) error {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return fmt.Errorf("open lock %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("lock %s: %w", path, err)
+	}
+	defer unlockFile(f)
+	return fn()
+}

@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package ecs
+
+import "syscall"
+
+// sysProcAttr: no parent-death signal outside Linux; children are still
+// stopped by Supervisor.Stop.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}

@@ -1,0 +1,207 @@
+package ecs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Supervisor runs the services' tasks.
+type Supervisor struct {
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+	services    []*service
+	probeClient *http.Client
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	ipam     *ipam
+	tasks    map[string]*task // not yet STOPPED
+	stopped  []TaskStatus     // most recent last, at most cfg.StoppedRetention
+
+	ctx    context.Context // ends only when Stop's context ends: forces kills
+	cancel context.CancelFunc
+	stopCh chan struct{} // closed by Stop: service loops exit
+	wg     sync.WaitGroup
+}
+
+// New validates cfg and builds a Supervisor; nothing runs until Start.
+func New(cfg Config) (*Supervisor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ecs: invalid config: %w", err)
+	}
+	if cfg.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("ecs: executable: %w", err)
+		}
+		cfg.Executable = exe
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LogMaxBytes == 0 {
+		cfg.LogMaxBytes = DefaultLogMaxBytes
+	}
+	if cfg.StoppedRetention == 0 {
+		cfg.StoppedRetention = DefaultStoppedRetention
+	}
+	if cfg.Runtime == nil {
+		cfg.Runtime = ProcessRuntime{}
+	}
+	cfg.Services = slices.Clone(cfg.Services)
+	s := &Supervisor{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		ipam:   newIPAM(netip.MustParsePrefix(cfg.Subnet)), // validated
+		tasks:  map[string]*task{},
+		stopCh: make(chan struct{}),
+		probeClient: &http.Client{
+			Transport: &http.Transport{
+				Proxy:                  nil,
+				DialContext:            (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+				DisableKeepAlives:      true,
+				MaxResponseHeaderBytes: 64 << 10,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	for _, sc := range cfg.Services {
+		s.services = append(s.services, newService(sc))
+	}
+	return s, nil
+}
+
+// Start checks the executable and state directory, then launches every
+// service's tasks and returns without waiting for them to become healthy
+// (poll RunningCount or Tasks).
+func (s *Supervisor) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ecs: start: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopping {
+		return errors.New("ecs: already started or stopped")
+	}
+	if st, err := os.Stat(s.cfg.Executable); err != nil {
+		return fmt.Errorf("ecs: executable: %w", err)
+	} else if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
+	}
+	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
+		return fmt.Errorf("ecs: stateDir: %w", err)
+	}
+	s.started = true
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, sv := range s.services {
+		s.wg.Add(1)
+		go s.runService(sv)
+	}
+	return nil
+}
+
+// Stop sets every task's desiredStatus to STOPPED and stops them in
+// parallel: deregister and drain, then SIGTERM the containers in reverse
+// order and SIGKILL those still running after StopTimeout. When ctx ends
+// first, draining is cut short and every remaining container is killed.
+// Either way Stop returns only after every child process has been reaped;
+// the error reports a forced stop.
+func (s *Supervisor) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.stopping {
+		s.stopping = true
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.stopping = true
+	close(s.stopCh)
+	for _, t := range s.tasks {
+		s.requestStopLocked(t, ReasonShutdown, false)
+	}
+	s.mu.Unlock()
+
+	var forced atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			forced.Store(true)
+			s.cancel()
+		case <-done:
+		}
+	}()
+	s.wg.Wait()
+	close(done)
+	s.cancel()
+	if forced.Load() {
+		return fmt.Errorf("ecs: stop: %w: draining cut short, remaining containers killed", ctx.Err())
+	}
+	return nil
+}
+
+// StopTask stops one task as a user would (ECS StopTask); its service
+// starts a replacement at once.
+func (s *Supervisor) StopTask(taskID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[taskID]
+	if !ok {
+		return fmt.Errorf("ecs: task %q not found or already stopped", taskID)
+	}
+	s.requestStopLocked(t, ReasonUserStop, false)
+	return nil
+}
+
+// Tasks returns snapshots of live tasks and the most recently stopped ones,
+// oldest first.
+func (s *Supervisor) Tasks() []TaskStatus {
+	s.mu.Lock()
+	out := make([]TaskStatus, 0, len(s.tasks)+len(s.stopped))
+	for _, t := range s.tasks {
+		out = append(out, t.snapshot())
+	}
+	for _, ts := range s.stopped {
+		ts.Containers = slices.Clone(ts.Containers)
+		out = append(out, ts)
+	}
+	s.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b TaskStatus) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.TaskID, b.TaskID)
+	})
+	return out
+}
+
+// RunningCount is the number of the service's tasks in RUNNING.
+func (s *Supervisor) RunningCount(service string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tasks {
+		if t.svc.cfg.Name == service && t.lastStatus == StatusRunning {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,391 @@
+package ecs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// task is one running (or stopping) task. Fields below the line are guarded
+// by Supervisor.mu; the task goroutine (runTask) drives the state machine.
+type task struct {
+	id      string
+	svc     *service
+	ip      netip.Addr
+	stopReq chan struct{} // closed when desiredStatus becomes STOPPED
+
+	// guarded by Supervisor.mu
+	lastStatus    string
+	desiredStatus string
+	stoppedReason string
+	createdAt     time.Time // reported clock
+	startedAt     time.Time
+	stoppedAt     time.Time
+	runningSince  time.Time // monotonic, for the back-off's "stable" test
+	registered    bool
+	containers    []*container
+}
+
+type container struct {
+	cfg    ContainerConfig
+	exited chan struct{} // closed once the process is reaped (never started: nil)
+
+	// guarded by Supervisor.mu
+	proc       Process
+	pid        int
+	lastStatus string
+	exitCode   *int
+	reason     string
+	log        *cappedLog
+}
+
+func newTaskID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
+	return hex.EncodeToString(b[:])
+}
+
+// runTask drives one task from PROVISIONING to STOPPED.
+func (s *Supervisor) runTask(t *task) {
+	defer s.wg.Done()
+	if s.startContainers(t) && s.activate(t) {
+		<-t.stopReq // RUNNING until an essential container exits or a stop is requested
+	}
+	s.deactivate(t)
+	s.stopContainers(t)
+	s.finish(t)
+}
+
+func (s *Supervisor) setStatus(t *task, status string) {
+	s.mu.Lock()
+	t.lastStatus = status
+	s.mu.Unlock()
+	s.log.Debug("task status", "task", t.id, "service", t.svc.cfg.Name, "ip", t.ip.String(), "status", status)
+}
+
+func stopRequested(t *task) bool {
+	select {
+	case <-t.stopReq:
+		return true
+	default:
+		return false
+	}
+}
+
+// startContainers is PROVISIONING → PENDING: log directory, then one process
+// per container in definition order. It reports whether all started.
+func (s *Supervisor) startContainers(t *task) bool {
+	if stopRequested(t) {
+		return false
+	}
+	dir := filepath.Join(s.cfg.StateDir, "tasks", t.id)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		s.requestStop(t, fmt.Sprintf("%s: %v", ReasonResourceInit, err), true)
+		return false
+	}
+	s.setStatus(t, StatusPending)
+	repl := strings.NewReplacer("${TASK_IP}", t.ip.String(), "${TASK_ID}", t.id)
+	for _, c := range t.containers {
+		if stopRequested(t) {
+			return false
+		}
+		if err := s.startContainer(t, c, dir, repl); err != nil {
+			s.mu.Lock()
+			c.lastStatus, c.reason = StatusStopped, err.Error()
+			s.mu.Unlock()
+			s.requestStop(t, fmt.Sprintf("%s: %s: %v", ReasonCannotStart, c.cfg.Name, err), true)
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *strings.Replacer) error {
+	logf, err := openCappedLog(filepath.Join(dir, c.cfg.Name+".log"), s.cfg.LogMaxBytes)
+	if err != nil {
+		return err
+	}
+	args := make([]string, len(c.cfg.Command))
+	for i, a := range c.cfg.Command {
+		args[i] = repl.Replace(a)
+	}
+	env := os.Environ()
+	for _, e := range c.cfg.Env {
+		env = append(env, repl.Replace(e))
+	}
+	env = append(env,
+		"PORTWAY_TASK_ID="+t.id,
+		"PORTWAY_TASK_IP="+t.ip.String(),
+		"PORTWAY_CONTAINER="+c.cfg.Name,
+	)
+	proc, err := s.cfg.Runtime.Start(ContainerSpec{
+		TaskID: t.id, Name: c.cfg.Name,
+		Path: s.cfg.Executable, Args: args, Env: env, Output: logf,
+	})
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	s.mu.Lock()
+	c.proc, c.pid, c.log, c.lastStatus = proc, proc.PID(), logf, StatusRunning
+	c.exited = make(chan struct{})
+	s.mu.Unlock()
+	s.log.Info("container started", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "pid", proc.PID(), "ip", t.ip.String())
+
+	s.wg.Add(1)
+	go s.waitContainer(t, c)
+	return nil
+}
+
+// waitContainer reaps one container and stops the task if it was essential.
+func (s *Supervisor) waitContainer(t *task, c *container) {
+	defer s.wg.Done()
+	code, err := c.proc.Wait()
+	s.mu.Lock()
+	c.exitCode = &code
+	c.lastStatus = StatusStopped
+	if err != nil {
+		c.reason = err.Error()
+	}
+	s.mu.Unlock()
+	close(c.exited)
+	s.log.Info("container exited", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "exitCode", code)
+	if c.cfg.Essential {
+		s.requestStop(t, ReasonEssentialExited, true)
+	}
+}
+
+// activate is ACTIVATING: wait for readiness, then register. It reports
+// whether the task reached RUNNING.
+func (s *Supervisor) activate(t *task) bool {
+	cfg := t.svc.cfg
+	s.setStatus(t, StatusActivating)
+	if cfg.ContainerPort > 0 && !s.waitReady(t) {
+		return false
+	}
+	if cfg.TargetGroup != "" {
+		if stopRequested(t) {
+			return false
+		}
+		ip := t.ip.String()
+		if err := s.cfg.Registrar.Register(s.ctx, cfg.TargetGroup, ip, cfg.ContainerPort); err != nil {
+			s.requestStop(t, fmt.Sprintf("%s %s: %v", ReasonRegisterFailed, cfg.TargetGroup, err), true)
+			return false
+		}
+		s.mu.Lock()
+		t.registered = true
+		s.mu.Unlock()
+		s.log.Info("task registered", "task", t.id, "targetGroup", cfg.TargetGroup, "target", net.JoinHostPort(ip, strconv.Itoa(cfg.ContainerPort)))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.desiredStatus != StatusRunning {
+		return false
+	}
+	t.lastStatus = StatusRunning
+	t.startedAt = s.now()
+	t.runningSince = time.Now()
+	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())
+	return true
+}
+
+// waitReady probes the task until it answers, the readiness deadline passes
+// (task stopped as unhealthy) or a stop is requested.
+func (s *Supervisor) waitReady(t *task) bool {
+	cfg := t.svc.cfg
+	deadline := time.Now().Add(cfg.ReadinessTimeout)
+	expired := time.NewTimer(cfg.ReadinessTimeout)
+	defer expired.Stop()
+	addr := net.JoinHostPort(t.ip.String(), strconv.Itoa(cfg.ContainerPort))
+	for {
+		err := s.probe(deadline, addr, cfg.ReadinessPath)
+		if err == nil {
+			return true
+		}
+		pause := time.NewTimer(cfg.ReadinessInterval)
+		select {
+		case <-t.stopReq:
+			pause.Stop()
+			return false
+		case <-expired.C:
+			pause.Stop()
+			s.log.Warn("task failed readiness", "task", t.id, "service", cfg.Name, "addr", addr, "path", cfg.ReadinessPath, "err", err)
+			s.requestStop(t, ReasonHealthCheck, true)
+			return false
+		case <-pause.C:
+		}
+	}
+}
+
+// probe makes one readiness check: HTTP GET path → 200, or a TCP connect
+// when path is empty.
+func (s *Supervisor) probe(deadline time.Time, addr, path string) error {
+	if d := time.Now().Add(2 * time.Second); d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(s.ctx, deadline)
+	defer cancel()
+	if path == "" {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "portway-ecs-readiness/1.0")
+	resp, err := s.probeClient.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// deactivate is DEACTIVATING: deregister and wait for the drain.
+func (s *Supervisor) deactivate(t *task) {
+	s.mu.Lock()
+	registered := t.registered
+	s.mu.Unlock()
+	if !registered {
+		return
+	}
+	cfg := t.svc.cfg
+	s.setStatus(t, StatusDeactivating)
+	ip := t.ip.String()
+	if err := s.cfg.Registrar.Deregister(s.ctx, cfg.TargetGroup, ip, cfg.ContainerPort); err != nil {
+		s.log.Warn("deregister", "task", t.id, "targetGroup", cfg.TargetGroup, "ip", ip, "err", err)
+	}
+	s.mu.Lock()
+	t.registered = false
+	s.mu.Unlock()
+}
+
+// stopContainers is STOPPING: SIGTERM each live container in reverse
+// definition order, SIGKILL after StopTimeout (at once when the supervisor's
+// context has ended), and wait until every process has been reaped.
+func (s *Supervisor) stopContainers(t *task) {
+	s.setStatus(t, StatusStopping)
+	for i := len(t.containers) - 1; i >= 0; i-- {
+		c := t.containers[i]
+		s.mu.Lock()
+		proc, exited := c.proc, c.exited
+		s.mu.Unlock()
+		if proc == nil {
+			continue
+		}
+		select {
+		case <-exited:
+			continue
+		default:
+		}
+		if s.ctx.Err() == nil {
+			s.signal(t, c, syscall.SIGTERM)
+			timeout := time.NewTimer(t.svc.cfg.StopTimeout)
+			select {
+			case <-exited:
+			case <-timeout.C:
+				s.log.Warn("container did not stop in time; killing", "task", t.id, "container", c.cfg.Name, "stopTimeout", t.svc.cfg.StopTimeout)
+			case <-s.ctx.Done():
+			}
+			timeout.Stop()
+		}
+		select {
+		case <-exited:
+		default:
+			s.signal(t, c, syscall.SIGKILL)
+			<-exited
+		}
+	}
+}
+
+func (s *Supervisor) signal(t *task, c *container, sig syscall.Signal) {
+	if err := c.proc.Signal(sig); err != nil && err != os.ErrProcessDone {
+		s.log.Warn("signal container", "task", t.id, "container", c.cfg.Name, "signal", sig.String(), "err", err)
+	}
+}
+
+// finish is STOPPED: close logs, free the address, keep a snapshot. The log
+// directories of stopped tasks that fall out of the retained history are
+// removed, so a crash loop cannot fill the disk.
+func (s *Supervisor) finish(t *task) {
+	s.mu.Lock()
+	for _, c := range t.containers {
+		if c.log != nil {
+			c.log.Close()
+		}
+		c.lastStatus = StatusStopped
+	}
+	t.lastStatus = StatusStopped
+	t.desiredStatus = StatusStopped
+	t.stoppedAt = s.now()
+	s.ipam.release(t.ip)
+	delete(s.tasks, t.id)
+	snap := t.snapshot()
+	s.stopped = append(s.stopped, snap)
+	var evicted []TaskStatus
+	if over := len(s.stopped) - s.cfg.StoppedRetention; over > 0 {
+		evicted = slices.Clone(s.stopped[:over])
+		s.stopped = slices.Clone(s.stopped[over:])
+	}
+	s.mu.Unlock()
+
+	s.log.Info("task stopped", "task", t.id, "service", snap.Service, "ip", snap.IP, "reason", snap.StoppedReason)
+	for _, ts := range evicted {
+		if err := os.RemoveAll(filepath.Join(s.cfg.StateDir, "tasks", ts.TaskID)); err != nil {
+			s.log.Warn("remove old task logs", "task", ts.TaskID, "err", err)
+		}
+	}
+	t.svc.poke()
+}
+
+// snapshot must be called with Supervisor.mu held.
+func (t *task) snapshot() TaskStatus {
+	ts := TaskStatus{
+		TaskID:        t.id,
+		Service:       t.svc.cfg.Name,
+		LastStatus:    t.lastStatus,
+		DesiredStatus: t.desiredStatus,
+		IP:            t.ip.String(),
+		StoppedReason: t.stoppedReason,
+		CreatedAt:     t.createdAt,
+		Containers:    make([]ContainerStatus, len(t.containers)),
+	}
+	if !t.startedAt.IsZero() {
+		v := t.startedAt
+		ts.StartedAt = &v
+	}
+	if !t.stoppedAt.IsZero() {
+		v := t.stoppedAt
+		ts.StoppedAt = &v
+	}
+	for i, c := range t.containers {
+		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason}
+		if c.exitCode != nil {
+			v := *c.exitCode
+			cs.ExitCode = &v
+		}
+		ts.Containers[i] = cs
+	}
+	return ts
+}

@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Integration and authorization kinds understood by the gateway.
+const (
+	IntegrationHTTPProxy = "HTTP_PROXY"
+	AuthNone             = "NONE"
+	AuthCognito          = "COGNITO_USER_POOLS"
+	MethodAny            = "ANY"
+)
+
+// Limits and defaults (AWS REST API values where AWS has one).
+const (
+	DefaultIntegrationTimeout = 29 * time.Second
+	MinIntegrationTimeout     = 50 * time.Millisecond
+	MaxIntegrationTimeout     = 29 * time.Second
+	MaxRequestBodyBytes       = 10 << 20 // 10 MB payload limit
+	MaxHeaderBytes            = 10 << 10 // 10 KiB of request headers
+	defaultJWKSFetchTimeout   = 5 * time.Second
+	defaultJWKSRefetchPeriod  = 5 * time.Second
+)
+
+// Config describes one REST API deployed to one stage.
+type Config struct {
+	Listen         string                      `yaml:"listen" json:"listen"`                 // "127.0.0.1:8080"; port 0 ok
+	Stage          string                      `yaml:"stage" json:"stage"`                   // "v1"
+	StageVariables map[string]string           `yaml:"stageVariables" json:"stageVariables"` // substituted as ${stageVariables.x}
+	Resources      []Resource                  `yaml:"resources" json:"resources"`
+	Authorizer     AuthorizerConfig            `yaml:"authorizer" json:"authorizer"`
+	Responses      map[string]ResponseTemplate `yaml:"responses" json:"responses"` // gateway response overrides by type
+	Throttle       ThrottleConfig              `yaml:"throttle" json:"throttle"`   // stage-level throttling; zero = off
+
+	// AllowEncodedSlashes lets %2F through path normalization (it stays
+	// encoded when forwarded). Off by default: such paths are rejected.
+	AllowEncodedSlashes bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
+
+	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
+	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
+}
+
+// Resource is one path of the API, e.g. "/bags/{proxy+}".
+type Resource struct {
+	Path    string   `yaml:"path" json:"path"`
+	Methods []Method `yaml:"methods" json:"methods"`
+}
+
+// Method is one method of a resource.
+type Method struct {
+	HTTPMethod    string      `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
+	Authorization string      `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
+	Scopes        []string    `yaml:"scopes" json:"scopes"`               // any one suffices
+	Integration   Integration `yaml:"integration" json:"integration"`
+}
+
+// Integration is the backend of a method. Only HTTP_PROXY is supported.
+type Integration struct {
+	Type    string        `yaml:"type" json:"type"`       // "HTTP_PROXY"
+	URI     string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
+	Timeout time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s
+}
+
+// AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
+type AuthorizerConfig struct {
+	Issuer  string `yaml:"issuer" json:"issuer"`   // exact "iss" of accepted tokens
+	JWKSURL string `yaml:"jwksUrl" json:"jwksUrl"` // signing keys, fetched over HTTP
+
+	// Optional tuning; zero values get defaults.
+	FetchTimeout    time.Duration `yaml:"fetchTimeout" json:"fetchTimeout"`       // default 5s
+	RefetchPeriod   time.Duration `yaml:"refetchPeriod" json:"refetchPeriod"`     // min gap between fetches, default 5s
+	MaxCachedTokens int           `yaml:"maxCachedTokens" json:"maxCachedTokens"` // default 10000
+}
+
+// ThrottleConfig is a token bucket over all requests of the stage.
+type ThrottleConfig struct {
+	RateLimit  float64 `yaml:"rateLimit" json:"rateLimit"`   // requests per second; 0 = no throttling
+	BurstLimit int     `yaml:"burstLimit" json:"burstLimit"` // bucket size
+}
+
+// ResponseTemplate is a gateway response: status, headers and a body template
+// that may use $context.error.messageString, $context.error.message,
+// $context.error.responseType, $context.requestId, $context.path,
+// $context.stage (and a few more, see render).
+type ResponseTemplate struct {
+	StatusCode int               `yaml:"statusCode" json:"statusCode"` // 0 → the type's default status
+	Headers    map[string]string `yaml:"headers" json:"headers"`
+	Body       string            `yaml:"body" json:"body"` // "" → AWS default body
+}
+
+var (
+	stageRe       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	stageVarName  = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	stageVarValue = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#&=,]{0,512}$`)
+	stageVarRef   = regexp.MustCompile(`\$\{stageVariables\.([^}]*)\}`)
+	headerNameRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	validMethods  = map[string]bool{
+		MethodAny: true, http.MethodGet: true, http.MethodPost: true, http.MethodPut: true,
+		http.MethodDelete: true, http.MethodPatch: true, http.MethodHead: true, http.MethodOptions: true,
+	}
+)
+
+// Validate reports every problem of the config, each naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if c.Listen == "" {
+		add("listen", "must not be empty")
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "must be host:port: %v", err)
+	}
+	if !stageRe.MatchString(c.Stage) {
+		add("stage", "must be 1-128 characters of A-Z a-z 0-9 _ -, got %q", c.Stage)
+	}
+	for _, name := range sortedKeys(c.StageVariables) {
+		if !stageVarName.MatchString(name) {
+			add("stageVariables."+name, "name must be 1-64 characters of A-Z a-z 0-9 _")
+		}
+		if !stageVarValue.MatchString(c.StageVariables[name]) {
+			add("stageVariables."+name, "value must be at most 512 characters of A-Z a-z 0-9 - . _ ~ : / ? # & = ,")
+		}
+	}
+	needAuthorizer := ""
+	for i, res := range c.Resources {
+		rf := fmt.Sprintf("resources[%d]", i)
+		params, err := parseResourcePath(res.Path)
+		if err != nil {
+			add(rf+".path", "%v", err)
+		}
+		if len(res.Methods) == 0 {
+			add(rf+".methods", "must not be empty")
+		}
+		seen := map[string]bool{}
+		for j, m := range res.Methods {
+			mf := fmt.Sprintf("%s.methods[%d]", rf, j)
+			if !validMethods[m.HTTPMethod] {
+				add(mf+".httpMethod", "must be ANY, GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got %q", m.HTTPMethod)
+			} else if seen[m.HTTPMethod] {
+				add(mf+".httpMethod", "%s is defined twice on %s", m.HTTPMethod, res.Path)
+			}
+			seen[m.HTTPMethod] = true
+			switch m.Authorization {
+			case AuthNone:
+				if len(m.Scopes) > 0 {
+					add(mf+".scopes", "only allowed with authorization COGNITO_USER_POOLS")
+				}
+			case AuthCognito:
+				if needAuthorizer == "" {
+					needAuthorizer = mf
+				}
+			default:
+				add(mf+".authorization", "must be NONE or COGNITO_USER_POOLS, got %q", m.Authorization)
+			}
+			for k, s := range m.Scopes {
+				if s == "" || strings.ContainsAny(s, " \t\r\n") {
+					add(fmt.Sprintf("%s.scopes[%d]", mf, k), "must be non-empty without spaces")
+				}
+			}
+			for _, e := range validateIntegration(m.Integration, c.StageVariables, params) {
+				errs = append(errs, fmt.Errorf("%s.integration.%w", mf, e))
+			}
+		}
+	}
+	if err := checkTree(c.Resources); err != nil {
+		errs = append(errs, err)
+	}
+	if needAuthorizer != "" {
+		if u, err := url.Parse(c.Authorizer.Issuer); c.Authorizer.Issuer == "" || err != nil || u.Scheme == "" || u.Host == "" {
+			add("authorizer.issuer", "must be an absolute URL (required by %s)", needAuthorizer)
+		}
+		if u, err := url.Parse(c.Authorizer.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("authorizer.jwksUrl", "must be an http(s) URL (required by %s)", needAuthorizer)
+		}
+	}
+	if c.Authorizer.FetchTimeout < 0 || c.Authorizer.FetchTimeout > time.Minute {
+		add("authorizer.fetchTimeout", "must be between 0 (default) and 1m")
+	}
+	if c.Authorizer.RefetchPeriod < 0 {
+		add("authorizer.refetchPeriod", "must be >= 0")
+	}
+	if c.Authorizer.MaxCachedTokens < 0 {
+		add("authorizer.maxCachedTokens", "must be >= 0")
+	}
+	for _, typ := range sortedKeys(c.Responses) {
+		errs = append(errs, validateResponse(typ, c.Responses[typ])...)
+	}
+	if c.Throttle.RateLimit < 0 {
+		add("throttle.rateLimit", "must be >= 0")
+	}
+	if c.Throttle.RateLimit > 0 && c.Throttle.BurstLimit < 1 {
+		add("throttle.burstLimit", "must be >= 1 when throttle.rateLimit is set")
+	}
+	return errors.Join(errs...)
+}
+
+func validateIntegration(in Integration, vars map[string]string, params []string) []error {
+	var errs []error
+	if in.Type != IntegrationHTTPProxy {
+		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
+	}
+	if in.Timeout != 0 && (in.Timeout < MinIntegrationTimeout || in.Timeout > MaxIntegrationTimeout) {
+		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and 29s, got %s", in.Timeout))
+	}
+	uri, err := substituteStageVars(in.URI, vars)
+	if err != nil {
+		return append(errs, fmt.Errorf("uri: %w", err))
+	}
+	tmpl, err := parseURITemplate(uri)
+	if err != nil {
+		return append(errs, fmt.Errorf("uri: %w", err))
+	}
+	for _, name := range tmpl.params() {
+		if !slices.Contains(params, name) {
+			errs = append(errs, fmt.Errorf("uri: {%s} is not a path parameter of the resource", name))
+		}
+	}
+	return errs
+}
+
+func validateResponse(typ string, rt ResponseTemplate) []error {
+	var errs []error
+	f := "responses." + typ
+	if _, ok := responseDefaults[typ]; !ok {
+		errs = append(errs, fmt.Errorf("%s: unknown gateway response type", f))
+	}
+	if rt.StatusCode != 0 && (rt.StatusCode < 200 || rt.StatusCode > 599) {
+		errs = append(errs, fmt.Errorf("%s.statusCode: must be 0 (type default) or 200-599, got %d", f, rt.StatusCode))
+	}
+	for _, name := range sortedKeys(rt.Headers) {
+		if !headerNameRe.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s.headers.%s: invalid header name", f, name))
+		}
+		if strings.ContainsAny(rt.Headers[name], "\r\n\x00") {
+			errs = append(errs, fmt.Errorf("%s.headers.%s: value must not contain CR, LF or NUL", f, name))
+		}
+	}
+	return errs
+}
+
+// substituteStageVars replaces ${stageVariables.x}; an undefined variable is an error.
+func substituteStageVars(s string, vars map[string]string) (string, error) {
+	var missing []string
+	out := stageVarRef.ReplaceAllStringFunc(s, func(m string) string {
+		name := stageVarRef.FindStringSubmatch(m)[1]
+		v, ok := vars[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("stage variable %q is not defined", missing[0])
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:0",
+		Stage:  "v1",
+		StageVariables: map[string]string{
+			"nlb_host": "127.77.0.10", "bags_port": "65534", "ingests_port": "65535",
+		},
+		Resources: []Resource{
+			{Path: "/bags", Methods: []Method{proxyMethod("ANY", AuthCognito, "http://${stageVariables.nlb_host}:${stageVariables.bags_port}/bags", scopeBags)}},
+			{Path: "/bags/{proxy+}", Methods: []Method{proxyMethod("ANY", AuthCognito, "http://${stageVariables.nlb_host}:${stageVariables.bags_port}/bags/{proxy}", scopeBags)}},
+			{Path: "/ingests/{id}", Methods: []Method{proxyMethod("GET", AuthNone, "http://${stageVariables.nlb_host}:${stageVariables.ingests_port}/ingests/{id}")}},
+		},
+		Authorizer: AuthorizerConfig{Issuer: testIssuer, JWKSURL: "http://127.0.0.1:8081/.well-known/jwks.json"},
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := validConfig().Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   string
+	}{
+		{"listen empty", func(c *Config) { c.Listen = "" }, "listen: must not be empty"},
+		{"listen bad", func(c *Config) { c.Listen = "nope" }, "listen: must be host:port"},
+		{"stage empty", func(c *Config) { c.Stage = "" }, "stage: must be"},
+		{"stage slash", func(c *Config) { c.Stage = "v1/x" }, "stage: must be"},
+		{"stage var name", func(c *Config) { c.StageVariables["bad-name"] = "x" }, "stageVariables.bad-name: name must be"},
+		{"stage var value", func(c *Config) { c.StageVariables["x"] = "a b" }, "stageVariables.x: value must be"},
+		{"proxy not last", func(c *Config) { c.Resources[1].Path = "/bags/{proxy+}/x" }, "resources[1].path: {proxy+} must be the last path part"},
+		{"trailing slash", func(c *Config) { c.Resources[0].Path = "/bags/" }, "resources[0].path: must not end with /"},
+		{"no leading slash", func(c *Config) { c.Resources[0].Path = "bags" }, "resources[0].path: must start with /"},
+		{"empty part", func(c *Config) { c.Resources[0].Path = "/a//b" }, "resources[0].path: empty path part"},
+		{"dot part", func(c *Config) { c.Resources[0].Path = "/a/../b" }, "resources[0].path: invalid path part"},
+		{"bad param", func(c *Config) { c.Resources[0].Path = "/a/{x y}" }, "resources[0].path: invalid parameter name"},
+		{"dup param", func(c *Config) { c.Resources[0].Path = "/a/{x}/{x}" }, "resources[0].path: parameter {x} is used twice"},
+		{"duplicate resource", func(c *Config) { c.Resources[0].Path = "/bags/{proxy+}" }, "resources[1].path: /bags/{proxy+} is defined twice"},
+		{"sibling variables", func(c *Config) {
+			c.Resources = append(c.Resources, Resource{Path: "/ingests/{other}", Methods: []Method{proxyMethod("GET", AuthNone, "http://h/x")}})
+		}, "resources[3].path: {other} conflicts with sibling {id} of resources[2]"},
+		{"greedy next to variable", func(c *Config) {
+			c.Resources = append(c.Resources, Resource{Path: "/ingests/{proxy+}", Methods: []Method{proxyMethod("GET", AuthNone, "http://h/x")}})
+		}, "resources[3].path: {proxy+} conflicts with sibling {id}"},
+		{"no methods", func(c *Config) { c.Resources[0].Methods = nil }, "resources[0].methods: must not be empty"},
+		{"bad method", func(c *Config) { c.Resources[0].Methods[0].HTTPMethod = "FETCH" }, "resources[0].methods[0].httpMethod: must be ANY"},
+		{"dup method", func(c *Config) { c.Resources[0].Methods = append(c.Resources[0].Methods, c.Resources[0].Methods[0]) }, "resources[0].methods[1].httpMethod: ANY is defined twice"},
+		{"bad authorization", func(c *Config) { c.Resources[0].Methods[0].Authorization = "" }, "resources[0].methods[0].authorization: must be NONE or COGNITO_USER_POOLS"},
+		{"scopes without cognito", func(c *Config) { c.Resources[2].Methods[0].Scopes = []string{"x"} }, "resources[2].methods[0].scopes: only allowed"},
+		{"scope with space", func(c *Config) { c.Resources[0].Methods[0].Scopes = []string{"a b"} }, "resources[0].methods[0].scopes[0]: must be non-empty"},
+		{"integration type", func(c *Config) { c.Resources[0].Methods[0].Integration.Type = "AWS_PROXY" }, "resources[0].methods[0].integration.type: must be HTTP_PROXY"},
+		{"timeout low", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = time.Millisecond }, "resources[0].methods[0].integration.timeout: must be between 50ms and 29s"},
+		{"timeout high", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = 30 * time.Second }, "integration.timeout: must be between"},
+		{"undefined stage var", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "http://${stageVariables.nope}/x" }, `resources[0].methods[0].integration.uri: stage variable "nope" is not defined`},
+		{"uri not http", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "ftp://h/x" }, "integration.uri: must be an absolute http"},
+		{"uri unknown param", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "http://h/{proxy}" }, "resources[0].methods[0].integration.uri: {proxy} is not a path parameter"},
+		{"uri param in host", func(c *Config) { c.Resources[1].Methods[0].Integration.URI = "http://{proxy}/x" }, "resources[1].methods[0].integration.uri: placeholders are only allowed in the path"},
+		{"issuer missing", func(c *Config) { c.Authorizer.Issuer = "" }, "authorizer.issuer: must be an absolute URL (required by resources[0].methods[0])"},
+		{"jwks missing", func(c *Config) { c.Authorizer.JWKSURL = "" }, "authorizer.jwksUrl: must be an http(s) URL"},
+		{"response type", func(c *Config) { c.Responses = map[string]ResponseTemplate{"NOPE": {}} }, "responses.NOPE: unknown gateway response type"},
+		{"response status", func(c *Config) { c.Responses = map[string]ResponseTemplate{RespUnauthorized: {StatusCode: 99}} }, "responses.UNAUTHORIZED.statusCode: must be"},
+		{"response header", func(c *Config) {
+			c.Responses = map[string]ResponseTemplate{RespUnauthorized: {Headers: map[string]string{"X-A": "a\r\nb"}}}
+		}, "responses.UNAUTHORIZED.headers.X-A: value must not contain CR"},
+		{"throttle burst", func(c *Config) { c.Throttle.RateLimit = 10 }, "throttle.burstLimit: must be >= 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.want)
+			}
+			if _, err := New(c); err == nil {
+				t.Fatal("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+func TestValidateNoAuthorizerNeeded(t *testing.T) {
+	c := validConfig()
+	c.Resources = c.Resources[2:]
+	c.Authorizer = AuthorizerConfig{}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("authorizer must not be required without COGNITO methods: %v", err)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	c := validConfig()
+	g := startGateway(t, c)
+	if !strings.HasPrefix(g.URL(), "http://127.0.0.1:") || g.InvokeURL() != g.URL()+"/v1" {
+		t.Fatalf("URL() = %q, InvokeURL() = %q", g.URL(), g.InvokeURL())
+	}
+	if err := g.Start(context.Background()); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+
+	// A busy port fails Start with an error naming the address.
+	busy := validConfig()
+	busy.Listen = hostOf(g.URL())
+	g2, err := New(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g2.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), busy.Listen) {
+		t.Fatalf("Start on busy port: %v", err)
+	}
+	if g2.URL() != "" {
+		t.Fatal("failed Start left a URL")
+	}
+	if err := g2.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop of never-started gateway: %v", err)
+	}
+
+	addr := hostOf(g.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("still listening after Stop")
+	}
+	if err := g.Stop(ctx); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}

@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Gateway response types (AWS names).
+const (
+	RespAccessDenied           = "ACCESS_DENIED"
+	RespAPIConfigurationError  = "API_CONFIGURATION_ERROR"
+	RespAuthorizerConfigError  = "AUTHORIZER_CONFIGURATION_ERROR"
+	RespAuthorizerFailure      = "AUTHORIZER_FAILURE"
+	RespBadRequestParameters   = "BAD_REQUEST_PARAMETERS"
+	RespBadRequestBody         = "BAD_REQUEST_BODY"
+	RespDefault4XX             = "DEFAULT_4XX"
+	RespDefault5XX             = "DEFAULT_5XX"
+	RespExpiredToken           = "EXPIRED_TOKEN"
+	RespIntegrationFailure     = "INTEGRATION_FAILURE"
+	RespIntegrationTimeout     = "INTEGRATION_TIMEOUT"
+	RespInvalidAPIKey          = "INVALID_API_KEY"
+	RespInvalidSignature       = "INVALID_SIGNATURE"
+	RespMissingAuthToken       = "MISSING_AUTHENTICATION_TOKEN"
+	RespQuotaExceeded          = "QUOTA_EXCEEDED"
+	RespRequestTooLarge        = "REQUEST_TOO_LARGE"
+	RespResourceNotFound       = "RESOURCE_NOT_FOUND"
+	RespThrottled              = "THROTTLED"
+	RespUnauthorized           = "UNAUTHORIZED"
+	RespUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
+	RespWAFFiltered            = "WAF_FILTERED"
+	defaultResponseBody        = `{"message":$context.error.messageString}`
+	msgUnauthorized            = "Unauthorized"
+	msgExpired                 = "The incoming token has expired"
+	msgInternal                = "Internal server error"
+	msgMissingAuthToken        = "Missing Authentication Token"
+	headerErrorType            = "x-amzn-ErrorType"
+	headerRequestID            = "x-amzn-RequestId"
+	headerAPIGWID              = "x-amz-apigw-id"
+	contentTypeJSON            = "application/json"
+	storageResponseBodyPattern = `{"errorType":"http","httpStatus":%d,"label":%s,"description":$context.error.messageString,"type":"Error"}`
+)
+
+type responseDefault struct {
+	status    int
+	message   string
+	errorType string // x-amzn-ErrorType
+}
+
+// ResponseTypes lists every gateway response type, sorted.
+func ResponseTypes() []string {
+	return []string{
+		RespAccessDenied, RespAPIConfigurationError, RespAuthorizerConfigError, RespAuthorizerFailure,
+		RespBadRequestBody, RespBadRequestParameters, RespDefault4XX, RespDefault5XX, RespExpiredToken,
+		RespIntegrationFailure, RespIntegrationTimeout, RespInvalidAPIKey, RespInvalidSignature,
+		RespMissingAuthToken, RespQuotaExceeded, RespRequestTooLarge, RespResourceNotFound,
+		RespThrottled, RespUnauthorized, RespUnsupportedMediaType, RespWAFFiltered,
+	}
+}
+
+// responseDefaults holds the AWS default status, message and error type of
+// each gateway response. Read-only.
+var responseDefaults = map[string]responseDefault{
+	RespAccessDenied:          {403, "User is not authorized to access this resource", "AccessDeniedException"},
+	RespAPIConfigurationError: {500, msgInternal, "InternalServerErrorException"},
+	RespAuthorizerConfigError: {500, msgInternal, "AuthorizerConfigurationException"},
+	RespAuthorizerFailure:     {500, msgInternal, "AuthorizerFailureException"},
+	RespBadRequestParameters:  {400, "Invalid request path", "BadRequestException"},
+	RespBadRequestBody:        {400, "Invalid request body", "BadRequestException"},
+	RespDefault4XX:            {400, "Bad Request", "BadRequestException"},
+	RespDefault5XX:            {500, msgInternal, "InternalServerErrorException"},
+	RespExpiredToken:          {401, msgExpired, "ExpiredTokenException"},
+	RespIntegrationFailure:    {500, msgInternal, "InternalServerErrorException"},
+	RespIntegrationTimeout:    {504, "Endpoint request timed out", "InternalServerErrorException"},
+	RespInvalidAPIKey:         {403, "Forbidden", "ForbiddenException"},
+	RespInvalidSignature:      {403, "Forbidden", "InvalidSignatureException"},
+	RespMissingAuthToken:      {403, msgMissingAuthToken, "MissingAuthenticationTokenException"},
+	RespQuotaExceeded:         {429, "Limit Exceeded", "LimitExceededException"},
+	RespRequestTooLarge:       {413, "Request Too Long", "RequestTooLargeException"},
+	RespResourceNotFound:      {404, "Not Found", "NotFoundException"},
+	RespThrottled:             {429, "Too Many Requests", "TooManyRequestsException"},
+	RespUnauthorized:          {401, msgUnauthorized, "UnauthorizedException"},
+	RespUnsupportedMediaType:  {415, "Unsupported Media Type", "UnsupportedMediaTypeException"},
+	RespWAFFiltered:           {403, "Forbidden", "ForbiddenException"},
+}
+
+// StorageResponses returns, for every gateway response type, the storage
+// service's error shape:
+// {"errorType":"http","httpStatus":N,"label":"<reason>","description":<message>,"type":"Error"}.
+func StorageResponses() map[string]ResponseTemplate {
+	out := make(map[string]ResponseTemplate, len(responseDefaults))
+	for typ, d := range responseDefaults {
+		label, _ := json.Marshal(http.StatusText(d.status))
+		out[typ] = ResponseTemplate{
+			StatusCode: d.status,
+			Headers:    map[string]string{"Content-Type": contentTypeJSON},
+			Body:       fmt.Sprintf(storageResponseBodyPattern, d.status, label),
+		}
+	}
+	return out
+}
+
+// gwError is a request that the gateway answers itself.
+type gwError struct {
+	typ     string // response type
+	message string // $context.error.message; "" → the type's default
+	reason  string // operator-facing detail for the access log; never a secret
+}
+
+func (e *gwError) Error() string {
+	if e.reason != "" {
+		return e.typ + ": " + e.reason
+	}
+	return e.typ
+}
+
+func newGWError(typ, reason string) *gwError { return &gwError{typ: typ, reason: reason} }
+
+// resolvedResponse is a response type with overrides applied.
+type resolvedResponse struct {
+	typ       string
+	status    int
+	errorType string
+	message   string
+	headers   map[string]string
+	body      string
+}
+
+// resolveResponses applies overrides the AWS way: the type's own override,
+// else DEFAULT_4XX/DEFAULT_5XX by the type's status class, else AWS's default.
+// A zero StatusCode keeps the type's default status; an empty Body keeps the
+// default body; override headers are added to Content-Type: application/json.
+func resolveResponses(overrides map[string]ResponseTemplate) map[string]*resolvedResponse {
+	out := make(map[string]*resolvedResponse, len(responseDefaults))
+	for typ, d := range responseDefaults {
+		rr := &resolvedResponse{
+			typ: typ, status: d.status, errorType: d.errorType, message: d.message,
+			headers: map[string]string{"Content-Type": contentTypeJSON},
+			body:    defaultResponseBody,
+		}
+		o, ok := overrides[typ]
+		if !ok {
+			if d.status >= 500 {
+				o, ok = overrides[RespDefault5XX]
+			} else {
+				o, ok = overrides[RespDefault4XX]
+			}
+		}
+		if ok {
+			if o.StatusCode != 0 {
+				rr.status = o.StatusCode
+			}
+			if o.Body != "" {
+				rr.body = o.Body
+			}
+			for k, v := range o.Headers {
+				if strings.EqualFold(k, "Content-Type") {
+					k = "Content-Type"
+				}
+				rr.headers[k] = v
+			}
+		}
+		out[typ] = rr
+	}
+	return out
+}
+
+// renderContext holds the $context values of one request.
+type renderContext struct {
+	requestID    string
+	apigwID      string
+	path         string
+	resourcePath string
+	method       string
+	stage        string
+	sourceIP     string
+}
+
+// render fills the body template. $context.error.messageString is the
+// message as a JSON string literal; $context.error.message is the raw text.
+func (rr *resolvedResponse) render(message string, c renderContext) string {
+	if message == "" {
+		message = rr.message
+	}
+	quoted, _ := json.Marshal(message)
+	repl := strings.NewReplacer(
+		"$context.error.messageString", string(quoted),
+		"$context.error.message", message,
+		"$context.error.responseType", rr.typ,
+		"$context.extendedRequestId", c.apigwID,
+		"$context.requestId", c.requestID,
+		"$context.resourcePath", c.resourcePath,
+		"$context.httpMethod", c.method,
+		"$context.path", c.path,
+		"$context.stage", c.stage,
+		"$context.identity.sourceIp", c.sourceIP,
+		"$context.status", strconv.Itoa(rr.status),
+	)
+	return repl.Replace(rr.body)
+}
