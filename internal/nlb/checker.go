@@ -1,0 +1,121 @@
+package nlb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// HealthCheckUserAgent is the User-Agent of HTTP health checks, as AWS sends it.
+const HealthCheckUserAgent = "ELB-HealthChecker/2.0"
+
+// maxHealthCheckBody bounds how much of a health check response is read.
+const maxHealthCheckBody = 64 << 10
+
+// dialer dials targets from the load balancer's own address when that makes
+// sense, so a target sees connections from the NLB's IP, as with AWS IP
+// targets without client IP preservation.
+type dialer struct {
+	source  netip.Addr // invalid: let the kernel choose
+	timeout time.Duration
+}
+
+func (d dialer) dial(ctx context.Context, to netip.AddrPort) (*net.TCPConn, error) {
+	nd := net.Dialer{
+		Timeout:         d.timeout,
+		KeepAliveConfig: keepAlive,
+	}
+	if d.source.IsValid() && !d.source.IsUnspecified() &&
+		d.source.Is4() == to.Addr().Is4() && d.source.IsLoopback() == to.Addr().IsLoopback() {
+		nd.LocalAddr = &net.TCPAddr{IP: d.source.AsSlice()}
+	}
+	c, err := nd.DialContext(ctx, "tcp", to.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4}
+
+// newProber returns the health check for hc (with defaults applied).
+func newProber(hc HealthCheck, d dialer) prober {
+	d.timeout = hc.Timeout
+	if hc.Protocol == ProtocolTCP {
+		return func(ctx context.Context, addr netip.AddrPort) checkResult {
+			return tcpCheck(ctx, d, hc.Timeout, addr)
+		}
+	}
+	m, _ := parseMatcher(hc.Matcher) // validated
+	client := &http.Client{
+		Transport: &http.Transport{
+			Proxy: nil, // never through HTTP_PROXY
+			DialContext: func(ctx context.Context, _, address string) (net.Conn, error) {
+				ap, err := netip.ParseAddrPort(address)
+				if err != nil {
+					return nil, err
+				}
+				return d.dial(ctx, ap)
+			},
+			DisableKeepAlives:      true, // a fresh connection per check, as ELB does
+			ResponseHeaderTimeout:  hc.Timeout,
+			MaxResponseHeaderBytes: maxHealthCheckBody,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return func(ctx context.Context, addr netip.AddrPort) checkResult {
+		return httpCheck(ctx, client, hc.Path, m, hc.Timeout, addr)
+	}
+}
+
+func tcpCheck(ctx context.Context, d dialer, timeout time.Duration, addr netip.AddrPort) checkResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := d.dial(ctx, addr)
+	if err != nil {
+		return failure(ctx, err)
+	}
+	c.Close()
+	return passed()
+}
+
+func httpCheck(ctx context.Context, client *http.Client, path string, m matcher, timeout time.Duration, addr netip.AddrPort) checkResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr.String()+path, nil)
+	if err != nil {
+		return checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: err}
+	}
+	req.Host = addr.String()
+	req.Header.Set("User-Agent", HealthCheckUserAgent)
+	resp, err := client.Do(req)
+	if err != nil {
+		return failure(ctx, err)
+	}
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxHealthCheckBody))
+	resp.Body.Close()
+	if !m.match(resp.StatusCode) {
+		return checkResult{
+			reason:      ReasonResponseCodeMismatch,
+			description: descCodeMismatch(resp.StatusCode),
+			err:         fmt.Errorf("GET %s: status %d", req.URL, resp.StatusCode),
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return failure(ctx, err) // the body did not arrive in time
+	}
+	return passed()
+}
+
+func failure(ctx context.Context, err error) checkResult {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return checkResult{reason: ReasonTimeout, description: descTimeout, err: err}
+	}
+	return checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: err}
+}

@@ -1,0 +1,157 @@
+package nlb
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// copyChunk is how many bytes one splice round moves before the copier
+// notes activity; large enough to keep the zero-copy path efficient.
+const copyChunk = 4 << 20
+
+// proxyConn is one client connection and, once dialed, its target connection.
+type proxyConn struct {
+	client *net.TCPConn
+	start  time.Time
+	last   atomic.Int64 // nanoseconds since start of the last activity
+
+	mu      sync.Mutex
+	backend *net.TCPConn
+	closed  bool
+}
+
+func newProxyConn(c *net.TCPConn) *proxyConn {
+	return &proxyConn{client: c, start: time.Now()}
+}
+
+// setBackend attaches the target connection; false if pc was closed meanwhile.
+func (pc *proxyConn) setBackend(b *net.TCPConn) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		return false
+	}
+	pc.backend = b
+	return true
+}
+
+func (pc *proxyConn) isClosed() bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.closed
+}
+
+// close closes both sides; safe to call more than once and concurrently.
+func (pc *proxyConn) close() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.closed = true
+	pc.client.Close()
+	if pc.backend != nil {
+		pc.backend.Close()
+	}
+}
+
+// reset closes both sides with RST, passing an abort on to the other side.
+func (pc *proxyConn) reset() {
+	pc.mu.Lock()
+	closed := pc.closed
+	pc.mu.Unlock()
+	if !closed {
+		pc.client.SetLinger(0)
+		if pc.backend != nil {
+			pc.backend.SetLinger(0)
+		}
+	}
+	pc.close()
+}
+
+func (pc *proxyConn) touch() { pc.last.Store(int64(time.Since(pc.start))) }
+
+func (pc *proxyConn) idleFor() time.Duration {
+	return time.Since(pc.start) - time.Duration(pc.last.Load())
+}
+
+// pipe copies bytes both ways until both directions reach EOF, either side
+// fails, nothing moves for idle, or pc is closed. A direction that reaches
+// EOF half-closes its destination (CloseWrite) and the other goes on.
+func (pc *proxyConn) pipe(idle time.Duration) {
+	backend := pc.backend
+	tick := max(idle/8, 10*time.Millisecond)
+	pc.touch()
+
+	var watchdog *time.Timer
+	var wmu sync.Mutex
+	stopped := false
+	wmu.Lock()
+	watchdog = time.AfterFunc(tick, func() {
+		if pc.idleFor() >= idle {
+			pc.close()
+			return
+		}
+		wmu.Lock()
+		defer wmu.Unlock()
+		if !stopped {
+			watchdog.Reset(tick)
+		}
+	})
+	wmu.Unlock()
+	defer func() {
+		wmu.Lock()
+		stopped = true
+		wmu.Unlock()
+		watchdog.Stop()
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- pc.copyHalf(backend, pc.client, tick) }()
+	first := pc.copyHalf(pc.client, backend, tick)
+	if first != nil {
+		pc.abort(first)
+	}
+	if second := <-errc; second != nil {
+		pc.abort(second)
+	}
+	pc.close()
+}
+
+// abort ends the connection after a copy error: a reset by one side is
+// passed on as a reset; anything else just closes.
+func (pc *proxyConn) abort(err error) {
+	if errors.Is(err, net.ErrClosed) {
+		pc.close()
+		return
+	}
+	pc.reset()
+}
+
+// copyHalf moves bytes from src to dst with splice(2) (TCPConn.ReadFrom of a
+// LimitedReader over a TCPConn), in chunks so that activity is noticed, and
+// with a short read deadline so partial progress is noticed too. At EOF it
+// half-closes dst and returns nil.
+func (pc *proxyConn) copyHalf(dst, src *net.TCPConn, tick time.Duration) error {
+	for {
+		if err := src.SetReadDeadline(time.Now().Add(tick)); err != nil {
+			return err
+		}
+		lr := &io.LimitedReader{R: src, N: copyChunk}
+		n, err := dst.ReadFrom(lr)
+		if n > 0 {
+			pc.touch()
+		}
+		switch {
+		case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+			continue
+		case err != nil:
+			return err
+		case lr.N > 0: // ReadFrom stopped before the limit without error: EOF
+			dst.CloseWrite()
+			return nil
+		}
+	}
+}
