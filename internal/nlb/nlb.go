@@ -69,7 +69,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	log = log.With("component", "nlb", "loadBalancer", cfg.Name)
+	log = log.With("loadBalancer", cfg.Name)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/portway/portway/internal/stack"
+)
+
+func newTokenCmd() *cobra.Command {
+	var stateDir string
+	var scopes []string
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print an access token for the stack's default client",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			creds, err := stack.ReadCredentials(stateDir)
+			if err != nil {
+				return err
+			}
+			cc := clientcredentials.Config{
+				ClientID:     creds.ClientID,
+				ClientSecret: creds.ClientSecret,
+				TokenURL:     creds.TokenURL,
+				Scopes:       scopes,
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			tok, err := cc.Token(ctx)
+			if err != nil {
+				return fmt.Errorf("get a token from %s: %w", creds.TokenURL, err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok.AccessToken)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
+	cmd.Flags().StringSliceVar(&scopes, "scope", nil, "scope to ask for (repeatable); default: every scope the client has")
+	return cmd
+}
+
+// controlGet fetches path from the running stack's control API into v.
+func controlGet(ctx context.Context, stateDir, path string, v any) error {
+	ep, err := stack.ReadEndpoints(stateDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.ControlURL+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("control API: %w (is `portway up` running?)", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("control API %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return json.Unmarshal(body, v)
+}
+
+type targetHealth struct {
+	Target struct {
+		ID   string `json:"Id"`
+		Port int    `json:"Port"`
+	} `json:"Target"`
+	HealthCheckPort string `json:"HealthCheckPort"`
+	TargetHealth    struct {
+		State       string `json:"State"`
+		Reason      string `json:"Reason,omitempty"`
+		Description string `json:"Description,omitempty"`
+	} `json:"TargetHealth"`
+	Connections       int64 `json:"Connections"`
+	ActiveConnections int64 `json:"ActiveConnections"`
+}
+
+type targetGroupTargets struct {
+	TargetGroupName          string          `json:"TargetGroupName"`
+	Port                     int             `json:"Port,omitempty"`
+	HealthCheck              json.RawMessage `json:"HealthCheck,omitempty"`
+	TargetHealthDescriptions []targetHealth  `json:"TargetHealthDescriptions"`
+}
+
+func newTargetsCmd() *cobra.Command {
+	var stateDir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "targets [GROUP]",
+		Short: "Show the load balancer's targets and their health",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var groups struct {
+				TargetGroups []struct {
+					TargetGroupName string `json:"TargetGroupName"`
+					Port            int    `json:"Port"`
+				} `json:"TargetGroups"`
+			}
+			if err := controlGet(cmd.Context(), stateDir, "/elbv2/DescribeTargetGroups", &groups); err != nil {
+				return err
+			}
+			out := struct {
+				TargetGroups []targetGroupTargets `json:"TargetGroups"`
+			}{TargetGroups: []targetGroupTargets{}}
+			for _, g := range groups.TargetGroups {
+				if len(args) == 1 && g.TargetGroupName != args[0] {
+					continue
+				}
+				var th struct {
+					TargetHealthDescriptions []targetHealth `json:"TargetHealthDescriptions"`
+				}
+				q := "/elbv2/DescribeTargetHealth?TargetGroupName=" + url.QueryEscape(g.TargetGroupName)
+				if err := controlGet(cmd.Context(), stateDir, q, &th); err != nil {
+					return err
+				}
+				out.TargetGroups = append(out.TargetGroups, targetGroupTargets{
+					TargetGroupName: g.TargetGroupName, Port: g.Port,
+					TargetHealthDescriptions: th.TargetHealthDescriptions,
+				})
+			}
+			if len(args) == 1 && len(out.TargetGroups) == 0 {
+				return fmt.Errorf("no target group named %q", args[0])
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tREASON\tCONNS\tACTIVE")
+			for _, g := range out.TargetGroups {
+				for _, t := range g.TargetHealthDescriptions {
+					fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d\t%d\n", g.TargetGroupName, t.Target.ID, t.Target.Port,
+						t.TargetHealth.State, t.TargetHealth.Reason, t.Connections, t.ActiveConnections)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (ELBv2 field names)")
+	return cmd
+}
+
+type taskList struct {
+	Tasks []struct {
+		TaskID        string `json:"taskId"`
+		Service       string `json:"service"`
+		LastStatus    string `json:"lastStatus"`
+		DesiredStatus string `json:"desiredStatus"`
+		IP            string `json:"ip"`
+		Containers    []struct {
+			Name       string `json:"name"`
+			PID        int    `json:"pid"`
+			LastStatus string `json:"lastStatus"`
+			ExitCode   *int   `json:"exitCode"`
+		} `json:"containers"`
+		StoppedReason string `json:"stoppedReason,omitempty"`
+	} `json:"tasks"`
+}
+
+func newTasksCmd() *cobra.Command {
+	var stateDir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "Show the services' tasks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var raw json.RawMessage
+			if err := controlGet(cmd.Context(), stateDir, "/ecs/tasks", &raw); err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(raw))
+				return err
+			}
+			var tl taskList
+			if err := json.Unmarshal(raw, &tl); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TASK\tSERVICE\tSTATUS\tIP\tCONTAINERS\tREASON")
+			for _, t := range tl.Tasks {
+				var cs []string
+				for _, c := range t.Containers {
+					cs = append(cs, fmt.Sprintf("%s(pid %d, %s)", c.Name, c.PID, strings.ToLower(c.LastStatus)))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Service, t.LastStatus, t.IP, strings.Join(cs, " "), t.StoppedReason)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newLogsCmd() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "logs TASK [CONTAINER]",
+		Short: "Print a task's container output (TASK may be a unique prefix of the task id)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := findTaskDir(stateDir, args[0])
+			if err != nil {
+				return err
+			}
+			pattern := "*.log"
+			if len(args) == 2 {
+				pattern = args[1] + ".log"
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, pattern))
+			if len(files) == 0 {
+				return fmt.Errorf("task %s has no log for %q", filepath.Base(dir), strings.TrimSuffix(pattern, ".log"))
+			}
+			for _, f := range files {
+				if len(files) > 1 {
+					fmt.Fprintf(cmd.OutOrStdout(), "==> %s <==\n", strings.TrimSuffix(filepath.Base(f), ".log"))
+				}
+				if err := copyFile(cmd.OutOrStdout(), f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the stack")
+	return cmd
+}
+
+func findTaskDir(stateDir, prefix string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(stateDir, "tasks", prefix+"*"))
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("no task %q under %s", prefix, filepath.Join(stateDir, "tasks"))
+	case 1:
+		return matches[0], nil
+	default:
+		return "", fmt.Errorf("task %q is ambiguous: %d tasks match", prefix, len(matches))
+	}
+}
+
+func copyFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/nlb"
+	"github.com/portway/portway/internal/sidecar"
+	"github.com/portway/portway/internal/stack"
+	"github.com/portway/portway/internal/storage/app"
+)
+
+// component is a part of the stack that can run alone.
+type component interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// serve starts c, runs until ctx ends, then stops c within 30 s.
+func serve(ctx context.Context, log *slog.Logger, name string, c component, addr func() string) error {
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	log.Info("listening", "component", name, "addr", addr())
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return c.Stop(stopCtx)
+}
+
+// componentFlags are the flags every component subcommand has.
+type componentFlags struct {
+	config, logLevel string
+}
+
+func (f *componentFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.config, "config", "", "stack config file (YAML); default: the built-in stack")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (f *componentFlags) load(cmd *cobra.Command) (stack.Config, *slog.Logger, error) {
+	log, err := newLogger(cmd.ErrOrStderr(), f.logLevel)
+	if err != nil {
+		return stack.Config{}, nil, err
+	}
+	cfg, err := loadConfig(f.config)
+	return cfg, log, err
+}
+
+func newAuthCmd() *cobra.Command {
+	var cf componentFlags
+	var listen, stateDir string
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Run the auth server (token endpoint and JWKS) alone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := cf.load(cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("listen") {
+				cfg.Auth.Listen = listen
+			}
+			srv, err := auth.New(cfg.AuthComponent(stateDir, log))
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), log, "auth", srv, srv.URL)
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVar(&listen, "listen", stack.DefaultAuthListen, "address to listen on")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory for keys and clients")
+	return cmd
+}
+
+func newGatewayCmd() *cobra.Command {
+	var cf componentFlags
+	var listen, issuer, jwksURL string
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the API gateway alone, authorizing against a remote auth server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := cf.load(cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("listen") {
+				cfg.Gateway.Listen = listen
+			}
+			if issuer == "" || jwksURL == "" {
+				return fmt.Errorf("--issuer and --jwks-url are required (the auth server's issuer, e.g. http://auth-host:8081/%s, and its JWKS URL)", cfg.Auth.UserPoolID)
+			}
+			gw, err := gateway.New(cfg.GatewayComponent(issuer, jwksURL, log))
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), log, "gateway", gw, gw.URL)
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVar(&listen, "listen", stack.DefaultGatewayListen, "address to listen on")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "token issuer the authorizer accepts")
+	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "URL of the issuer's JWKS")
+	return cmd
+}
+
+func newNLBCmd() *cobra.Command {
+	var cf componentFlags
+	var controlListen string
+	cmd := &cobra.Command{
+		Use:   "nlb",
+		Short: "Run the load balancer alone; targets are registered through its control API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := cf.load(cmd)
+			if err != nil {
+				return err
+			}
+			lb, err := nlb.New(cfg.NLBComponent(log.With("component", "nlb")))
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", controlListen)
+			if err != nil {
+				return fmt.Errorf("--control-listen %s: %w", controlListen, err)
+			}
+			srv := &http.Server{Handler: lb.ControlHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+			go func() { _ = srv.Serve(ln) }()
+			defer srv.Close()
+			log.Info("control API listening", "addr", ln.Addr().String())
+			return serve(cmd.Context(), log, "nlb", lb, func() string { return cfg.NLB.Address })
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address")
+	return cmd
+}
+
+func newSidecarCmd() *cobra.Command {
+	var listen, upstream, logLevel string
+	cmd := &cobra.Command{
+		Use:   "sidecar",
+		Short: "Run the nginx-style sidecar: CORS and forwarding headers in front of an app",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			sc, err := sidecar.New(sidecar.Config{Listen: listen, Upstream: upstream, Logger: log})
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), log, "sidecar", sc, sc.Addr)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
+	cmd.Flags().StringVar(&upstream, "upstream", "http://127.0.0.1:9001", "the app's URL")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func newAppCmd() *cobra.Command {
+	var kind, listen, db, logLevel string
+	cmd := &cobra.Command{
+		Use:   "app",
+		Short: "Run a storage-service app: the bags API or the ingests API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			a, err := app.New(app.Config{Kind: kind, Listen: listen, DBPath: db, Logger: log})
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), log, kind, a, a.Addr)
+		},
+	}
+	cmd.Flags().StringVar(&kind, "kind", "", "which app: bags or ingests")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9001", "address to listen on")
+	cmd.Flags().StringVar(&db, "db", ".portway/storage.db", "SQLite database file shared by the apps")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portway/portway/internal/stack"
+)
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "portway",
+		Short: "API Gateway + Cognito + NLB + ECS, on your machine",
+		Long: `portway runs the request path of a service behind API Gateway (with a Cognito
+authorizer), a private network load balancer and ECS tasks, on one machine:
+client → gateway → auth check → load balancer → task sidecar → app.
+
+  portway up        run the whole stack (the built-in storage service by default)
+  portway token     print an access token for the running stack`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newUpCmd(),
+		newTokenCmd(),
+		newTargetsCmd(),
+		newTasksCmd(),
+		newLogsCmd(),
+		newConfigCmd(),
+		newAuthCmd(),
+		newGatewayCmd(),
+		newNLBCmd(),
+		newSidecarCmd(),
+		newAppCmd(),
+	)
+	return root
+}
+
+// newLogger logs text lines to w at the level named by --log-level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// loadConfig reads the stack file, or returns the built-in stack when path
+// is empty.
+func loadConfig(path string) (stack.Config, error) {
+	if path == "" {
+		return stack.Default(), nil
+	}
+	return stack.Load(path)
+}
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with stack config files"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "default",
+		Short: "Print the built-in storage-service stack as YAML, a starting point for --config",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := stack.Default().Marshal()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(data)
+			return err
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a stack config file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := stack.Load(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("PORTWAY_STATE_DIR"); d != "" {
+		return d
+	}
+	return ".portway"
+}

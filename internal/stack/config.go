@@ -1,0 +1,195 @@
+// Package stack holds the declarative description of a whole portway stack
+// (auth, gateway, load balancer, services), the built-in storage-service
+// stack, and the wiring that runs it all in one process for `portway up`.
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole stack, as written in a stack YAML file.
+type Config struct {
+	Auth     AuthConfig      `yaml:"auth"`
+	Gateway  GatewayConfig   `yaml:"gateway"`
+	NLB      NLBConfig       `yaml:"nlb"`
+	Control  ControlConfig   `yaml:"control"`
+	Tasks    TasksConfig     `yaml:"tasks"`
+	Services []ServiceConfig `yaml:"services"`
+}
+
+// AuthConfig describes the user pool that issues tokens.
+type AuthConfig struct {
+	Listen          string                 `yaml:"listen"`
+	UserPoolID      string                 `yaml:"userPoolId"`
+	ResourceServers []ResourceServerConfig `yaml:"resourceServers"`
+	TokenValidity   time.Duration          `yaml:"tokenValidity"`
+	// DefaultClient is created at first start; its credentials are written
+	// to oauth-credentials.json in the state dir.
+	DefaultClient ClientConfig `yaml:"defaultClient"`
+}
+
+// ResourceServerConfig is a Cognito resource server: an identifier and the
+// scopes it defines. Full scope strings are "identifier/scope".
+type ResourceServerConfig struct {
+	Identifier string   `yaml:"identifier"`
+	Scopes     []string `yaml:"scopes"`
+}
+
+// ClientConfig describes an app client.
+type ClientConfig struct {
+	Name string `yaml:"name"`
+	// Scopes are full scope strings; empty means every scope of every
+	// resource server.
+	Scopes []string `yaml:"scopes"`
+}
+
+// GatewayConfig describes the REST API, its stage and where it listens.
+type GatewayConfig struct {
+	Listen         string            `yaml:"listen"`
+	Stage          string            `yaml:"stage"`
+	StageVariables map[string]string `yaml:"stageVariables"`
+	// Responses selects the gateway response templates: "aws" (the AWS
+	// defaults, {"message": …}) or "storage" (the storage service's error
+	// shape).
+	Responses string `yaml:"responses"`
+	// AllowEncodedSlashes lets %2F through in paths (still encoded when
+	// forwarded), for APIs whose identifiers may contain slashes.
+	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`
+	Resources           []ResourceConfig `yaml:"resources"`
+}
+
+// ResourceConfig is one resource of the REST API with its methods.
+type ResourceConfig struct {
+	Path    string         `yaml:"path"`
+	Methods []MethodConfig `yaml:"methods"`
+}
+
+// MethodConfig is a method on a resource: its authorization and integration.
+type MethodConfig struct {
+	HTTPMethod    string            `yaml:"httpMethod"`
+	Authorization string            `yaml:"authorization"`
+	Scopes        []string          `yaml:"scopes"`
+	Integration   IntegrationConfig `yaml:"integration"`
+}
+
+// IntegrationConfig is an HTTP_PROXY integration.
+type IntegrationConfig struct {
+	Type    string        `yaml:"type"`
+	URI     string        `yaml:"uri"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// NLBConfig describes the private network load balancer.
+type NLBConfig struct {
+	Name         string              `yaml:"name"`
+	Address      string              `yaml:"address"`
+	Listeners    []ListenerConfig    `yaml:"listeners"`
+	TargetGroups []TargetGroupConfig `yaml:"targetGroups"`
+}
+
+// ListenerConfig is a TCP listener forwarding to a target group.
+type ListenerConfig struct {
+	Port        int    `yaml:"port"`
+	TargetGroup string `yaml:"targetGroup"`
+}
+
+// TargetGroupConfig is an ip target group with an HTTP health check.
+type TargetGroupConfig struct {
+	Name                string            `yaml:"name"`
+	Port                int               `yaml:"port"`
+	HealthCheck         HealthCheckConfig `yaml:"healthCheck"`
+	DeregistrationDelay time.Duration     `yaml:"deregistrationDelay"`
+}
+
+// HealthCheckConfig is a target group's health check.
+type HealthCheckConfig struct {
+	Protocol           string        `yaml:"protocol"`
+	Path               string        `yaml:"path"`
+	Port               int           `yaml:"port"`
+	Matcher            string        `yaml:"matcher"`
+	Interval           time.Duration `yaml:"interval"`
+	Timeout            time.Duration `yaml:"timeout"`
+	HealthyThreshold   int           `yaml:"healthyThreshold"`
+	UnhealthyThreshold int           `yaml:"unhealthyThreshold"`
+}
+
+// ControlConfig is the control API (target and task state).
+type ControlConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// TasksConfig is the task network: each task gets its own address.
+type TasksConfig struct {
+	Subnet string `yaml:"subnet"`
+}
+
+// ServiceConfig is an ECS-style service: a task definition kept at a
+// desired count behind a target group.
+type ServiceConfig struct {
+	Name          string            `yaml:"name"`
+	DesiredCount  int               `yaml:"desiredCount"`
+	TargetGroup   string            `yaml:"targetGroup"`
+	ContainerName string            `yaml:"containerName"`
+	ContainerPort int               `yaml:"containerPort"`
+	ReadinessPath string            `yaml:"readinessPath"`
+	StopTimeout   time.Duration     `yaml:"stopTimeout"`
+	Containers    []ContainerConfig `yaml:"containers"`
+}
+
+// ContainerConfig is one container of a task. Command is the argument list
+// of the portway binary; "${TASK_IP}" and "${STATE_DIR}" are replaced.
+type ContainerConfig struct {
+	Name      string   `yaml:"name"`
+	Command   []string `yaml:"command"`
+	Env       []string `yaml:"env,omitempty"`
+	Essential *bool    `yaml:"essential,omitempty"`
+}
+
+// Load reads a stack file strictly: unknown fields are errors naming the
+// field and its line.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read stack config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes a stack config from YAML, strictly, and validates it.
+func Parse(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Config{}, errors.New("the file is empty")
+		}
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Marshal renders the config as YAML.
+func (c Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

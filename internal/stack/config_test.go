@@ -1,0 +1,81 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValidAndRoundTrips(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("built-in stack invalid: %v", err)
+	}
+	data, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(data)
+	if err != nil {
+		t.Fatalf("built-in stack does not parse back: %v\n%s", err, data)
+	}
+	if back.NLB.TargetGroups[0].HealthCheck.Interval != time.Second {
+		t.Errorf("durations lost in YAML round trip: %v", back.NLB.TargetGroups[0].HealthCheck.Interval)
+	}
+	if len(back.Services) != 2 || back.Services[1].Containers[1].Command[0] != "app" {
+		t.Errorf("services lost in round trip: %+v", back.Services)
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	base := func() Config { return Default() }
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"listen", func(c *Config) { c.Gateway.Listen = "nonsense" }, "gateway.listen"},
+		{"listener group", func(c *Config) { c.NLB.Listeners[1].TargetGroup = "nope" }, `nlb.listeners[1].targetGroup: "nope"`},
+		{"service group", func(c *Config) { c.Services[0].TargetGroup = "x" }, "services[0].targetGroup"},
+		{"scope", func(c *Config) { c.Gateway.Resources[2].Methods[0].Scopes = []string{"foo/bar"} }, "gateway.resources[2].methods[0].scopes[0]"},
+		{"subnet", func(c *Config) { c.Tasks.Subnet = "10.0.0.1" }, "tasks.subnet"},
+		{"nlb address", func(c *Config) { c.NLB.Address = "" }, "nlb.address"},
+		{"container name", func(c *Config) { c.Services[1].ContainerName = "web" }, "services[1].containerName"},
+		{"duplicate service", func(c *Config) { c.Services[1].Name = "bags" }, `services[1].name: "bags" is used twice`},
+		{"responses", func(c *Config) { c.Gateway.Responses = "json" }, "gateway.responses"},
+		{"nlb component", func(c *Config) { c.NLB.TargetGroups[0].HealthCheck.HealthyThreshold = 99 }, "nlb.targetGroups[0].healthCheck.healthyThreshold"},
+		{"gateway component", func(c *Config) { c.Gateway.Resources[0].Path = "/a/{proxy+}/b" }, "gateway.resources[0].path"},
+		{"auth component", func(c *Config) { c.Auth.TokenValidity = time.Minute }, "auth.tokenValidity"},
+		{"ecs component", func(c *Config) { c.Services[0].Containers[0].Env = []string{"NOEQUALS"} }, "services[0].containers[0].env[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStrict(t *testing.T) {
+	cases := map[string]string{
+		"unknown top-level": "gatewy: {}\n",
+		"unknown nested":    "nlb:\n  targetGroups:\n    - name: a\n      helthCheck: {}\n",
+		"bad duration":      "auth:\n  tokenValidity: forever\n",
+		"empty":             "",
+	}
+	for name, doc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(doc)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	_, err := Parse([]byte("nlb:\n  targetGroups:\n    - name: a\n      helthCheck: {}\n"))
+	if !strings.Contains(err.Error(), "helthCheck") || !strings.Contains(err.Error(), "line 4") {
+		t.Errorf("error does not name field and line: %v", err)
+	}
+}

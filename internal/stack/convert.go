@@ -1,0 +1,139 @@
+package stack
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/ecs"
+	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/nlb"
+)
+
+// The functions below turn the stack's YAML model into each component's own
+// config. They copy; validation of each part's fields happens in the
+// component's Validate.
+
+// AuthComponent returns the auth server's config.
+func (c Config) AuthComponent(stateDir string, log *slog.Logger) auth.Config {
+	rs := make([]auth.ResourceServer, 0, len(c.Auth.ResourceServers))
+	for _, r := range c.Auth.ResourceServers {
+		rs = append(rs, auth.ResourceServer{Identifier: r.Identifier, Scopes: r.Scopes})
+	}
+	return auth.Config{
+		Listen:          c.Auth.Listen,
+		StateDir:        stateDir,
+		UserPoolID:      c.Auth.UserPoolID,
+		ResourceServers: rs,
+		TokenValidity:   c.Auth.TokenValidity,
+		Logger:          log,
+	}
+}
+
+// AllScopes lists every full scope string of every resource server.
+func (c Config) AllScopes() []string {
+	var out []string
+	for _, r := range c.Auth.ResourceServers {
+		for _, s := range r.Scopes {
+			out = append(out, r.Identifier+"/"+s)
+		}
+	}
+	return out
+}
+
+// GatewayComponent returns the gateway's config, given where the
+// authorizer finds its issuer and keys.
+func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gateway.Config {
+	res := make([]gateway.Resource, 0, len(c.Gateway.Resources))
+	for _, r := range c.Gateway.Resources {
+		gr := gateway.Resource{Path: r.Path}
+		for _, m := range r.Methods {
+			gr.Methods = append(gr.Methods, gateway.Method{
+				HTTPMethod:    m.HTTPMethod,
+				Authorization: m.Authorization,
+				Scopes:        m.Scopes,
+				Integration: gateway.Integration{
+					Type:    m.Integration.Type,
+					URI:     m.Integration.URI,
+					Timeout: m.Integration.Timeout,
+				},
+			})
+		}
+		res = append(res, gr)
+	}
+	gc := gateway.Config{
+		Listen:              c.Gateway.Listen,
+		Stage:               c.Gateway.Stage,
+		StageVariables:      c.Gateway.StageVariables,
+		Resources:           res,
+		Authorizer:          gateway.AuthorizerConfig{Issuer: issuer, JWKSURL: jwksURL},
+		AllowEncodedSlashes: c.Gateway.AllowEncodedSlashes,
+		Logger:              log,
+	}
+	if c.Gateway.Responses == "storage" {
+		gc.Responses = gateway.StorageResponses()
+	}
+	return gc
+}
+
+// NLBComponent returns the load balancer's config.
+func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
+	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, Logger: log}
+	for _, l := range c.NLB.Listeners {
+		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup})
+	}
+	for _, tg := range c.NLB.TargetGroups {
+		hc := tg.HealthCheck
+		nc.TargetGroups = append(nc.TargetGroups, nlb.TargetGroupConfig{
+			Name: tg.Name,
+			Port: tg.Port,
+			HealthCheck: nlb.HealthCheck{
+				Protocol:           hc.Protocol,
+				Path:               hc.Path,
+				Port:               hc.Port,
+				Matcher:            hc.Matcher,
+				Interval:           hc.Interval,
+				Timeout:            hc.Timeout,
+				HealthyThreshold:   hc.HealthyThreshold,
+				UnhealthyThreshold: hc.UnhealthyThreshold,
+			},
+			DeregistrationDelay: tg.DeregistrationDelay,
+		})
+	}
+	return nc
+}
+
+// ECSComponent returns the supervisor's config. Containers run exe.
+func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.Logger) ecs.Config {
+	ec := ecs.Config{
+		StateDir:   stateDir,
+		Executable: exe,
+		Subnet:     c.Tasks.Subnet,
+		Registrar:  reg,
+		Logger:     log,
+	}
+	for _, s := range c.Services {
+		sc := ecs.ServiceConfig{
+			Name:          s.Name,
+			DesiredCount:  s.DesiredCount,
+			TargetGroup:   s.TargetGroup,
+			ContainerName: s.ContainerName,
+			ContainerPort: s.ContainerPort,
+			ReadinessPath: s.ReadinessPath,
+			StopTimeout:   s.StopTimeout,
+		}
+		for _, ct := range s.Containers {
+			args := make([]string, len(ct.Command))
+			for i, a := range ct.Command {
+				args[i] = strings.ReplaceAll(a, "${STATE_DIR}", filepath.Clean(stateDir))
+			}
+			essential := ct.Essential == nil || *ct.Essential
+			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
+				Name: ct.Name, Command: args, Env: ct.Env, Essential: essential,
+			})
+		}
+		ec.Services = append(ec.Services, sc)
+	}
+	return ec
+}

@@ -1,0 +1,127 @@
+package stack
+
+import (
+	"fmt"
+	"time"
+)
+
+// Addresses and names of the built-in storage-service stack.
+const (
+	DefaultGatewayListen  = "127.0.0.1:8080"
+	DefaultAuthListen     = "127.0.0.1:8081"
+	DefaultControlListen  = "127.0.0.1:8082"
+	DefaultNLBAddress     = "127.77.0.10"
+	DefaultTaskSubnet     = "127.77.1.0/24"
+	StorageResourceServer = "https://api.wellcomecollection.org/storage/v1"
+)
+
+// Default returns the built-in stack: the storage service's bags API and
+// ingests API, two tasks each, behind the load balancer's ports 65534 and
+// 65535 and a gateway stage "v1" guarded by a Cognito-style authorizer.
+func Default() Config {
+	bagsScope := StorageResourceServer + "/bags"
+	ingestsScope := StorageResourceServer + "/ingests"
+	return Config{
+		Auth: AuthConfig{
+			Listen:     DefaultAuthListen,
+			UserPoolID: "local_portway",
+			ResourceServers: []ResourceServerConfig{{
+				Identifier: StorageResourceServer,
+				Scopes:     []string{"bags", "ingests"},
+			}},
+			TokenValidity: time.Hour,
+			DefaultClient: ClientConfig{Name: "portway-default", Scopes: []string{bagsScope, ingestsScope}},
+		},
+		Gateway: GatewayConfig{
+			Listen: DefaultGatewayListen,
+			Stage:  "v1",
+			StageVariables: map[string]string{
+				"nlb_host":     DefaultNLBAddress,
+				"bags_port":    "65534",
+				"ingests_port": "65535",
+			},
+			Responses:           "storage",
+			AllowEncodedSlashes: true, // bag identifiers may contain slashes
+			Resources: []ResourceConfig{
+				apiResource("/bags", "bags", bagsScope),
+				apiResource("/bags/{proxy+}", "bags", bagsScope),
+				apiResource("/ingests", "ingests", ingestsScope),
+				apiResource("/ingests/{proxy+}", "ingests", ingestsScope),
+			},
+		},
+		NLB: NLBConfig{
+			Name:    "storage-nlb",
+			Address: DefaultNLBAddress,
+			Listeners: []ListenerConfig{
+				{Port: 65534, TargetGroup: "bags"},
+				{Port: 65535, TargetGroup: "ingests"},
+			},
+			TargetGroups: []TargetGroupConfig{localTargetGroup("bags"), localTargetGroup("ingests")},
+		},
+		Control: ControlConfig{Listen: DefaultControlListen},
+		Tasks:   TasksConfig{Subnet: DefaultTaskSubnet},
+		Services: []ServiceConfig{
+			storageService("bags"),
+			storageService("ingests"),
+		},
+	}
+}
+
+// apiResource is a resource whose ANY method needs scope and proxies to the
+// app behind the load balancer port named by the stage variable
+// "<app>_port", keeping the path under /<app>.
+func apiResource(path, app, scope string) ResourceConfig {
+	uri := fmt.Sprintf("http://${stageVariables.nlb_host}:${stageVariables.%s_port}/%s", app, app)
+	if path != "/"+app {
+		uri += "/{proxy}"
+	}
+	return ResourceConfig{
+		Path: path,
+		Methods: []MethodConfig{{
+			HTTPMethod:    "ANY",
+			Authorization: "COGNITO_USER_POOLS",
+			Scopes:        []string{scope},
+			Integration:   IntegrationConfig{Type: "HTTP_PROXY", URI: uri, Timeout: 29 * time.Second},
+		}},
+	}
+}
+
+// localTargetGroup has fast health checks, so a new task is in service in
+// about a second and a dead one is out within two, and a short
+// deregistration delay (the storage service uses 90 s; locally nobody wants
+// to wait that long on Ctrl-C).
+func localTargetGroup(name string) TargetGroupConfig {
+	return TargetGroupConfig{
+		Name: name,
+		Port: 9000,
+		HealthCheck: HealthCheckConfig{
+			Protocol:           "HTTP",
+			Path:               "/management/healthcheck",
+			Matcher:            "200",
+			Interval:           time.Second,
+			Timeout:            900 * time.Millisecond,
+			HealthyThreshold:   2,
+			UnhealthyThreshold: 2,
+		},
+		DeregistrationDelay: 5 * time.Second,
+	}
+}
+
+// storageService is a service of two tasks, each the nginx-style sidecar on
+// :9000 in front of the app on :9001, as in the storage service's task
+// definitions.
+func storageService(app string) ServiceConfig {
+	return ServiceConfig{
+		Name:          app,
+		DesiredCount:  2,
+		TargetGroup:   app,
+		ContainerName: "nginx",
+		ContainerPort: 9000,
+		ReadinessPath: "/management/healthcheck",
+		StopTimeout:   10 * time.Second,
+		Containers: []ContainerConfig{
+			{Name: "nginx", Command: []string{"sidecar", "--listen", "${TASK_IP}:9000", "--upstream", "http://${TASK_IP}:9001"}},
+			{Name: "app", Command: []string{"app", "--kind", app, "--listen", "${TASK_IP}:9001", "--db", "${STATE_DIR}/storage.db"}},
+		},
+	}
+}

@@ -1,0 +1,378 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/ecs"
+	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/nlb"
+)
+
+// Options are what `portway up` needs besides the stack itself.
+type Options struct {
+	StateDir   string
+	Executable string // binary the containers run; default os.Executable()
+	Logger     *slog.Logger
+	// ReadyTimeout bounds the wait for every service's healthy targets.
+	ReadyTimeout time.Duration
+}
+
+// component is what Stack starts and stops, in order.
+type component interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// Stack is a running stack.
+type Stack struct {
+	cfg      Config
+	opts     Options
+	log      *slog.Logger
+	lock     *os.File
+	started  []namedComponent
+	auth     *auth.Server
+	gateway  *gateway.Gateway
+	lb       *nlb.LoadBalancer
+	tasks    *ecs.Supervisor
+	control  *controlServer
+	Endpoint Endpoints
+}
+
+type namedComponent struct {
+	name string
+	c    component
+}
+
+// Start brings a stack up: auth, load balancer, control API, gateway, then
+// the services' tasks. It returns once every service has its desired count
+// of healthy targets and the state files are written. On any failure what
+// was started is stopped again.
+func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("state dir must be set")
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 60 * time.Second
+	}
+	if opts.Executable == "" {
+		if opts.Executable, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find the portway binary for the containers: %w", err)
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	opts.StateDir = abs
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	s := &Stack{cfg: cfg, opts: opts, log: log}
+	if s.lock, err = lockStateDir(abs); err != nil {
+		return nil, err
+	}
+	// Stale files from an earlier run would point clients at dead ports.
+	_ = os.Remove(filepath.Join(abs, EndpointsFile))
+
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = s.Stop(stopCtx)
+		}
+	}()
+
+	if s.auth, err = auth.New(cfg.AuthComponent(abs, log.With("component", "auth"))); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if err = s.start(ctx, "auth", s.auth); err != nil {
+		return nil, err
+	}
+	creds, err := s.ensureDefaultClient()
+	if err != nil {
+		return nil, err
+	}
+
+	if s.lb, err = nlb.New(cfg.NLBComponent(log.With("component", "nlb"))); err != nil {
+		return nil, fmt.Errorf("nlb: %w", err)
+	}
+	if err = s.start(ctx, "nlb", s.lb); err != nil {
+		return nil, err
+	}
+
+	sup, err := ecs.New(cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs")))
+	if err != nil {
+		return nil, fmt.Errorf("services: %w", err)
+	}
+	s.control = newControlServer(cfg.Control.Listen, s.lb.ControlHandler(), sup.Handler())
+	if err = s.start(ctx, "control", s.control); err != nil {
+		return nil, err
+	}
+
+	gw, err := gateway.New(cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway")))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.gateway = gw
+	if err = s.start(ctx, "gateway", gw); err != nil {
+		return nil, err
+	}
+
+	s.tasks = sup
+	if err = s.start(ctx, "services", sup); err != nil {
+		return nil, err
+	}
+	if err = s.waitReady(ctx); err != nil {
+		return nil, err
+	}
+
+	s.Endpoint = Endpoints{
+		APIURL:     gw.URL() + "/" + cfg.Gateway.Stage,
+		TokenURL:   s.auth.TokenURL(),
+		JWKSURL:    s.auth.JWKSURL(),
+		ControlURL: s.control.URL(),
+	}
+	creds.TokenURL = s.auth.TokenURL()
+	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
+		return nil, err
+	}
+	if err = writeJSON(filepath.Join(abs, EndpointsFile), s.Endpoint, 0o644); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) start(ctx context.Context, name string, c component) error {
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	s.started = append(s.started, namedComponent{name, c})
+	return nil
+}
+
+// ensureDefaultClient keeps the client of oauth-credentials.json when the
+// pool still knows it, and otherwise creates the default client.
+func (s *Stack) ensureDefaultClient() (Credentials, error) {
+	if c, err := ReadCredentials(s.opts.StateDir); err == nil && c.ClientID != "" {
+		if _, ok := s.auth.Clients().Get(c.ClientID); ok {
+			return c, nil
+		}
+		s.log.Warn("the client in oauth-credentials.json is unknown to the user pool; creating a new default client")
+	}
+	dc := s.cfg.Auth.DefaultClient
+	scopes := dc.Scopes
+	if len(scopes) == 0 {
+		scopes = s.cfg.AllScopes()
+	}
+	name := dc.Name
+	if name == "" {
+		name = "portway-default"
+	}
+	id, secret, err := s.auth.Clients().Create(name, scopes, s.cfg.Auth.TokenValidity)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("create the default app client: %w", err)
+	}
+	c := Credentials{ClientID: id, ClientSecret: secret, TokenURL: s.auth.TokenURL()}
+	if err := writeJSON(filepath.Join(s.opts.StateDir, CredentialsFile), c, 0o600); err != nil {
+		return Credentials{}, err
+	}
+	return c, nil
+}
+
+// waitReady waits until every service has its desired count of healthy
+// targets, and names what is missing when the deadline passes.
+func (s *Stack) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(s.opts.ReadyTimeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		missing := s.notReady()
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %s (see `portway logs` and the task logs under %s)",
+				s.opts.ReadyTimeout, strings.Join(missing, "; "), filepath.Join(s.opts.StateDir, "tasks"))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted while waiting for healthy targets: %w", context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Stack) notReady() []string {
+	var missing []string
+	for _, svc := range s.cfg.Services {
+		ths, err := s.lb.DescribeTargetHealth(svc.TargetGroup)
+		if err != nil {
+			missing = append(missing, err.Error())
+			continue
+		}
+		healthy := 0
+		var states []string
+		for _, th := range ths {
+			if th.TargetHealth.State == "healthy" {
+				healthy++
+			}
+			states = append(states, fmt.Sprintf("%s:%d %s", th.Target.ID, th.Target.Port, th.TargetHealth.State))
+		}
+		if healthy < svc.DesiredCount {
+			missing = append(missing, fmt.Sprintf("service %s has %d of %d healthy targets [%s]",
+				svc.Name, healthy, svc.DesiredCount, strings.Join(states, ", ")))
+		}
+	}
+	return missing
+}
+
+// Stop stops the stack in reverse order of start: the gateway stops taking
+// requests, then tasks are deregistered, drained and stopped, then the load
+// balancer, control API and auth go.
+func (s *Stack) Stop(ctx context.Context) error {
+	var errs []error
+	stop := func(nc namedComponent) {
+		if err := nc.c.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", nc.name, err))
+		}
+	}
+	// The public door closes first, so that no request arrives while the
+	// tasks behind it drain.
+	for _, nc := range s.started {
+		if nc.name == "gateway" {
+			stop(nc)
+		}
+	}
+	for i := len(s.started) - 1; i >= 0; i-- {
+		if s.started[i].name != "gateway" {
+			stop(s.started[i])
+		}
+	}
+	s.started = nil
+	if s.lock != nil {
+		_ = os.Remove(filepath.Join(s.opts.StateDir, EndpointsFile))
+		s.lock.Close()
+		s.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Summary is the short ready text `portway up` prints.
+func (s *Stack) Summary(w io.Writer) {
+	e := s.Endpoint
+	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s\n  state    %s\n\n",
+		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, s.opts.StateDir)
+	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  curl -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
+		shellQuote(s.opts.StateDir), e.APIURL)
+}
+
+func (s *Stack) healthyTargets() int {
+	n := 0
+	for _, name := range s.lb.TargetGroupNames() {
+		ths, _ := s.lb.DescribeTargetHealth(name)
+		for _, th := range ths {
+			if th.TargetHealth.State == "healthy" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func shellQuote(s string) string {
+	if strings.ContainsAny(s, " '\"$\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+// lockStateDir takes an exclusive lock on the state dir so that two stacks
+// never share one.
+func lockStateDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state dir %s is in use by another `portway up` (use --state-dir for a second stack)", dir)
+	}
+	return f, nil
+}
+
+// registrar lets the supervisor register tasks with the in-process load
+// balancer.
+type registrar struct{ lb *nlb.LoadBalancer }
+
+func (r registrar) Register(_ context.Context, group, ip string, port int) error {
+	return r.lb.RegisterTargets(group, []nlb.Target{{ID: ip, Port: port}})
+}
+
+func (r registrar) Deregister(ctx context.Context, group, ip string, port int) error {
+	t := nlb.Target{ID: ip, Port: port}
+	if err := r.lb.DeregisterTargets(group, []nlb.Target{t}); err != nil {
+		if errors.Is(err, nlb.ErrInvalidTarget) {
+			return nil // never registered, or already gone
+		}
+		return err
+	}
+	return r.lb.WaitDeregistered(ctx, group, t)
+}
+
+// controlServer serves the control API: the load balancer's ELBv2-shaped
+// API under /elbv2/ and the tasks under /ecs/.
+type controlServer struct {
+	listen string
+	srv    *http.Server
+	ln     net.Listener
+}
+
+func newControlServer(listen string, lbAPI, ecsAPI http.Handler) *controlServer {
+	mux := http.NewServeMux()
+	mux.Handle("/elbv2/", lbAPI)
+	mux.Handle("/ecs/", ecsAPI)
+	return &controlServer{
+		listen: listen,
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+		},
+	}
+}
+
+func (c *controlServer) Start(context.Context) error {
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("control.listen %s: %w", c.listen, err)
+	}
+	c.ln = ln
+	go func() { _ = c.srv.Serve(ln) }()
+	return nil
+}
+
+func (c *controlServer) Stop(ctx context.Context) error { return c.srv.Shutdown(ctx) }
+
+func (c *controlServer) URL() string { return "http://" + c.ln.Addr().String() }

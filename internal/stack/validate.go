@@ -1,0 +1,173 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// Validate checks the stack as a whole: required fields, names and the
+// references between parts (listeners to target groups, services to target
+// groups, method scopes to resource servers). Each component checks its own
+// fields again when it is built, with errors named after the same YAML paths.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	checkListen := func(field, addr string) {
+		if addr == "" {
+			add(field, "must be set (host:port; port 0 picks a free port)")
+			return
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add(field, "%q is not host:port", addr)
+		}
+	}
+
+	checkListen("auth.listen", c.Auth.Listen)
+	if c.Auth.UserPoolID == "" {
+		add("auth.userPoolId", "must be set")
+	}
+	scopes := map[string]bool{}
+	for i, rs := range c.Auth.ResourceServers {
+		f := fmt.Sprintf("auth.resourceServers[%d]", i)
+		if rs.Identifier == "" {
+			add(f+".identifier", "must be set")
+		}
+		if len(rs.Scopes) == 0 {
+			add(f+".scopes", "must list at least one scope")
+		}
+		for j, s := range rs.Scopes {
+			if s == "" || strings.ContainsAny(s, " /") {
+				add(fmt.Sprintf("%s.scopes[%d]", f, j), "%q must be non-empty, without spaces or slashes", s)
+			}
+			scopes[rs.Identifier+"/"+s] = true
+		}
+	}
+	for i, s := range c.Auth.DefaultClient.Scopes {
+		if !scopes[s] {
+			add(fmt.Sprintf("auth.defaultClient.scopes[%d]", i), "%q is not a scope of any resource server", s)
+		}
+	}
+
+	checkListen("gateway.listen", c.Gateway.Listen)
+	checkListen("control.listen", c.Control.Listen)
+	switch c.Gateway.Responses {
+	case "", "aws", "storage":
+	default:
+		add("gateway.responses", "%q is not one of: aws, storage", c.Gateway.Responses)
+	}
+	for i, r := range c.Gateway.Resources {
+		for j, m := range r.Methods {
+			for k, s := range m.Scopes {
+				if !scopes[s] {
+					add(fmt.Sprintf("gateway.resources[%d].methods[%d].scopes[%d]", i, j, k),
+						"%q is not a scope of any resource server in auth.resourceServers", s)
+				}
+			}
+		}
+	}
+
+	if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
+		add("nlb.address", "%q is not an IP address", c.NLB.Address)
+	}
+	groups := map[string]bool{}
+	for i, tg := range c.NLB.TargetGroups {
+		if tg.Name == "" {
+			add(fmt.Sprintf("nlb.targetGroups[%d].name", i), "must be set")
+		}
+		if groups[tg.Name] {
+			add(fmt.Sprintf("nlb.targetGroups[%d].name", i), "%q is used twice", tg.Name)
+		}
+		groups[tg.Name] = true
+	}
+	for i, l := range c.NLB.Listeners {
+		if !groups[l.TargetGroup] {
+			add(fmt.Sprintf("nlb.listeners[%d].targetGroup", i), "%q is not a target group in nlb.targetGroups", l.TargetGroup)
+		}
+	}
+
+	if p, err := netip.ParsePrefix(c.Tasks.Subnet); err != nil || !p.Addr().Is4() {
+		add("tasks.subnet", "%q is not an IPv4 CIDR such as 127.77.1.0/24", c.Tasks.Subnet)
+	}
+	if len(c.Services) == 0 {
+		add("services", "must list at least one service")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		if s.Name == "" {
+			add(f+".name", "must be set")
+		}
+		if names[s.Name] {
+			add(f+".name", "%q is used twice", s.Name)
+		}
+		names[s.Name] = true
+		if s.DesiredCount < 0 {
+			add(f+".desiredCount", "must not be negative")
+		}
+		if !groups[s.TargetGroup] {
+			add(f+".targetGroup", "%q is not a target group in nlb.targetGroups", s.TargetGroup)
+		}
+		if len(s.Containers) == 0 {
+			add(f+".containers", "must list at least one container")
+		}
+		found := false
+		for j, ct := range s.Containers {
+			if ct.Name == "" {
+				add(fmt.Sprintf("%s.containers[%d].name", f, j), "must be set")
+			}
+			if len(ct.Command) == 0 {
+				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set")
+			}
+			found = found || ct.Name == s.ContainerName
+		}
+		if !found {
+			add(f+".containerName", "%q is not one of the service's containers", s.ContainerName)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return c.validateComponents()
+}
+
+// validateComponents builds each component's config from the stack and runs
+// its own Validate, reporting every problem under the stack file's path
+// (auth.…, gateway.…, nlb.…, services[…]…). It runs before anything starts,
+// so a bad field never leaves a half-started stack.
+func (c Config) validateComponents() error {
+	const stateDir = "/portway-state"
+	checks := []struct {
+		prefix string
+		err    error
+	}{
+		{"auth.", c.AuthComponent(stateDir, nil).Validate()},
+		{"gateway.", c.GatewayComponent("http://127.0.0.1/issuer", "http://127.0.0.1/jwks", nil).Validate()},
+		{"nlb.", c.NLBComponent(nil).Validate()},
+		{"", c.ECSComponent(stateDir, "/portway", noRegistrar{}, nil).Validate()},
+	}
+	var errs []error
+	for _, ch := range checks {
+		if ch.err == nil {
+			continue
+		}
+		for _, line := range strings.Split(ch.err.Error(), "\n") {
+			if ch.prefix == "" && strings.HasPrefix(line, "subnet:") {
+				line = "tasks." + line
+			}
+			errs = append(errs, errors.New(ch.prefix+line))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// noRegistrar stands in for the load balancer while validating.
+type noRegistrar struct{}
+
+func (noRegistrar) Register(context.Context, string, string, int) error   { return nil }
+func (noRegistrar) Deregister(context.Context, string, string, int) error { return nil }
