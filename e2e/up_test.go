@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -239,5 +240,83 @@ func checkCORS(t *testing.T, h http.Header) {
 		if got := h.Values(k); len(got) != 1 || got[0] != want {
 			t.Errorf("header %s = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestKilledUpLeavesNoProcess: even when `portway up` is killed with
+// SIGKILL, and so cannot stop its tasks, no container process outlives it.
+func TestKilledUpLeavesNoProcess(t *testing.T) {
+	stateDir := t.TempDir()
+	up := startUp(t, stateDir, "--config", writeConfig(t, testStack(2)))
+	pids := taskPIDs(t, stateDir)
+	if len(pids) == 0 {
+		t.Fatal("no container processes")
+	}
+	if err := up.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-up.done
+	deadline := time.Now().Add(30 * time.Second)
+	for _, pid := range pids {
+		for !processGone(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("container process %d outlived a killed portway up", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestTourWithCurl follows the README's tour with curl: a token from the
+// token endpoint with HTTP Basic client auth, an ingest created, then read.
+func TestTourWithCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	stateDir := t.TempDir()
+	startUp(t, stateDir, "--config", writeConfig(t, testStack(3)))
+	var creds map[string]string
+	readJSONFile(t, filepath.Join(stateDir, stack.CredentialsFile), &creds)
+	var ep stack.Endpoints
+	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
+
+	curl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("curl", append([]string{"-sS", "--max-time", "30"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	out := curl("-u", creds["client_id"]+":"+creds["client_secret"], "-d", "grant_type=client_credentials", creds["token_url"])
+	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 {
+		t.Fatalf("token response %q: %v", out, err)
+	}
+	out = curl("-i", "-X", "POST", ep.APIURL+"/ingests", "-H", "Authorization: Bearer "+tok.AccessToken,
+		"-H", "Content-Type: application/json", "-d", ingestBody)
+	if !strings.HasPrefix(out, "HTTP/1.1 201") {
+		t.Fatalf("POST: %s", out)
+	}
+	var loc string
+	for _, line := range strings.Split(out, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "Location: "); ok {
+			loc = v
+		}
+	}
+	if !strings.HasPrefix(loc, ep.APIURL+"/ingests/") {
+		t.Fatalf("Location %q", loc)
+	}
+	out = curl("-i", "-H", "Authorization: Bearer "+tok.AccessToken, loc)
+	if !strings.HasPrefix(out, "HTTP/1.1 200") || !strings.Contains(out, `"status":{"id":"accepted","type":"Status"}`) {
+		t.Fatalf("GET: %s", out)
+	}
+	out = curl("-i", ep.APIURL+"/nothing/here")
+	if !strings.HasPrefix(out, "HTTP/1.1 403") || !strings.Contains(out, "x-amzn-ErrorType: MissingAuthenticationTokenException") {
+		t.Fatalf("unknown resource: %s", out)
 	}
 }
