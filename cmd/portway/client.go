@@ -96,9 +96,50 @@ type targetHealth struct {
 
 type targetGroupTargets struct {
 	TargetGroupName          string          `json:"TargetGroupName"`
-	Port                     int             `json:"Port,omitempty"`
-	HealthCheck              json.RawMessage `json:"HealthCheck,omitempty"`
+	Port                     int             `json:"Port"`
+	HealthCheck              healthCheckJSON `json:"HealthCheck"`
 	TargetHealthDescriptions []targetHealth  `json:"TargetHealthDescriptions"`
+}
+
+// healthCheckJSON is a target group's health check, from the fields of
+// DescribeTargetGroups.
+type healthCheckJSON struct {
+	Protocol                string `json:"Protocol"`
+	Port                    string `json:"Port"`
+	Path                    string `json:"Path,omitempty"`
+	IntervalMillis          int64  `json:"IntervalMillis"`
+	TimeoutMillis           int64  `json:"TimeoutMillis"`
+	HealthyThresholdCount   int    `json:"HealthyThresholdCount"`
+	UnhealthyThresholdCount int    `json:"UnhealthyThresholdCount"`
+	Matcher                 string `json:"Matcher,omitempty"`
+}
+
+// describedGroup is what the CLI reads of DescribeTargetGroups.
+type describedGroup struct {
+	TargetGroupName           string `json:"TargetGroupName"`
+	Port                      int    `json:"Port"`
+	HealthCheckProtocol       string `json:"HealthCheckProtocol"`
+	HealthCheckPort           string `json:"HealthCheckPort"`
+	HealthCheckPath           string `json:"HealthCheckPath"`
+	HealthCheckIntervalMillis int64  `json:"HealthCheckIntervalMillis"`
+	HealthCheckTimeoutMillis  int64  `json:"HealthCheckTimeoutMillis"`
+	HealthyThresholdCount     int    `json:"HealthyThresholdCount"`
+	UnhealthyThresholdCount   int    `json:"UnhealthyThresholdCount"`
+	Matcher                   *struct {
+		HttpCode string `json:"HttpCode"`
+	} `json:"Matcher"`
+}
+
+func (g describedGroup) healthCheck() healthCheckJSON {
+	hc := healthCheckJSON{
+		Protocol: g.HealthCheckProtocol, Port: g.HealthCheckPort, Path: g.HealthCheckPath,
+		IntervalMillis: g.HealthCheckIntervalMillis, TimeoutMillis: g.HealthCheckTimeoutMillis,
+		HealthyThresholdCount: g.HealthyThresholdCount, UnhealthyThresholdCount: g.UnhealthyThresholdCount,
+	}
+	if g.Matcher != nil {
+		hc.Matcher = g.Matcher.HttpCode
+	}
+	return hc
 }
 
 func newTargetsCmd() *cobra.Command {
@@ -110,10 +151,7 @@ func newTargetsCmd() *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var groups struct {
-				TargetGroups []struct {
-					TargetGroupName string `json:"TargetGroupName"`
-					Port            int    `json:"Port"`
-				} `json:"TargetGroups"`
+				TargetGroups []describedGroup `json:"TargetGroups"`
 			}
 			if err := controlGet(cmd.Context(), stateDir, "/elbv2/DescribeTargetGroups", &groups); err != nil {
 				return err
@@ -133,7 +171,7 @@ func newTargetsCmd() *cobra.Command {
 					return err
 				}
 				out.TargetGroups = append(out.TargetGroups, targetGroupTargets{
-					TargetGroupName: g.TargetGroupName, Port: g.Port,
+					TargetGroupName: g.TargetGroupName, Port: g.Port, HealthCheck: g.healthCheck(),
 					TargetHealthDescriptions: th.TargetHealthDescriptions,
 				})
 			}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/portway/portway/internal/stack"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestConfigDefaultParsesBack(t *testing.T) {
+	out, err := runCLI(t, "config", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "stack.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.Load(path); err != nil {
+		t.Fatalf("portway config default does not load back: %v", err)
+	}
+	if out, err := runCLI(t, "config", "check", path); err != nil || !strings.Contains(out, "ok") {
+		t.Fatalf("config check: %v %s", err, out)
+	}
+}
+
+func TestCLIErrorsNameTheProblem(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "--bogus"}, "--bogus"},
+		{[]string{"up", "--log-level", "loud"}, "--log-level"},
+		{[]string{"token", "--state-dir", dir}, "oauth-credentials.json"},
+		{[]string{"targets", "--state-dir", dir}, "endpoints.json"},
+		{[]string{"logs", "nope", "--state-dir", dir}, `no task "nope"`},
+		{[]string{"app", "--kind", "widgets", "--listen", "127.0.0.1:0"}, "kind"},
+		{[]string{"gateway"}, "--issuer"},
+		{[]string{"config", "check", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := runCLI(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to name %q", err, tc.want)
+			}
+		})
+	}
+}
