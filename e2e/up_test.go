@@ -127,6 +127,22 @@ func TestWholePath(t *testing.T) {
 		}
 	}
 
+	// The custom domain: api.localhost with base path storage/v1 maps to
+	// stage v1, and Location points at the domain URL the client used.
+	gwHost := strings.TrimPrefix(strings.TrimSuffix(ep.APIURL, "/v1"), "http://")
+	_, port, _ := strings.Cut(gwHost, ":")
+	req, _ := http.NewRequest(http.MethodPost, "http://"+gwHost+"/storage/v1/ingests", strings.NewReader(ingestBody))
+	req.Host = "api.localhost:" + port
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "http://api.localhost:" + port + "/storage/v1/ingests/"; resp.StatusCode != http.StatusCreated || !strings.HasPrefix(resp.Header.Get("Location"), want) {
+		t.Errorf("POST via custom domain: %d, Location %q, want prefix %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+
 	// Bags: 404 in the storage service's error shape until bags exist.
 	resp, err = client.Get(ep.APIURL + "/bags/digitised/b12345")
 	if err != nil {
@@ -155,7 +171,7 @@ func TestWholePath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("portway token: %v %s", err, errOut)
 	}
-	req, _ := http.NewRequest(http.MethodGet, loc, nil)
+	req, _ = http.NewRequest(http.MethodGet, loc, nil)
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out))
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {

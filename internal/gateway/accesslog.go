@@ -16,6 +16,9 @@ type reqState struct {
 	requestID          string
 	apigwID            string
 	path               string // canonical once normalized, else as received
+	stage              string // "" until resolved
+	domain             string // $context.domainName: the Host without port, once resolved
+	prefix             string // X-Forwarded-Prefix for the backend
 	resourcePath       string
 	clientID           string
 	integrationLatency time.Duration
@@ -74,6 +77,8 @@ func (g *Gateway) logAccess(rec *recorder, r *http.Request, st *reqState) {
 		slog.String("method", r.Method),
 		slog.String("resourcePath", st.resourcePath),
 		slog.String("path", st.path),
+		slog.String("stage", orDash(st.stage)),
+		slog.String("domainName", orDash(st.domain)),
 		slog.Int("status", status),
 		slog.Int64("responseLength", rec.bytes),
 		slog.Int64("integrationLatency", st.integrationLatency.Milliseconds()),
@@ -94,4 +99,11 @@ func sourceIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -93,6 +93,17 @@ func TestAuthorizerOutcomes(t *testing.T) {
 	edited := parts[0] + "." + b64(tokenClaims(now, scopeBags, scopeIngests)) + "." + parts[2]
 	noKid := parts[0][:0] + b64(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + parts[1] + "." + parts[2]
 
+	// A genuine Cognito ID token: aud instead of client_id/scope, user claims.
+	idToken := signToken(t, k1, "k1", map[string]any{
+		"sub": "5b1c3f9e-0000-4000-8000-000000000001", "aud": testClientID, "token_use": "id",
+		"cognito:username": "alice", "email": "alice@example.org", "email_verified": true,
+		"iss": testIssuer, "iat": now.Unix(), "auth_time": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"event_id": "e-1", "origin_jti": "o-1", "jti": "j-1",
+	})
+	// ... and one that also carries the scope claim, which must not help it.
+	idWithScope := with(func(c map[string]any) { c["token_use"] = "id"; c["aud"] = testClientID })
+	truncated := valid[:len(valid)-10]
+
 	const unauthorized = `{"message":"Unauthorized"}`
 	tests := []struct {
 		name, path, authz string
@@ -122,6 +133,11 @@ func TestAuthorizerOutcomes(t *testing.T) {
 		{"not yet valid", "/v1/bags/x", with(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), 401, unauthorized},
 		{"id token", "/v1/bags/x", with(func(c map[string]any) { c["token_use"] = "id" }), 401, unauthorized},
 		{"id token, no scopes needed", "/v1/any-scope", with(func(c map[string]any) { c["token_use"] = "id" }), 401, unauthorized},
+		{"ID token shape", "/v1/bags/x", "Bearer " + idToken, 401, unauthorized},
+		{"ID token shape, no scopes needed", "/v1/any-scope", "Bearer " + idToken, 401, unauthorized},
+		{"ID token with scope claim", "/v1/bags/x", idWithScope, 401, unauthorized},
+		{"truncated signature", "/v1/bags/x", truncated, 401, unauthorized},
+		{"two tokens", "/v1/bags/x", "Bearer " + valid + " " + valid, 401, unauthorized},
 		{"no token_use", "/v1/bags/x", with(func(c map[string]any) { delete(c, "token_use") }), 401, unauthorized},
 		{"missing scope", "/v1/bags/x", otherLibValid, 401, unauthorized},
 		{"scope prefix only", "/v1/bags/x", with(func(c map[string]any) { c["scope"] = scopeBags + "x" }), 401, unauthorized},

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -64,18 +65,47 @@ func BenchmarkAuthorize(b *testing.B) {
 	})
 }
 
+// BenchmarkServeHTTPMissingToken: the whole pipeline up to a gateway
+// response, by invoke URL and by custom domain (base path mapping).
 func BenchmarkServeHTTPMissingToken(b *testing.B) {
-	g, err := New(Config{Listen: "127.0.0.1:0", Stage: "v1", Resources: routingResources("http://127.0.0.1:1")})
+	cfg := Config{Listen: "127.0.0.1:0", Stage: "v1", Resources: routingResources("http://127.0.0.1:1"),
+		Domains: []Domain{{Name: "api.localhost", Mappings: []BasePathMapping{
+			{BasePath: "storage/v1", Stage: "v1"}, {BasePath: "storage", Stage: "v1"}, {BasePath: BasePathNone, Stage: "v1"},
+		}}}}
+	g, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodGet, "/v1/nope/x", nil)
+	for _, bc := range []struct{ name, host, path string }{
+		{"invoke URL", "127.0.0.1:8080", "/v1/nope/x"},
+		{"custom domain", "api.localhost:8080", "/storage/v1/nope/x"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, bc.path, nil)
+			req.Host = bc.host
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				g.ServeHTTP(w, req)
+				if w.Code != http.StatusForbidden {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkClientThrottle(b *testing.B) {
+	c := newClientLimiters(ClientThrottleConfig{RateLimit: 1e9, BurstLimit: 1e6, MaxClients: 1000})
+	ids := make([]string, 2000) // twice the bound: evictions on every other call
+	for i := range ids {
+		ids[i] = fmt.Sprint("client-", i)
+	}
+	now := time.Now()
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		w := httptest.NewRecorder()
-		g.ServeHTTP(w, req)
-		if w.Code != http.StatusForbidden {
-			b.Fatal(w.Code)
-		}
+		c.allow(ids[i%len(ids)], now)
+		i++
 	}
 }

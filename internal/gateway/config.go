@@ -28,20 +28,32 @@ const (
 	MinIntegrationTimeout     = 50 * time.Millisecond
 	MaxIntegrationTimeout     = 29 * time.Second
 	MaxRequestBodyBytes       = 10 << 20 // 10 MB payload limit
-	MaxHeaderBytes            = 10 << 10 // 10 KiB of request headers
+	MaxHeaderBytes            = 10 << 10 // 10 KiB: request line + header values (AWS's limit) → REQUEST_TOO_LARGE
+	hardMaxHeaderBytes        = 16 << 10 // net/http's own cap (plus its 4 KiB slack): 431 plain text beyond it
 	defaultJWKSFetchTimeout   = 5 * time.Second
 	defaultJWKSRefetchPeriod  = 5 * time.Second
 )
 
-// Config describes one REST API deployed to one stage.
+// Config describes one REST API deployed to one or more stages, optionally
+// served under custom domain names.
 type Config struct {
-	Listen         string                      `yaml:"listen" json:"listen"`                 // "127.0.0.1:8080"; port 0 ok
-	Stage          string                      `yaml:"stage" json:"stage"`                   // "v1"
-	StageVariables map[string]string           `yaml:"stageVariables" json:"stageVariables"` // substituted as ${stageVariables.x}
-	Resources      []Resource                  `yaml:"resources" json:"resources"`
-	Authorizer     AuthorizerConfig            `yaml:"authorizer" json:"authorizer"`
-	Responses      map[string]ResponseTemplate `yaml:"responses" json:"responses"` // gateway response overrides by type
-	Throttle       ThrottleConfig              `yaml:"throttle" json:"throttle"`   // stage-level throttling; zero = off
+	Listen string `yaml:"listen" json:"listen"` // "127.0.0.1:8080"; port 0 ok
+
+	// Stage and StageVariables are the single-stage shorthand; Stages lists
+	// (more) stages. At least one stage is needed; names are unique.
+	Stage          string            `yaml:"stage" json:"stage"`                   // "v1"
+	StageVariables map[string]string `yaml:"stageVariables" json:"stageVariables"` // substituted as ${stageVariables.x}
+	Stages         []Stage           `yaml:"stages" json:"stages"`
+
+	// Domains are custom domain names, chosen by the request's Host. Requests
+	// for any other Host use the invoke URL form /{stage}/....
+	Domains []Domain `yaml:"domains" json:"domains"`
+
+	Resources  []Resource                  `yaml:"resources" json:"resources"`
+	Authorizer AuthorizerConfig            `yaml:"authorizer" json:"authorizer"`
+	Responses  map[string]ResponseTemplate `yaml:"responses" json:"responses"` // gateway response overrides by type
+	Throttle   ThrottleConfig              `yaml:"throttle" json:"throttle"`   // default throttling of every stage; zero = off
+	Timeouts   TimeoutsConfig              `yaml:"timeouts" json:"timeouts"`   // client connection timeouts; zero = defaults
 
 	// AllowEncodedSlashes lets %2F through path normalization (it stays
 	// encoded when forwarded). Off by default: such paths are rejected.
@@ -50,6 +62,28 @@ type Config struct {
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
 }
+
+// Stage is one deployment stage of the API.
+type Stage struct {
+	Name      string            `yaml:"name" json:"name"`
+	Variables map[string]string `yaml:"variables" json:"variables"`
+	Throttle  *ThrottleConfig   `yaml:"throttle,omitempty" json:"throttle,omitempty"` // nil → Config.Throttle
+}
+
+// Domain is a custom domain name with its base path mappings.
+type Domain struct {
+	Name     string            `yaml:"name" json:"name"` // Host to match: case-insensitive, port ignored
+	Mappings []BasePathMapping `yaml:"mappings" json:"mappings"`
+}
+
+// BasePathMapping maps the requests under a base path of a domain to a stage.
+type BasePathMapping struct {
+	BasePath string `yaml:"basePath" json:"basePath"` // "(none)" or "" = root; may have slashes: "storage/v1"
+	Stage    string `yaml:"stage" json:"stage"`
+}
+
+// BasePathNone is AWS's name for the root base path of a domain.
+const BasePathNone = "(none)"
 
 // Resource is one path of the API, e.g. "/bags/{proxy+}".
 type Resource struct {
@@ -83,10 +117,28 @@ type AuthorizerConfig struct {
 	MaxCachedTokens int           `yaml:"maxCachedTokens" json:"maxCachedTokens"` // default 10000
 }
 
-// ThrottleConfig is a token bucket over all requests of the stage.
+// ThrottleConfig is a token bucket over all requests of a stage, and
+// optionally one per client (the client_id of the verified access token).
 type ThrottleConfig struct {
-	RateLimit  float64 `yaml:"rateLimit" json:"rateLimit"`   // requests per second; 0 = no throttling
-	BurstLimit int     `yaml:"burstLimit" json:"burstLimit"` // bucket size
+	RateLimit  float64              `yaml:"rateLimit" json:"rateLimit"`   // requests per second; 0 = no stage throttling
+	BurstLimit int                  `yaml:"burstLimit" json:"burstLimit"` // bucket size
+	PerClient  ClientThrottleConfig `yaml:"perClient" json:"perClient"`
+}
+
+// ClientThrottleConfig is a token bucket per client id. Methods without an
+// authorizer have no client and are only throttled by the stage bucket.
+type ClientThrottleConfig struct {
+	RateLimit  float64 `yaml:"rateLimit" json:"rateLimit"`   // requests per second per client; 0 = off
+	BurstLimit int     `yaml:"burstLimit" json:"burstLimit"` // bucket size per client
+	MaxClients int     `yaml:"maxClients" json:"maxClients"` // buckets kept (least recently used dropped); 0 → 10000
+}
+
+// TimeoutsConfig bounds what clients may do; zero fields get the defaults.
+type TimeoutsConfig struct {
+	ReadHeader time.Duration `yaml:"readHeader" json:"readHeader"` // request line + headers; default 10s
+	Read       time.Duration `yaml:"read" json:"read"`             // whole request incl. body; default 60s
+	Write      time.Duration `yaml:"write" json:"write"`           // until the response is written; default 60s, > every integration timeout
+	Idle       time.Duration `yaml:"idle" json:"idle"`             // keep-alive between requests; default 90s
 }
 
 // ResponseTemplate is a gateway response: status, headers and a body template
@@ -122,17 +174,9 @@ func (c Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "must be host:port: %v", err)
 	}
-	if !stageRe.MatchString(c.Stage) {
-		add("stage", "must be 1-128 characters of A-Z a-z 0-9 _ -, got %q", c.Stage)
-	}
-	for _, name := range sortedKeys(c.StageVariables) {
-		if !stageVarName.MatchString(name) {
-			add("stageVariables."+name, "name must be 1-64 characters of A-Z a-z 0-9 _")
-		}
-		if !stageVarValue.MatchString(c.StageVariables[name]) {
-			add("stageVariables."+name, "value must be at most 512 characters of A-Z a-z 0-9 - . _ ~ : / ? # & = ,")
-		}
-	}
+	stages := c.stageList()
+	errs = append(errs, validateStages(c)...)
+	errs = append(errs, validateDomains(c.Domains, stages)...)
 	needAuthorizer := ""
 	for i, res := range c.Resources {
 		rf := fmt.Sprintf("resources[%d]", i)
@@ -169,7 +213,7 @@ func (c Config) Validate() error {
 					add(fmt.Sprintf("%s.scopes[%d]", mf, k), "must be non-empty without spaces")
 				}
 			}
-			for _, e := range validateIntegration(m.Integration, c.StageVariables, params) {
+			for _, e := range validateIntegration(m.Integration, stages, params) {
 				errs = append(errs, fmt.Errorf("%s.integration.%w", mf, e))
 			}
 		}
@@ -197,16 +241,12 @@ func (c Config) Validate() error {
 	for _, typ := range sortedKeys(c.Responses) {
 		errs = append(errs, validateResponse(typ, c.Responses[typ])...)
 	}
-	if c.Throttle.RateLimit < 0 {
-		add("throttle.rateLimit", "must be >= 0")
-	}
-	if c.Throttle.RateLimit > 0 && c.Throttle.BurstLimit < 1 {
-		add("throttle.burstLimit", "must be >= 1 when throttle.rateLimit is set")
-	}
+	errs = append(errs, validateThrottle("throttle", c.Throttle)...)
+	errs = append(errs, validateTimeouts(c.Timeouts, c.Resources)...)
 	return errors.Join(errs...)
 }
 
-func validateIntegration(in Integration, vars map[string]string, params []string) []error {
+func validateIntegration(in Integration, stages []Stage, params []string) []error {
 	var errs []error
 	if in.Type != IntegrationHTTPProxy {
 		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
@@ -214,17 +254,38 @@ func validateIntegration(in Integration, vars map[string]string, params []string
 	if in.Timeout != 0 && (in.Timeout < MinIntegrationTimeout || in.Timeout > MaxIntegrationTimeout) {
 		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and 29s, got %s", in.Timeout))
 	}
-	uri, err := substituteStageVars(in.URI, vars)
+	// The URI is checked as each stage expands it; a problem shared by all
+	// stages is reported once.
+	seen := map[string]bool{}
+	for _, st := range stages {
+		for _, err := range validateURI(in.URI, st.Variables, params) {
+			msg := err.Error()
+			if len(stages) > 1 {
+				msg += fmt.Sprintf(" (stage %q)", st.Name)
+				if seen[err.Error()] {
+					continue
+				}
+			}
+			seen[err.Error()] = true
+			errs = append(errs, fmt.Errorf("uri: %s", msg))
+		}
+	}
+	return errs
+}
+
+func validateURI(raw string, vars map[string]string, params []string) []error {
+	uri, err := substituteStageVars(raw, vars)
 	if err != nil {
-		return append(errs, fmt.Errorf("uri: %w", err))
+		return []error{err}
 	}
 	tmpl, err := parseURITemplate(uri)
 	if err != nil {
-		return append(errs, fmt.Errorf("uri: %w", err))
+		return []error{err}
 	}
+	var errs []error
 	for _, name := range tmpl.params() {
 		if !slices.Contains(params, name) {
-			errs = append(errs, fmt.Errorf("uri: {%s} is not a path parameter of the resource", name))
+			errs = append(errs, fmt.Errorf("{%s} is not a path parameter of the resource", name))
 		}
 	}
 	return errs

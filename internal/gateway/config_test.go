@@ -74,6 +74,55 @@ func TestConfigValidate(t *testing.T) {
 			c.Responses = map[string]ResponseTemplate{RespUnauthorized: {Headers: map[string]string{"X-A": "a\r\nb"}}}
 		}, "responses.UNAUTHORIZED.headers.X-A: value must not contain CR"},
 		{"throttle burst", func(c *Config) { c.Throttle.RateLimit = 10 }, "throttle.burstLimit: must be >= 1"},
+		{"throttle rate", func(c *Config) { c.Throttle.RateLimit = -1 }, "throttle.rateLimit: must be >= 0"},
+		{"client burst", func(c *Config) { c.Throttle.PerClient.RateLimit = 1 }, "throttle.perClient.burstLimit: must be >= 1"},
+		{"client max", func(c *Config) { c.Throttle.PerClient.MaxClients = -1 }, "throttle.perClient.maxClients: must be >= 0"},
+		{"stage throttle", func(c *Config) {
+			c.Stages = []Stage{{Name: "v2", Variables: c.StageVariables, Throttle: &ThrottleConfig{RateLimit: 1}}}
+		},
+			"stages[0].throttle.burstLimit: must be >= 1"},
+		{"timeout negative", func(c *Config) { c.Timeouts.Idle = -time.Second }, "timeouts.idle: must be >= 0"},
+		{"write timeout", func(c *Config) { c.Timeouts.Write = 29 * time.Second }, "timeouts.write: must exceed the longest integration timeout (29s)"},
+		{"no stage", func(c *Config) { c.Stage, c.StageVariables = "", nil }, "stage: must be"},
+		{"vars without stage", func(c *Config) { c.Stage = ""; c.Stages = []Stage{{Name: "v2", Variables: c.StageVariables}} },
+			"stageVariables: only allowed with stage"},
+		{"stages name", func(c *Config) { c.Stages = []Stage{{Name: "a b", Variables: c.StageVariables}} }, `stages[0].name: must be 1-128 characters`},
+		{"stages duplicate", func(c *Config) { c.Stages = []Stage{{Name: "v1", Variables: c.StageVariables}} }, `stages[0].name: "v1" is already defined by stage`},
+		{"stages var", func(c *Config) {
+			c.Stages = []Stage{{Name: "v2", Variables: map[string]string{"nlb_host": "h", "bags_port": "1", "ingests_port": "2", "x-y": ""}}}
+		}, "stages[0].variables.x-y: name must be"},
+		{"stage lacks variable", func(c *Config) { c.Stages = []Stage{{Name: "v2", Variables: map[string]string{"nlb_host": "h"}}} },
+			`resources[0].methods[0].integration.uri: stage variable "bags_port" is not defined (stage "v2")`},
+		{"domain name", func(c *Config) {
+			c.Domains = []Domain{{Name: "api_x.localhost", Mappings: []BasePathMapping{{Stage: "v1"}}}}
+		}, "domains[0].name: must be a host name"},
+		{"domain port", func(c *Config) {
+			c.Domains = []Domain{{Name: "api.localhost:8080", Mappings: []BasePathMapping{{Stage: "v1"}}}}
+		}, "domains[0].name: must be a host name without port"},
+		{"domain empty", func(c *Config) { c.Domains = []Domain{{Mappings: []BasePathMapping{{Stage: "v1"}}}} }, "domains[0].name: must not be empty"},
+		{"domain twice", func(c *Config) {
+			m := []BasePathMapping{{Stage: "v1"}}
+			c.Domains = []Domain{{Name: "api.localhost", Mappings: m}, {Name: "API.localhost", Mappings: m}}
+		}, `domains[1].name: "API.localhost" is already defined by domains[0]`},
+		{"no mappings", func(c *Config) { c.Domains = []Domain{{Name: "api.localhost"}} }, "domains[0].mappings: must not be empty"},
+		{"base path slash", func(c *Config) {
+			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "/storage", Stage: "v1"}}}}
+		},
+			"domains[0].mappings[0].basePath: must not start or end with /"},
+		{"base path dots", func(c *Config) {
+			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "storage/../v1", Stage: "v1"}}}}
+		},
+			`domains[0].mappings[0].basePath: invalid segment ".."`},
+		{"base path empty segment", func(c *Config) {
+			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "storage//v1", Stage: "v1"}}}}
+		},
+			`domains[0].mappings[0].basePath: invalid segment ""`},
+		{"base path twice", func(c *Config) {
+			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "(none)", Stage: "v1"}, {BasePath: "", Stage: "v1"}}}}
+		}, `domains[0].mappings[1].basePath: "" is already mapped by domains[0].mappings[0]`},
+		{"unknown stage", func(c *Config) {
+			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "x", Stage: "v1"}, {BasePath: "y", Stage: "v2"}}}}
+		}, `domains[0].mappings[1].stage: "v2" is not a stage`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +136,29 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatal("New accepted an invalid config")
 			}
 		})
+	}
+}
+
+func TestValidateStagesAndDomains(t *testing.T) {
+	c := validConfig()
+	c.Stage, c.StageVariables = "", nil
+	vars := validConfig().StageVariables
+	c.Stages = []Stage{{Name: "v1", Variables: vars}, {Name: "v2", Variables: vars, Throttle: &ThrottleConfig{RateLimit: 5, BurstLimit: 10}}}
+	c.Domains = []Domain{
+		{Name: "api.localhost", Mappings: []BasePathMapping{{BasePath: "storage/v1", Stage: "v1"}, {BasePath: "(none)", Stage: "v2"}, {BasePath: "storage", Stage: "v2"}}},
+		{Name: "Other.Example.org", Mappings: []BasePathMapping{{BasePath: "a$b-c_d.e+f!g*h'i(j)", Stage: "v2"}}},
+	}
+	c.Throttle = ThrottleConfig{RateLimit: 1, BurstLimit: 1, PerClient: ClientThrottleConfig{RateLimit: 1, BurstLimit: 1}}
+	c.Timeouts = TimeoutsConfig{ReadHeader: time.Second, Read: time.Minute, Write: 30 * time.Second, Idle: time.Second}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	g, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Stages(); len(got) != 2 || got[0] != "v1" || got[1] != "v2" {
+		t.Fatalf("Stages() = %v", got)
 	}
 }
 

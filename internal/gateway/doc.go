@@ -1,25 +1,62 @@
-// Package gateway is portway's stand-in for an API Gateway REST API stage:
-// resources and methods, a COGNITO_USER_POOLS authorizer, HTTP_PROXY
-// integrations, gateway responses, limits, throttling and an access log.
+// Package gateway is portway's stand-in for an API Gateway REST API:
+// resources and methods, stages, custom domains with base path mappings, a
+// COGNITO_USER_POOLS authorizer, HTTP_PROXY integrations, gateway responses,
+// limits, throttling and an access log.
 //
-// Request pipeline (server.go): throttle → body size (Content-Length) →
-// path normalization (normalize.go) → stage → resource and method
-// (router.go) → authorizer (authorizer.go, jwks.go) → integration
-// (proxy.go). Every refusal is a *gwError turned into a gateway response in
-// one place, Gateway.writeError (responses.go).
+// Request pipeline (server.go): header size → path normalization
+// (normalize.go) → stage, by custom domain or invoke URL (stages.go) →
+// stage throttle (throttle.go) → body size (Content-Length) → resource and
+// method (router.go) → authorizer (authorizer.go, jwks.go) → per-client
+// throttle → integration (proxy.go). Every refusal is a *gwError turned into
+// a gateway response in one place, Gateway.writeError (responses.go).
 //
 // Choices where AWS leaves room or portway differs:
 //   - Paths are normalized once; rejected paths (dot segments, %2e/%2f/%5c,
 //     backslashes, encoded control characters) get BAD_REQUEST_PARAMETERS
 //     400 {"message":"Invalid request path"}. "//" collapses and a trailing
-//     "/" is dropped; the canonical path is what is routed, authorized,
-//     logged and forwarded ({proxy} gets its escaped form).
+//     "/" is dropped; the canonical path is what is mapped to a base path,
+//     routed, authorized, logged and forwarded ({proxy} gets its escaped form).
+//   - One REST API, several stages (Config.Stage is the single-stage
+//     shorthand, Config.Stages the list). A Host that is a custom domain
+//     (case-insensitive, port and trailing dot ignored) is routed by the
+//     longest base path whose segments prefix the path, "(none)" catching
+//     the rest; no stage in those URLs. AWS refuses extra mappings next to an
+//     empty base path; portway allows them (the longest still wins). Base
+//     paths compare case-sensitively. An unmapped base path is 403
+//     {"message":"Forbidden"} (ForbiddenException): AWS answers it before
+//     selecting an API, so gateway response overrides do not apply. Any
+//     other Host uses the invoke URL /{stage}/…; an unknown stage is 403
+//     MISSING_AUTHENTICATION_TOKEN. Wildcard domains are not supported.
+//   - The backend learns the public base URL: X-Forwarded-Proto, -Host (the
+//     client's Host) and -Prefix: "/"+base path ("/" for "(none)") on a
+//     custom domain, "/"+stage on the invoke URL.
 //   - An expired token gets UNAUTHORIZED (401) with the message "The incoming
 //     token has expired", as AWS does for Cognito authorizers; EXPIRED_TOKEN
-//     exists for overrides only and is never emitted.
-//   - A link failure is INTEGRATION_FAILURE 500 {"message":"Internal server
-//     error"}; an integration timeout is INTEGRATION_TIMEOUT 504.
+//     (403, for IAM credentials) exists for overrides only, never emitted.
+//   - A link failure (connection refused, no route) is API_CONFIGURATION_ERROR
+//     500 {"message":"Internal server error"}, as AWS logs VPC link failures
+//     ("Execution failed due to configuration error"); an integration timeout
+//     is INTEGRATION_TIMEOUT 504. INTEGRATION_FAILURE (504) is never emitted.
 //   - A key set that cannot be fetched is AUTHORIZER_FAILURE 500.
 //   - Methods are matched after the resource: a specific resource without
 //     the method gives 403 and does not fall back to a {proxy+} sibling.
+//   - Request line + header values over 10 KiB (AWS's limit) get
+//     REQUEST_TOO_LARGE 413 {"message":"Request Too Long"}: AWS has one
+//     response type for over-size requests, and a gateway response keeps the
+//     request ids and overrides. Past net/http's own cap (16 KiB + 4 KiB
+//     slack) the server answers 431 in plain text before the gateway runs.
+//   - A client that stalls sending its body past timeouts.read gets 408
+//     {"message":"Request Timeout"} (through DEFAULT_4XX) and the connection
+//     is closed; a client that disconnects is logged with status 499.
+//   - Throttling: one token bucket per stage (Config.Throttle, or the stage's
+//     own), checked before routing; optionally one per client_id of the
+//     verified token, checked after the authorizer (methods without an
+//     authorizer have no client). Both give THROTTLED 429. At most
+//     perClient.maxClients buckets are kept; the least recently used is
+//     dropped and starts full again if its client returns.
+//   - Access log: one JSON line per request with requestId, apigwId,
+//     sourceIp, client_id, method, resourcePath, path, stage, domainName,
+//     status, responseLength, integrationLatency, responseLatency (ms) and,
+//     for gateway responses, errorType and errorReason. No header, token or
+//     query string is ever logged.
 package gateway

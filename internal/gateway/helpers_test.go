@@ -153,7 +153,7 @@ func startGateway(t testing.TB, cfg Config) *Gateway {
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	if cfg.Stage == "" {
+	if cfg.Stage == "" && len(cfg.Stages) == 0 {
 		cfg.Stage = "v1"
 	}
 	g, err := New(cfg)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -22,11 +23,12 @@ var remappedHeaders = [...]string{"Connection", "Content-Length", "Date", "Serve
 // proxyCall carries one request's integration state through ReverseProxy.
 type proxyCall struct {
 	target   *url.URL
-	stage    string
+	prefix   string // X-Forwarded-Prefix: "/stage" or "/base/path"
 	traceID  string
 	parent   context.Context // the client's context, without the integration timeout
 	st       *reqState
 	tooLarge atomic.Bool // request body hit the limit while streaming
+	bodyTime atomic.Bool // reading the request body from the client timed out
 }
 
 type proxyCallKey struct{}
@@ -82,7 +84,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
 	}
 	pr.SetXForwarded() // X-Forwarded-For, -Host (the client's Host), -Proto
-	pr.Out.Header.Set("X-Forwarded-Prefix", "/"+pc.stage)
+	pr.Out.Header.Set("X-Forwarded-Prefix", pc.prefix)
 	pr.Out.Header.Set("X-Amzn-Trace-Id", pc.traceID)
 }
 
@@ -141,28 +143,40 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case pc.tooLarge.Load() || errors.As(err, &tooBig):
 		g.writeError(w, r, pc.st, newGWError(RespRequestTooLarge, "request body over limit"))
+	case pc.bodyTime.Load():
+		// The client stalled while sending its body (timeouts.read). AWS has
+		// no response type for it; answer 408 through DEFAULT_4XX.
+		w.Header().Set("Connection", "close")
+		g.writeError(w, r, pc.st, &gwError{typ: RespDefault4XX, status: http.StatusRequestTimeout, message: "Request Timeout", reason: "client request body timed out"})
 	case pc.parent.Err() != nil:
 		pc.st.status = statusClientClosed // nobody is listening any more
 		pc.st.reason = "client closed request"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		g.writeError(w, r, pc.st, newGWError(RespIntegrationTimeout, "integration timed out"))
 	default:
-		g.writeError(w, r, pc.st, newGWError(RespIntegrationFailure, err.Error()))
+		// AWS: "Execution failed due to configuration error", 500.
+		g.writeError(w, r, pc.st, newGWError(RespAPIConfigurationError, "integration: "+err.Error()))
 	}
 }
 
-// limitedBody notes when the request body limit is hit while streaming.
+// limitedBody notes when the request body limit is hit while streaming, or
+// when reading from the client timed out.
 type limitedBody struct {
 	io.ReadCloser
 	tooLarge *atomic.Bool
+	timedOut *atomic.Bool
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			b.tooLarge.Store(true)
+		case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+			b.timedOut.Store(true)
 		}
 	}
 	return n, err

@@ -320,7 +320,8 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 	if ok["requestId"] != res.Header.Get("x-amzn-RequestId") || ok["resourcePath"] != "/bags/{proxy+}" || ok["path"] != "/v1/bags/a" ||
-		ok["status"] != float64(200) || ok["sourceIp"] != "127.0.0.1" || ok["responseLength"] != float64(len(body)) || ok["method"] != "GET" {
+		ok["status"] != float64(200) || ok["sourceIp"] != "127.0.0.1" || ok["responseLength"] != float64(len(body)) || ok["method"] != "GET" ||
+		ok["stage"] != "v1" || ok["domainName"] != "127.0.0.1" || ok["client_id"] != "-" {
 		t.Errorf("access line %v", ok)
 	}
 	if miss["requestId"] != res2.Header.Get("x-amzn-RequestId") || miss["status"] != float64(403) || miss["errorType"] != RespMissingAuthToken {

@@ -31,6 +31,7 @@ const (
 	RespUnauthorized           = "UNAUTHORIZED"
 	RespUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
 	RespWAFFiltered            = "WAF_FILTERED"
+	respNoBasePathMapping      = "NO_BASE_PATH_MAPPING" // not a gateway response type: fixed, before any API
 	defaultResponseBody        = `{"message":$context.error.messageString}`
 	msgUnauthorized            = "Unauthorized"
 	msgExpired                 = "The incoming token has expired"
@@ -71,8 +72,8 @@ var responseDefaults = map[string]responseDefault{
 	RespBadRequestBody:        {400, "Invalid request body", "BadRequestException"},
 	RespDefault4XX:            {400, "Bad Request", "BadRequestException"},
 	RespDefault5XX:            {500, msgInternal, "InternalServerErrorException"},
-	RespExpiredToken:          {401, msgExpired, "ExpiredTokenException"},
-	RespIntegrationFailure:    {500, msgInternal, "InternalServerErrorException"},
+	RespExpiredToken:          {403, "The security token included in the request is expired", "ExpiredTokenException"},
+	RespIntegrationFailure:    {504, msgInternal, "InternalServerErrorException"},
 	RespIntegrationTimeout:    {504, "Endpoint request timed out", "InternalServerErrorException"},
 	RespInvalidAPIKey:         {403, "Forbidden", "ForbiddenException"},
 	RespInvalidSignature:      {403, "Forbidden", "InvalidSignatureException"},
@@ -106,6 +107,7 @@ func StorageResponses() map[string]ResponseTemplate {
 type gwError struct {
 	typ     string // response type
 	message string // $context.error.message; "" → the type's default
+	status  int    // overrides the response's status; 0 → the response's own
 	reason  string // operator-facing detail for the access log; never a secret
 }
 
@@ -164,6 +166,12 @@ func resolveResponses(overrides map[string]ResponseTemplate) map[string]*resolve
 		}
 		out[typ] = rr
 	}
+	// An unmapped base path of a custom domain: AWS answers before it has
+	// selected an API, so no gateway response of the API applies.
+	out[respNoBasePathMapping] = &resolvedResponse{
+		typ: respNoBasePathMapping, status: http.StatusForbidden, errorType: "ForbiddenException", message: "Forbidden",
+		headers: map[string]string{"Content-Type": contentTypeJSON}, body: defaultResponseBody,
+	}
 	return out
 }
 
@@ -175,6 +183,7 @@ type renderContext struct {
 	resourcePath string
 	method       string
 	stage        string
+	domainName   string
 	sourceIP     string
 }
 
@@ -195,6 +204,7 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 		"$context.httpMethod", c.method,
 		"$context.path", c.path,
 		"$context.stage", c.stage,
+		"$context.domainName", c.domainName,
 		"$context.identity.sourceIp", c.sourceIP,
 		"$context.status", strconv.Itoa(rr.status),
 	)

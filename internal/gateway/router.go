@@ -111,7 +111,7 @@ type route struct {
 type methodRoute struct {
 	auth    string
 	scopes  []string
-	uri     *uriTemplate
+	uris    []*uriTemplate // by stage index
 	timeout time.Duration
 }
 

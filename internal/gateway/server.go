@@ -13,17 +13,15 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// Server timeouts. The integration timeout (≤ 29 s) bounds each proxied
-// exchange; these bound what the client does.
+// Default client timeouts (Config.Timeouts). The integration timeout
+// (≤ 29 s) bounds each proxied exchange; these bound what the client does.
 const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 60 * time.Second
-	writeTimeout      = 60 * time.Second
-	idleTimeout       = 90 * time.Second
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 60 * time.Second
+	defaultWriteTimeout      = 60 * time.Second
+	defaultIdleTimeout       = 90 * time.Second
 )
 
 // Gateway is the REST API stand-in: routing, authorizer, HTTP_PROXY
@@ -37,7 +35,9 @@ type Gateway struct {
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 	responses map[string]*resolvedResponse
-	limiter   *rate.Limiter // nil: no throttling
+	stages    []*stageRT
+	byStage   map[string]*stageRT
+	domains   domainTable
 
 	mu   sync.Mutex
 	srv  *http.Server
@@ -57,6 +57,13 @@ func New(cfg Config) (*Gateway, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
+	g.byStage = map[string]*stageRT{}
+	for i, st := range cfg.stageList() {
+		srt := newStageRT(i, st, cfg.Throttle)
+		g.stages = append(g.stages, srt)
+		g.byStage[st.Name] = srt
+	}
+	g.domains = buildDomains(cfg.Domains, g.byStage)
 	rt, err := buildTree(cfg.Resources, g.buildRoute)
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -69,9 +76,6 @@ func New(cfg Config) (*Gateway, error) {
 		g.auth = newAuthorizer(a.Issuer, keys, g.now, a.MaxCachedTokens)
 	}
 	g.responses = resolveResponses(cfg.Responses)
-	if cfg.Throttle.RateLimit > 0 {
-		g.limiter = rate.NewLimiter(rate.Limit(cfg.Throttle.RateLimit), cfg.Throttle.BurstLimit)
-	}
 	g.proxy = g.newReverseProxy()
 	return g, nil
 }
@@ -80,12 +84,16 @@ func (g *Gateway) buildRoute(i int) *route {
 	res := g.cfg.Resources[i]
 	rt := &route{path: res.Path, methods: map[string]*methodRoute{}}
 	for _, m := range res.Methods {
-		uri, _ := substituteStageVars(m.Integration.URI, g.cfg.StageVariables) // validated
-		tmpl, _ := parseURITemplate(uri)
-		rt.methods[m.HTTPMethod] = &methodRoute{
-			auth: m.Authorization, scopes: m.Scopes, uri: tmpl,
+		mr := &methodRoute{
+			auth: m.Authorization, scopes: m.Scopes,
 			timeout: orDefault(m.Integration.Timeout, DefaultIntegrationTimeout),
 		}
+		for _, st := range g.cfg.stageList() {
+			uri, _ := substituteStageVars(m.Integration.URI, st.Variables) // validated
+			tmpl, _ := parseURITemplate(uri)
+			mr.uris = append(mr.uris, tmpl)
+		}
+		rt.methods[m.HTTPMethod] = mr
 	}
 	return rt
 }
@@ -120,13 +128,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", g.cfg.Listen, err)
 	}
+	t := g.cfg.Timeouts
 	srv := &http.Server{
 		Handler:           g,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: orDefault(t.ReadHeader, defaultReadHeaderTimeout),
+		ReadTimeout:       orDefault(t.Read, defaultReadTimeout),
+		WriteTimeout:      orDefault(t.Write, defaultWriteTimeout),
+		IdleTimeout:       orDefault(t.Idle, defaultIdleTimeout),
+		MaxHeaderBytes:    hardMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
@@ -137,7 +146,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			g.log.Error("gateway serve", "err", err)
 		}
 	}()
-	g.log.Info("gateway listening", "url", "http://"+ln.Addr().String(), "stage", g.cfg.Stage)
+	g.log.Info("gateway listening", "url", "http://"+ln.Addr().String(), "stage", g.stages[0].name, "stages", len(g.stages), "domains", len(g.domains))
 	return nil
 }
 
@@ -172,12 +181,21 @@ func (g *Gateway) URL() string {
 	return "http://" + g.ln.Addr().String()
 }
 
-// InvokeURL is URL() + "/" + stage.
+// InvokeURL is URL() + "/" + the first stage.
 func (g *Gateway) InvokeURL() string {
 	if u := g.URL(); u != "" {
-		return u + "/" + g.cfg.Stage
+		return u + "/" + g.stages[0].name
 	}
 	return ""
+}
+
+// Stages lists the stage names, the shorthand Config.Stage first.
+func (g *Gateway) Stages() []string {
+	out := make([]string, len(g.stages))
+	for i, s := range g.stages {
+		out[i] = s.name
+	}
+	return out
 }
 
 // ServeHTTP handles one request; every response carries x-amzn-RequestId and
@@ -196,21 +214,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) handle(w *recorder, r *http.Request, st *reqState) *gwError {
 	st.path = rawRequestPath(r)
-	if g.limiter != nil && !g.limiter.AllowN(g.now(), 1) {
-		return newGWError(RespThrottled, "stage rate limit")
-	}
-	if r.ContentLength > MaxRequestBodyBytes {
-		return newGWError(RespRequestTooLarge, "Content-Length over limit")
+	if requestHeaderSize(r) > MaxHeaderBytes {
+		return newGWError(RespRequestTooLarge, "request line and headers over 10 KiB")
 	}
 	segs, err := normalizePath(st.path, g.cfg.AllowEncodedSlashes)
 	if err != nil {
 		return newGWError(RespBadRequestParameters, "path rejected by normalization")
 	}
 	st.path = joinRaw(segs)
-	if len(segs) == 0 || segs[0].dec != g.cfg.Stage {
-		return newGWError(RespMissingAuthToken, "no such stage")
+	stage, rest, gerr := g.resolveStage(r, st, segs)
+	if gerr != nil {
+		return gerr
 	}
-	rt, params := g.router.match(segs[1:])
+	if stage.limiter != nil && !stage.limiter.AllowN(g.now(), 1) {
+		return newGWError(RespThrottled, "stage rate limit")
+	}
+	if r.ContentLength > MaxRequestBodyBytes {
+		return newGWError(RespRequestTooLarge, "Content-Length over limit")
+	}
+	rt, params := g.router.match(rest)
 	if rt == nil {
 		return newGWError(RespMissingAuthToken, "no such resource")
 	}
@@ -225,8 +247,11 @@ func (g *Gateway) handle(w *recorder, r *http.Request, st *reqState) *gwError {
 			return gerr
 		}
 		st.clientID = p.clientID
+		if stage.clients != nil && !stage.clients.allow(p.clientID, g.now()) {
+			return newGWError(RespThrottled, "client rate limit")
+		}
 	}
-	target, err := m.uri.expand(params)
+	target, err := m.uris[stage.index].expand(params)
 	if err != nil {
 		return newGWError(RespAPIConfigurationError, "integration URI: "+err.Error())
 	}
@@ -234,15 +259,51 @@ func (g *Gateway) handle(w *recorder, r *http.Request, st *reqState) *gwError {
 	return nil
 }
 
+// resolveStage places the request on a stage, by custom domain and base
+// path mapping or by the invoke URL's first segment (see stages.go), and
+// returns the segments left for the resource tree.
+func (g *Gateway) resolveStage(r *http.Request, st *reqState, segs []segment) (*stageRT, []segment, *gwError) {
+	st.domain = hostName(r.Host)
+	if ms := g.domains.lookup(st.domain); ms != nil {
+		m, rest := matchMapping(ms, segs)
+		if m == nil {
+			return nil, nil, newGWError(respNoBasePathMapping, "no base path mapping on "+st.domain)
+		}
+		st.stage, st.prefix = m.stage.name, m.prefix
+		return m.stage, rest, nil
+	}
+	if len(segs) == 0 {
+		return nil, nil, newGWError(RespMissingAuthToken, "no stage in path")
+	}
+	stage := g.byStage[segs[0].dec]
+	if stage == nil {
+		return nil, nil, newGWError(RespMissingAuthToken, "no such stage")
+	}
+	st.stage, st.prefix = stage.name, "/"+stage.name
+	return stage, segs[1:], nil
+}
+
+// requestHeaderSize is what AWS counts against its 10 KiB limit: the request
+// line and the header values (Host included).
+func requestHeaderSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + len(r.Host)
+	for _, vs := range r.Header {
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
 // forward runs the HTTP_PROXY integration under its timeout.
 func (g *Gateway) forward(w *recorder, r *http.Request, st *reqState, m *methodRoute, target *url.URL) {
 	ctx, cancel := context.WithTimeout(r.Context(), m.timeout)
 	defer cancel()
-	pc := &proxyCall{target: target, stage: g.cfg.Stage, traceID: newTraceID(g.now()), parent: r.Context(), st: st}
+	pc := &proxyCall{target: target, prefix: st.prefix, traceID: newTraceID(g.now()), parent: r.Context(), st: st}
 	out := r.WithContext(context.WithValue(ctx, proxyCallKey{}, pc))
 	if r.Body != nil && r.Body != http.NoBody {
 		// MaxBytesReader gets the server's writer so that it can close the connection.
-		out.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w.ResponseWriter, r.Body, MaxRequestBodyBytes), tooLarge: &pc.tooLarge}
+		out.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w.ResponseWriter, r.Body, MaxRequestBodyBytes), tooLarge: &pc.tooLarge, timedOut: &pc.bodyTime}
 	}
 	g.proxy.ServeHTTP(w, out)
 }
@@ -256,7 +317,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, st *reqStat
 	st.errType, st.reason = e.typ, e.reason
 	body := rr.render(e.message, renderContext{
 		requestID: st.requestID, apigwID: st.apigwID, path: st.path, resourcePath: st.resourcePath,
-		method: r.Method, stage: g.cfg.Stage, sourceIP: sourceIP(r),
+		method: r.Method, stage: st.stage, domainName: st.domain, sourceIP: sourceIP(r),
 	})
 	h := w.Header()
 	for k, v := range rr.headers {
@@ -264,6 +325,10 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, st *reqStat
 	}
 	h[headerErrorType] = []string{rr.errorType}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(rr.status)
+	status := rr.status
+	if e.status != 0 {
+		status = e.status
+	}
+	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 }

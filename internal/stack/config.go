@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/portway/portway/internal/gateway"
 )
 
 // Config is a whole stack, as written in a stack YAML file.
@@ -63,6 +65,16 @@ type GatewayConfig struct {
 	// forwarded), for APIs whose identifiers may contain slashes.
 	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`
 	Resources           []ResourceConfig `yaml:"resources"`
+	// Stages beyond the first (Stage, StageVariables), each with its own
+	// variables and optional throttle.
+	Stages []gateway.Stage `yaml:"stages,omitempty"`
+	// Domains are custom domain names with base path mappings to stages.
+	Domains []gateway.Domain `yaml:"domains,omitempty"`
+	// Throttle is the default token bucket of every stage (and optionally
+	// per client); zero is off.
+	Throttle gateway.ThrottleConfig `yaml:"throttle,omitempty"`
+	// Timeouts bound client connections; zero values are the defaults.
+	Timeouts gateway.TimeoutsConfig `yaml:"timeouts,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.

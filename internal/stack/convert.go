@@ -69,6 +69,10 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 		Resources:           res,
 		Authorizer:          gateway.AuthorizerConfig{Issuer: issuer, JWKSURL: jwksURL},
 		AllowEncodedSlashes: c.Gateway.AllowEncodedSlashes,
+		Stages:              c.Gateway.Stages,
+		Domains:             c.Gateway.Domains,
+		Throttle:            c.Gateway.Throttle,
+		Timeouts:            c.Gateway.Timeouts,
 		Logger:              log,
 	}
 	if c.Gateway.Responses == "storage" {

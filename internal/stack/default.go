@@ -3,6 +3,8 @@ package stack
 import (
 	"fmt"
 	"time"
+
+	"github.com/portway/portway/internal/gateway"
 )
 
 // Addresses and names of the built-in storage-service stack.
@@ -40,6 +42,12 @@ func Default() Config {
 				"bags_port":    "65534",
 				"ingests_port": "65535",
 			},
+			// As the storage service maps its domain: base path storage/v1
+			// to stage v1, so http://api.localhost:8080/storage/v1/… works.
+			Domains: []gateway.Domain{{
+				Name:     "api.localhost",
+				Mappings: []gateway.BasePathMapping{{BasePath: "storage/v1", Stage: "v1"}},
+			}},
 			Responses:           "storage",
 			AllowEncodedSlashes: true, // bag identifiers may contain slashes
 			Resources: []ResourceConfig{

@@ -339,6 +339,21 @@ func (r registrar) Deregister(ctx context.Context, group, ip string, port int) e
 	return r.lb.WaitDeregistered(ctx, group, t)
 }
 
+// TargetState implements ecs.TargetStateReader: the target's state in its
+// group, "unused" when it is not registered.
+func (r registrar) TargetState(_ context.Context, group, ip string, port int) (string, error) {
+	ths, err := r.lb.DescribeTargetHealth(group)
+	if err != nil {
+		return "", err
+	}
+	for _, th := range ths {
+		if th.Target.ID == ip && th.Target.Port == port {
+			return th.TargetHealth.State, nil
+		}
+	}
+	return ecs.TargetUnused, nil
+}
+
 // controlServer serves the control API: the load balancer's ELBv2-shaped
 // API under /elbv2/ and the tasks under /ecs/.
 type controlServer struct {
