@@ -149,6 +149,8 @@ func newNLBCmd() *cobra.Command {
 
 func newSidecarCmd() *cobra.Command {
 	var listen, upstream, logLevel string
+	var proxyProtocol bool
+	var proxyHeaderTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "sidecar",
 		Short: "Run the nginx-style sidecar: CORS and forwarding headers in front of an app",
@@ -158,7 +160,10 @@ func newSidecarCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc, err := sidecar.New(sidecar.Config{Listen: listen, Upstream: upstream, Logger: log})
+			sc, err := sidecar.New(sidecar.Config{
+				Listen: listen, Upstream: upstream, Logger: log,
+				ProxyProtocol: proxyProtocol, ProxyHeaderTimeout: proxyHeaderTimeout,
+			})
 			if err != nil {
 				return err
 			}
@@ -167,6 +172,8 @@ func newSidecarCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
 	cmd.Flags().StringVar(&upstream, "upstream", "http://127.0.0.1:9001", "the app's URL")
+	cmd.Flags().BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol v1/v2 header on every connection (target group proxyProtocolV2)")
+	cmd.Flags().DurationVar(&proxyHeaderTimeout, "proxy-header-timeout", 5*time.Second, "how long to wait for the PROXY header")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

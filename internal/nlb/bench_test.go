@@ -47,3 +47,40 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkConnections measures new connections per second, each with one
+// request-response exchange, straight to a target and through the load
+// balancer.
+func BenchmarkConnections(b *testing.B) {
+	tts, hcPort := startTargets(b, targetSpec{ip: "127.0.0.2"})
+	lb := startLB(b, testConfig(b, hcPort))
+	register(b, lb, tts...)
+	waitState(b, lb, StateHealthy, tts...)
+	exchange := func(b *testing.B, addr string) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		if _, err := c.Write([]byte("who\n")); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct{ name, addr string }{
+		{"direct", tts[0].traffic.Addr().String()},
+		{"nlb", lb.ListenerAddrs()[0]},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					exchange(b, bc.addr)
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+		})
+	}
+}

@@ -41,14 +41,46 @@ func (d dialer) dial(ctx context.Context, to netip.AddrPort) (*net.TCPConn, erro
 	return c.(*net.TCPConn), nil
 }
 
+// dialHeader dials to and, when header is not empty, writes it before
+// anything else, within the dialer's timeout.
+func (d dialer) dialHeader(ctx context.Context, to netip.AddrPort, header []byte) (*net.TCPConn, error) {
+	c, err := d.dial(ctx, to)
+	if err != nil || len(header) == 0 {
+		return c, err
+	}
+	if err := writeHeader(c, header, d.timeout); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// writeHeader writes a PROXY protocol header on a new connection.
+func writeHeader(c *net.TCPConn, header []byte, timeout time.Duration) error {
+	if timeout > 0 {
+		c.SetWriteDeadline(time.Now().Add(timeout))
+		defer c.SetWriteDeadline(time.Time{})
+	}
+	if _, err := c.Write(header); err != nil {
+		return fmt.Errorf("write proxy protocol header: %w", err)
+	}
+	return nil
+}
+
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4}
 
-// newProber returns the health check for hc (with defaults applied).
-func newProber(hc HealthCheck, d dialer) prober {
+// newProber returns the health check for hc (with defaults applied). With
+// proxyV2, every check connection starts with a PROXY protocol v2 LOCAL
+// header, as AWS sends on health checks of such a target group.
+func newProber(hc HealthCheck, d dialer, proxyV2 bool) prober {
 	d.timeout = hc.Timeout
+	var header []byte
+	if proxyV2 {
+		header = ProxyV2LocalHeader()
+	}
 	if hc.Protocol == ProtocolTCP {
 		return func(ctx context.Context, addr netip.AddrPort) checkResult {
-			return tcpCheck(ctx, d, hc.Timeout, addr)
+			return tcpCheck(ctx, d, header, hc.Timeout, addr)
 		}
 	}
 	m, _ := parseMatcher(hc.Matcher) // validated
@@ -60,7 +92,7 @@ func newProber(hc HealthCheck, d dialer) prober {
 				if err != nil {
 					return nil, err
 				}
-				return d.dial(ctx, ap)
+				return d.dialHeader(ctx, ap, header)
 			},
 			DisableKeepAlives:      true, // a fresh connection per check, as ELB does
 			ResponseHeaderTimeout:  hc.Timeout,
@@ -73,10 +105,10 @@ func newProber(hc HealthCheck, d dialer) prober {
 	}
 }
 
-func tcpCheck(ctx context.Context, d dialer, timeout time.Duration, addr netip.AddrPort) checkResult {
+func tcpCheck(ctx context.Context, d dialer, header []byte, timeout time.Duration, addr netip.AddrPort) checkResult {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := d.dial(ctx, addr)
+	c, err := d.dialHeader(ctx, addr, header)
 	if err != nil {
 		return failure(ctx, err)
 	}

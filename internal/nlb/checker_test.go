@@ -38,7 +38,7 @@ func TestHTTPCheck(t *testing.T) {
 
 	check := func(path, matcher string, timeout time.Duration) checkResult {
 		hc := HealthCheck{Protocol: ProtocolHTTP, Path: path, Matcher: matcher, Timeout: timeout}
-		return newProber(hc, dialer{source: netip.MustParseAddr("127.0.0.1")})(context.Background(), addr)
+		return newProber(hc, dialer{source: netip.MustParseAddr("127.0.0.1")}, false)(context.Background(), addr)
 	}
 
 	if r := check("/ok?x=1", "200", time.Second); !r.ok {
@@ -75,7 +75,7 @@ func TestHTTPCheck(t *testing.T) {
 	// Nothing listening: failed health checks.
 	closed := closedAddr(t)
 	hc := HealthCheck{Protocol: ProtocolHTTP, Path: "/", Matcher: "200", Timeout: time.Second}
-	r = newProber(hc, dialer{})(context.Background(), closed)
+	r = newProber(hc, dialer{}, false)(context.Background(), closed)
 	if r.ok || r.reason != ReasonFailedHealthChecks || r.description != "Health checks failed" || r.err == nil {
 		t.Errorf("refused: %+v", r)
 	}
@@ -96,7 +96,7 @@ func TestTCPCheck(t *testing.T) {
 			c.Close()
 		}
 	}()
-	p := newProber(HealthCheck{Protocol: ProtocolTCP, Timeout: time.Second}, dialer{})
+	p := newProber(HealthCheck{Protocol: ProtocolTCP, Timeout: time.Second}, dialer{}, false)
 	if r := p(context.Background(), netip.MustParseAddrPort(ln.Addr().String())); !r.ok {
 		t.Errorf("open port: %+v", r)
 	}

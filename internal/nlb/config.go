@@ -27,9 +27,11 @@ const (
 	DefaultPath                = "/"
 	DefaultDeregistrationDelay = 300 * time.Second
 	DefaultIdleTimeout         = 350 * time.Second
-	DefaultConnectTimeout      = time.Second
-	DefaultAddress             = "127.0.0.1"
-	DefaultName                = "portway-nlb"
+	// MaxIdleTimeout is the AWS upper bound of tcp.idle_timeout.seconds.
+	MaxIdleTimeout        = 6000 * time.Second
+	DefaultConnectTimeout = time.Second
+	DefaultAddress        = "127.0.0.1"
+	DefaultName           = "portway-nlb"
 
 	// maxInitialInterval bounds the check cadence while a target is in the
 	// initial state, so a new target does not sit in "initial" for minutes.
@@ -47,8 +49,9 @@ type Config struct {
 	Listeners []ListenerConfig
 	// TargetGroups: the groups listeners forward to.
 	TargetGroups []TargetGroupConfig
-	// IdleTimeout closes a connection when no byte has moved either way for
-	// this long. Default 350s (the AWS TCP idle timeout).
+	// IdleTimeout is the default of ListenerConfig.IdleTimeout: a connection
+	// is closed when no byte has moved either way for this long. Default 350s
+	// (the AWS TCP idle timeout); at most 6000s.
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds a dial to a target; on failure the next target is
 	// tried. Default 1s.
@@ -62,6 +65,11 @@ type Config struct {
 type ListenerConfig struct {
 	Port        int    // 0 picks a free port (tests)
 	TargetGroup string // name of a configured target group
+	// IdleTimeout (AWS listener attribute tcp.idle_timeout.seconds) closes a
+	// connection of this listener when no byte has moved either way for this
+	// long. 0: Config.IdleTimeout (default 350s). At most 6000s; unlike AWS
+	// (60s minimum) shorter values are allowed.
+	IdleTimeout time.Duration
 }
 
 // TargetGroupConfig is a target group of type "ip" with protocol TCP.
@@ -69,9 +77,23 @@ type TargetGroupConfig struct {
 	Name        string
 	Port        int // traffic port, used for targets registered without a port
 	HealthCheck HealthCheck
-	// DeregistrationDelay: how long draining connections may live.
-	// 0 means the AWS default 300s; a negative value means no delay (close at once).
+	// DeregistrationDelay (AWS deregistration_delay.timeout_seconds): how
+	// long a deregistered target stays draining while it has connections.
+	// 0 means the AWS default 300s; a negative value means no delay.
 	DeregistrationDelay time.Duration
+	// ConnectionTermination (AWS
+	// deregistration_delay.connection_termination.enabled, default false):
+	// when the deregistration delay ends, close the target's connections
+	// that are still open. When false, as with AWS, the target becomes
+	// unused at the end of the delay but its open connections go on until
+	// either side closes them or the idle timeout ends them.
+	ConnectionTermination bool
+	// ProxyProtocolV2 (AWS proxy_protocol_v2.enabled, default false): send a
+	// PROXY protocol v2 header (command PROXY, TCP over IPv4 or IPv6, source
+	// the client's address, destination the listener's) on each target
+	// connection before any other byte. As with AWS, health check
+	// connections carry a header too, with command LOCAL and no addresses.
+	ProxyProtocolV2 bool
 }
 
 // HealthCheck configures the target group's health checks.
@@ -155,6 +177,11 @@ func (c Config) withDefaults() Config {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	c.Listeners = append([]ListenerConfig(nil), c.Listeners...)
+	for i := range c.Listeners {
+		if c.Listeners[i].IdleTimeout == 0 {
+			c.Listeners[i].IdleTimeout = c.IdleTimeout
+		}
+	}
 	tgs := make([]TargetGroupConfig, len(c.TargetGroups))
 	for i, tg := range c.TargetGroups {
 		tgs[i] = tg.withDefaults()
@@ -182,8 +209,8 @@ func (c Config) validate() error {
 	if _, err := netip.ParseAddr(c.Address); err != nil {
 		add("address", "must be an IP address, got %q", c.Address)
 	}
-	if c.IdleTimeout < 0 {
-		add("idleTimeout", "must be >= 0")
+	if c.IdleTimeout < 0 || c.IdleTimeout > MaxIdleTimeout {
+		add("idleTimeout", "must be 0 (default 350s) or up to %s", MaxIdleTimeout)
 	}
 	if c.ConnectTimeout < 0 {
 		add("connectTimeout", "must be >= 0")
@@ -220,6 +247,9 @@ func (c Config) validate() error {
 			add(f+".port", "duplicate listener port %d", l.Port)
 		}
 		ports[l.Port] = true
+		if l.IdleTimeout < 0 || l.IdleTimeout > MaxIdleTimeout {
+			add(f+".idleTimeout", "must be 0 (the load balancer's default) or up to %s", MaxIdleTimeout)
+		}
 		if l.TargetGroup == "" {
 			add(f+".targetGroup", "is required")
 		} else if !names[l.TargetGroup] {

@@ -38,6 +38,22 @@ func TestConfigDefaults(t *testing.T) {
 	if c.IdleTimeout != 350*time.Second || c.ConnectTimeout != time.Second || c.Name != DefaultName {
 		t.Errorf("lb defaults: %+v", c)
 	}
+	for i, l := range c.Listeners {
+		if l.IdleTimeout != DefaultIdleTimeout {
+			t.Errorf("listeners[%d].IdleTimeout = %s, want the 350s default", i, l.IdleTimeout)
+		}
+	}
+	tg0 := c.TargetGroups[0]
+	if tg0.ConnectionTermination || tg0.ProxyProtocolV2 {
+		t.Errorf("connection termination and proxy protocol must default to off: %+v", tg0)
+	}
+	// A listener without its own idle timeout takes the load balancer's.
+	lc := validConfig()
+	lc.IdleTimeout = time.Minute
+	lc.Listeners[1].IdleTimeout = 5 * time.Second
+	if d := lc.withDefaults(); d.Listeners[0].IdleTimeout != time.Minute || d.Listeners[1].IdleTimeout != 5*time.Second {
+		t.Errorf("listener idle timeouts: %+v", d.Listeners)
+	}
 	// Sub-second interval: the default timeout shrinks below it.
 	fast := HealthCheck{Interval: 50 * time.Millisecond, Path: "/"}.withDefaults()
 	if fast.Timeout != 25*time.Millisecond || len(fast.validate()) != 0 {
@@ -92,6 +108,14 @@ func TestConfigValidate(t *testing.T) {
 		{"listener port", func(c *Config) { c.Listeners[0].Port = 65536 }, "listeners[0].port"},
 		{"duplicate listener", func(c *Config) { c.Listeners[1].Port = 65534 }, "listeners[1].port: duplicate"},
 		{"idle", func(c *Config) { c.IdleTimeout = -1 }, "idleTimeout"},
+		{"idle too long", func(c *Config) { c.IdleTimeout = 6001 * time.Second }, "idleTimeout: must be"},
+		{"listener idle", func(c *Config) { c.Listeners[1].IdleTimeout = -time.Second }, "listeners[1].idleTimeout: must be"},
+		{"listener idle too long", func(c *Config) { c.Listeners[0].IdleTimeout = 2 * time.Hour }, "listeners[0].idleTimeout"},
+		{"listener idle short", func(c *Config) { c.Listeners[0].IdleTimeout = time.Second }, ""},
+		{"proxy protocol and termination", func(c *Config) {
+			c.TargetGroups[0].ProxyProtocolV2 = true
+			c.TargetGroups[0].ConnectionTermination = true
+		}, ""},
 		{"name", func(c *Config) { c.Name = "-x" }, "name:"},
 	}
 	for _, tt := range tests {

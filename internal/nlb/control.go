@@ -54,6 +54,8 @@ type controlFunc func(r *http.Request) (any, error)
 //	GET|POST /elbv2/DescribeTargetHealth  ?TargetGroupName= | ?TargetGroupArn= | body with optional Targets
 //	GET|POST /elbv2/DescribeTargetGroups  optional ?Names=a,b | body {"Names":[...],"TargetGroupArns":[...]}
 //	GET|POST /elbv2/DescribeListeners
+//	GET|POST /elbv2/DescribeTargetGroupAttributes  ?TargetGroupArn= | ?TargetGroupName=
+//	GET|POST /elbv2/DescribeListenerAttributes     ?ListenerArn=
 //
 // Errors are 4xx with {"Error":{"Code","Message"}}.
 func (lb *LoadBalancer) ControlHandler() http.Handler {
@@ -67,6 +69,9 @@ func (lb *LoadBalancer) ControlHandler() http.Handler {
 		"DescribeTargetHealth": {lb.apiDescribeTargetHealth, []string{"GET", "POST"}},
 		"DescribeTargetGroups": {lb.apiDescribeTargetGroups, []string{"GET", "POST"}},
 		"DescribeListeners":    {lb.apiDescribeListeners, []string{"GET", "POST"}},
+
+		"DescribeTargetGroupAttributes": {lb.apiDescribeTargetGroupAttributes, []string{"GET", "POST"}},
+		"DescribeListenerAttributes":    {lb.apiDescribeListenerAttributes, []string{"GET", "POST"}},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-amzn-RequestId", uuid.NewString())

@@ -39,6 +39,12 @@ type targetGroupJSON struct {
 	DeregistrationDelaySeconds int          `json:"DeregistrationDelaySeconds"`
 }
 
+// attributeJSON is an ELBv2 attribute: values are strings, as in AWS.
+type attributeJSON struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
 type forwardTarget struct {
 	TargetGroupArn string `json:"TargetGroupArn"`
 	Weight         int    `json:"Weight"`
@@ -190,4 +196,52 @@ func (lb *LoadBalancer) apiDescribeListeners(r *http.Request) (any, error) {
 		out = append(out, j)
 	}
 	return map[string]any{"Listeners": out}, nil
+}
+
+// apiDescribeTargetGroupAttributes answers with the group's attributes
+// under their AWS keys (TargetGroupArn, or TargetGroupName as a portway
+// convenience).
+func (lb *LoadBalancer) apiDescribeTargetGroupAttributes(r *http.Request) (any, error) {
+	req := struct{ TargetGroupArn, TargetGroupName string }{
+		TargetGroupArn:  r.URL.Query().Get("TargetGroupArn"),
+		TargetGroupName: r.URL.Query().Get("TargetGroupName"),
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	g, err := lb.resolveGroup(req.TargetGroupName, req.TargetGroupArn)
+	if err != nil {
+		return nil, err
+	}
+	c := g.cfg
+	return map[string]any{"Attributes": []attributeJSON{
+		{"deregistration_delay.timeout_seconds", strconv.Itoa(seconds(c.DeregistrationDelay))},
+		{"deregistration_delay.connection_termination.enabled", strconv.FormatBool(c.ConnectionTermination)},
+		{"proxy_protocol_v2.enabled", strconv.FormatBool(c.ProxyProtocolV2)},
+		{"preserve_client_ip.enabled", "false"},
+		{"stickiness.enabled", "false"},
+		{"stickiness.type", "source_ip"},
+		{"load_balancing.cross_zone.enabled", "use_load_balancer_configuration"},
+	}}, nil
+}
+
+// apiDescribeListenerAttributes answers with a listener's attributes
+// (ListenerArn, as DescribeListeners reports it).
+func (lb *LoadBalancer) apiDescribeListenerAttributes(r *http.Request) (any, error) {
+	req := struct{ ListenerArn string }{ListenerArn: r.URL.Query().Get("ListenerArn")}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.ListenerArn == "" {
+		return nil, validationError("ListenerArn is required")
+	}
+	for i, l := range lb.cfg.Listeners {
+		if listenerARN(lb.cfg.Name, i) == req.ListenerArn {
+			return map[string]any{"Attributes": []attributeJSON{
+				{"tcp.idle_timeout.seconds", strconv.Itoa(seconds(l.IdleTimeout))},
+			}}, nil
+		}
+	}
+	return nil, &apiError{status: http.StatusBadRequest, Code: "ListenerNotFound",
+		Message: fmt.Sprintf("One or more listeners not found: '%s'", req.ListenerArn)}
 }

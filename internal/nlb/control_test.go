@@ -195,7 +195,43 @@ func TestControlDescribeTargetGroupsAndListeners(t *testing.T) {
 		at(l, "LoadBalancerArn") != at(tg, "LoadBalancerArns", 0) {
 		t.Errorf("listener: %v", l)
 	}
-	_ = lb
+
+	// Attributes under their AWS keys.
+	attrs := func(body map[string]any) map[string]any {
+		out := map[string]any{}
+		list, _ := body["Attributes"].([]any)
+		for _, a := range list {
+			out[at(a, "Key").(string)] = at(a, "Value")
+		}
+		return out
+	}
+	code, body = call(t, srv, "GET", "/elbv2/DescribeTargetGroupAttributes?TargetGroupArn="+at(tg, "TargetGroupArn").(string), "")
+	if code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	got := attrs(body)
+	for k, v := range map[string]string{
+		"deregistration_delay.timeout_seconds":                "5",
+		"deregistration_delay.connection_termination.enabled": "false",
+		"proxy_protocol_v2.enabled":                           "false",
+		"preserve_client_ip.enabled":                          "false",
+	} {
+		if got[k] != v {
+			t.Errorf("target group attribute %s = %v, want %s", k, got[k], v)
+		}
+	}
+	lb.groups["spare"].cfg.ProxyProtocolV2 = true // as if configured
+	lb.groups["spare"].cfg.ConnectionTermination = true
+	_, body = call(t, srv, "POST", "/elbv2/DescribeTargetGroupAttributes", `{"TargetGroupName":"spare"}`)
+	got = attrs(body)
+	if got["proxy_protocol_v2.enabled"] != "true" || got["deregistration_delay.connection_termination.enabled"] != "true" ||
+		got["deregistration_delay.timeout_seconds"] != "90" {
+		t.Errorf("spare attributes: %v", got)
+	}
+	code, body = call(t, srv, "GET", "/elbv2/DescribeListenerAttributes?ListenerArn="+at(l, "ListenerArn").(string), "")
+	if code != 200 || attrs(body)["tcp.idle_timeout.seconds"] != "350" {
+		t.Errorf("listener attributes: %d %v", code, body)
+	}
 }
 
 func TestControlErrors(t *testing.T) {
@@ -225,6 +261,11 @@ func TestControlErrors(t *testing.T) {
 		{"GET", "/elbv2/DescribeTargetGroups?LoadBalancerArn=arn:nope", ``, 400, "LoadBalancerNotFound"},
 		{"GET", "/elbv2/CreateLoadBalancer", ``, 400, "InvalidAction"},
 		{"GET", "/other", ``, 400, "InvalidAction"},
+		{"GET", "/elbv2/DescribeTargetGroupAttributes", ``, 400, "ValidationError"},
+		{"GET", "/elbv2/DescribeTargetGroupAttributes?TargetGroupName=nope", ``, 400, "TargetGroupNotFound"},
+		{"GET", "/elbv2/DescribeListenerAttributes", ``, 400, "ValidationError"},
+		{"GET", "/elbv2/DescribeListenerAttributes?ListenerArn=arn:nope", ``, 400, "ListenerNotFound"},
+		{"PUT", "/elbv2/DescribeListenerAttributes", ``, 405, "InvalidAction"},
 	}
 	for _, tt := range tests {
 		name := tt.method + " " + tt.path + " " + tt.body

@@ -181,7 +181,8 @@ func (g *targetGroup) register(addrs []netip.AddrPort) {
 
 // deregister starts draining targets: no new connections at once; the
 // target is removed when its last connection ends or, at the latest, when
-// the deregistration delay has passed (its connections are then closed).
+// the deregistration delay has passed (with ConnectionTermination its
+// connections are then closed; without, they go on, untracked by the group).
 // Every target must be registered; draining ones are left alone.
 func (g *targetGroup) deregister(addrs []netip.AddrPort) error {
 	g.mu.Lock()
@@ -212,8 +213,7 @@ func (g *targetGroup) deregister(addrs []netip.AddrPort) error {
 		case len(t.conns) == 0:
 			g.remove(t, "no active connections")
 		case g.cfg.DeregistrationDelay <= 0:
-			g.closeConns(t)
-			g.remove(t, "deregistration delay is 0")
+			g.endDrain(t, "deregistration delay is 0")
 		default:
 			t.drainGen++
 			gen := t.drainGen
@@ -230,10 +230,22 @@ func (g *targetGroup) drainExpired(t *target, gen int) {
 	if g.targets[t.addr] != t || !t.draining || t.drainGen != gen {
 		return
 	}
-	n := len(t.conns)
-	g.closeConns(t)
-	g.remove(t, fmt.Sprintf("deregistration delay expired, closed %d connections", n))
+	g.endDrain(t, "deregistration delay expired")
 	g.broadcast()
+}
+
+// endDrain removes a draining target whose delay is over, closing its
+// connections when the group terminates connections. Call with g.mu held;
+// the caller broadcasts.
+func (g *targetGroup) endDrain(t *target, why string) {
+	n := len(t.conns)
+	if g.cfg.ConnectionTermination {
+		g.closeConns(t)
+		why += fmt.Sprintf(", closed %d connections", n)
+	} else if n > 0 {
+		why += fmt.Sprintf(", %d connections left open (connection termination is off)", n)
+	}
+	g.remove(t, why)
 }
 
 // closeConns force-closes t's connections. Call with g.mu held.

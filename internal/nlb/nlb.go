@@ -12,6 +12,10 @@
 //   - when dialing the chosen target fails, the next target is tried before
 //     any byte is exchanged, and the failing target is checked at once;
 //   - health check intervals may be sub-second.
+//
+// As with AWS: with ConnectionTermination off (the default) a draining
+// target's connections outlive the deregistration delay; with proxy protocol
+// v2 on, health check connections carry a LOCAL header (no addresses).
 package nlb
 
 import (
@@ -90,7 +94,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 	}
 	for _, tg := range cfg.TargetGroups {
 		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Name, tg.Name), used[tg.Name],
-			newProber(tg.HealthCheck, lb.dial), log, now)
+			newProber(tg.HealthCheck, lb.dial, tg.ProxyProtocolV2), log, now)
 	}
 	return lb, nil
 }
@@ -337,12 +341,16 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 	}
 	defer lb.untrack(pc)
 	g := l.group
-	client := tcpAddrPort(c.RemoteAddr())
-	for _, t := range g.candidates(flowHash(client, tcpAddrPort(c.LocalAddr()))) {
+	client, local := tcpAddrPort(c.RemoteAddr()), tcpAddrPort(c.LocalAddr())
+	var header []byte
+	if g.cfg.ProxyProtocolV2 {
+		header = ProxyV2Header(client, local)
+	}
+	for _, t := range g.candidates(flowHash(client, local)) {
 		if !g.reserve(t, pc) {
 			continue
 		}
-		b, err := lb.dial.dial(lb.hardCtx, t.addr)
+		b, err := lb.dial.dialHeader(lb.hardCtx, t.addr, header)
 		if err != nil {
 			g.release(t, pc, false)
 			t.checkNow()
@@ -359,7 +367,7 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 			return
 		}
 		g.established(t)
-		pc.pipe(lb.cfg.IdleTimeout)
+		pc.pipe(l.cfg.IdleTimeout)
 		g.release(t, pc, true)
 		return
 	}

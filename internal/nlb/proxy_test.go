@@ -224,27 +224,13 @@ func TestDraining(t *testing.T) {
 	const delay = time.Second
 	cfg := testConfig(t, hcPort)
 	cfg.TargetGroups[0].DeregistrationDelay = delay
+	cfg.TargetGroups[0].ConnectionTermination = true
 	lb := startLB(t, cfg)
 	register(t, lb, tts...)
 	waitState(t, lb, StateHealthy, tts...)
 
 	// A connection pinned to a.
-	var conn net.Conn
-	var r *bufio.Reader
-	for i := 0; conn == nil; i++ {
-		if i == 100 {
-			t.Fatal("no connection landed on target a")
-		}
-		c := dialLB(t, lb)
-		br := bufio.NewReader(c)
-		if name, err := ask(c, br); err != nil {
-			t.Fatal(err)
-		} else if name == a.ip {
-			conn, r = c, br
-		} else {
-			c.Close()
-		}
-	}
+	conn, r := connTo(t, lb, a)
 
 	start := time.Now()
 	if err := lb.DeregisterTargets("tg", []Target{a.target()}); err != nil {
@@ -468,5 +454,112 @@ func TestListenerAddr(t *testing.T) {
 	}
 	if names := lb.TargetGroupNames(); len(names) != 2 || names[0] != "tg" || names[1] != "other" {
 		t.Errorf("TargetGroupNames = %v", names)
+	}
+}
+
+// connTo opens connections through lb until one lands on tt.
+func connTo(t *testing.T, lb *LoadBalancer, tt *testTarget) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	for range 100 {
+		c := dialLB(t, lb)
+		br := bufio.NewReader(c)
+		if name, err := ask(c, br); err != nil {
+			t.Fatal(err)
+		} else if name == tt.ip {
+			return c, br
+		}
+		c.Close()
+	}
+	t.Fatalf("no connection landed on target %s", tt.ip)
+	return nil, nil
+}
+
+// TestDrainingWithoutConnectionTermination: as with AWS's default, the
+// target is gone when the delay ends, but its open connection goes on.
+func TestDrainingWithoutConnectionTermination(t *testing.T) {
+	tts, hcPort := startTargets(t, targetSpec{ip: "127.0.0.2"}, targetSpec{ip: "127.0.0.3"})
+	a := tts[0]
+	const delay = 300 * time.Millisecond
+	cfg := testConfig(t, hcPort)
+	cfg.TargetGroups[0].DeregistrationDelay = delay
+	lb := startLB(t, cfg)
+	register(t, lb, tts...)
+	waitState(t, lb, StateHealthy, tts...)
+	conn, r := connTo(t, lb, a)
+
+	start := time.Now()
+	if err := lb.DeregisterTargets("tg", []Target{a.target()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lb.WaitDeregistered(ctx, "tg", a.target()); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < delay {
+		t.Errorf("target removed after %s, before the %s delay", el, delay)
+	}
+	for range 3 {
+		if name, err := ask(conn, r); err != nil || name != a.ip {
+			t.Fatalf("connection after the delay: %q, %v", name, err)
+		}
+	}
+	conn.Close()
+}
+
+// TestConnectionTerminationWithoutDelay: a negative delay (none) with
+// connection termination closes open connections at once.
+func TestConnectionTerminationWithoutDelay(t *testing.T) {
+	tts, hcPort := startTargets(t, targetSpec{ip: "127.0.0.2"})
+	cfg := testConfig(t, hcPort)
+	cfg.TargetGroups[0].DeregistrationDelay = -1
+	cfg.TargetGroups[0].ConnectionTermination = true
+	lb := startLB(t, cfg)
+	register(t, lb, tts...)
+	waitState(t, lb, StateHealthy, tts...)
+	conn, _ := connTo(t, lb, tts[0])
+	if err := lb.DeregisterTargets("tg", []Target{tts[0].target()}); err != nil {
+		t.Fatal(err)
+	}
+	if d := healthOf(t, lb, tts[0]); d.Target.ID != "" {
+		t.Fatalf("target still described: %+v", d)
+	}
+	if err := waitClosed(conn, 5*time.Second); err != nil {
+		t.Fatalf("connection not closed: %v", err)
+	}
+}
+
+// TestListenerIdleTimeout: each listener has its own idle timeout.
+func TestListenerIdleTimeout(t *testing.T) {
+	tts, hcPort := startTargets(t, targetSpec{ip: "127.0.0.2"})
+	cfg := testConfig(t, hcPort)
+	cfg.IdleTimeout = time.Minute
+	cfg.Listeners = []ListenerConfig{{TargetGroup: "tg", IdleTimeout: 300 * time.Millisecond}, {TargetGroup: "tg"}}
+	lb := startLB(t, cfg)
+	register(t, lb, tts...)
+	waitState(t, lb, StateHealthy, tts...)
+	dial := func(addr string) (net.Conn, *bufio.Reader) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		r := bufio.NewReader(c)
+		if _, err := ask(c, r); err != nil {
+			t.Fatal(err)
+		}
+		return c, r
+	}
+	short, _ := dial(lb.ListenerAddrs()[0])
+	long, lr := dial(lb.ListenerAddrs()[1])
+	start := time.Now()
+	if err := waitClosed(short, 5*time.Second); err != nil {
+		t.Fatalf("idle connection on the 300ms listener not closed: %v", err)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Errorf("closed after %s", el)
+	}
+	if _, err := ask(long, lr); err != nil {
+		t.Fatalf("connection on the 1m listener closed: %v", err)
 	}
 }

@@ -49,6 +49,16 @@ type Config struct {
 	// wait for the upstream's response headers (504 after it).
 	ConnectTimeout  time.Duration
 	UpstreamTimeout time.Duration
+
+	// ProxyProtocol requires every connection to start with a PROXY protocol
+	// header (v2 as the load balancer sends with proxy protocol v2 on, or
+	// v1 text) and uses the client address it conveys for X-Real-IP,
+	// X-Forwarded-For and the access log, like nginx's
+	// "listen … proxy_protocol" with "set_real_ip_from". Connections without
+	// a valid header are closed. Default off.
+	ProxyProtocol bool
+	// ProxyHeaderTimeout bounds the wait for that header (default 5s).
+	ProxyHeaderTimeout time.Duration
 }
 
 // Validate checks the config; errors name the offending field.
@@ -80,6 +90,7 @@ func (c Config) Validate() error {
 		{"idleTimeout", int64(c.IdleTimeout)},
 		{"connectTimeout", int64(c.ConnectTimeout)},
 		{"upstreamTimeout", int64(c.UpstreamTimeout)},
+		{"proxyHeaderTimeout", int64(c.ProxyHeaderTimeout)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must be >= 0", f.name))
@@ -106,6 +117,7 @@ func (c Config) withDefaults() Config {
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.ConnectTimeout, DefaultConnectTimeout)
 	def(&c.UpstreamTimeout, DefaultUpstreamTimeout)
+	def(&c.ProxyHeaderTimeout, DefaultProxyHeaderTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

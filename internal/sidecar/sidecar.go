@@ -82,6 +82,9 @@ func (s *Sidecar) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sidecar: listen %s: %w", s.cfg.Listen, err)
 	}
+	if s.cfg.ProxyProtocol {
+		ln = ProxyListener(ln, s.cfg.ProxyHeaderTimeout, s.log)
+	}
 	s.ln = ln
 	s.serveCh = make(chan error, 1)
 	go func() {
@@ -91,7 +94,7 @@ func (s *Sidecar) Start(ctx context.Context) error {
 		}
 		s.serveCh <- err
 	}()
-	s.log.Info("sidecar listening", "addr", ln.Addr().String(), "upstream", s.cfg.Upstream)
+	s.log.Info("sidecar listening", "addr", ln.Addr().String(), "upstream", s.cfg.Upstream, "proxyProtocol", s.cfg.ProxyProtocol)
 	return nil
 }
 

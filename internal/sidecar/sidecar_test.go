@@ -330,6 +330,8 @@ func TestValidate(t *testing.T) {
 		{"query upstream", Config{Listen: ":0", Upstream: "http://x:1/?a=b"}, "upstream: must not have a query"},
 		{"negative body", Config{Listen: ":0", Upstream: "http://x:1", MaxBodyBytes: -1}, "maxBodyBytes: must be >= 0"},
 		{"negative timeout", Config{Listen: ":0", Upstream: "http://x:1", ReadHeaderTimeout: -1}, "readHeaderTimeout: must be >= 0"},
+		{"proxy protocol", Config{Listen: ":0", Upstream: "http://x:1", ProxyProtocol: true}, ""},
+		{"negative proxy header timeout", Config{Listen: ":0", Upstream: "http://x:1", ProxyProtocol: true, ProxyHeaderTimeout: -1}, "proxyHeaderTimeout: must be >= 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -100,16 +100,19 @@ type IntegrationConfig struct {
 
 // NLBConfig describes the private network load balancer.
 type NLBConfig struct {
-	Name         string              `yaml:"name"`
-	Address      string              `yaml:"address"`
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// IdleTimeout closes connections idle that long (default 350s).
+	IdleTimeout  time.Duration       `yaml:"idleTimeout,omitempty"`
 	Listeners    []ListenerConfig    `yaml:"listeners"`
 	TargetGroups []TargetGroupConfig `yaml:"targetGroups"`
 }
 
 // ListenerConfig is a TCP listener forwarding to a target group.
 type ListenerConfig struct {
-	Port        int    `yaml:"port"`
-	TargetGroup string `yaml:"targetGroup"`
+	Port        int           `yaml:"port"`
+	TargetGroup string        `yaml:"targetGroup"`
+	IdleTimeout time.Duration `yaml:"idleTimeout,omitempty"`
 }
 
 // TargetGroupConfig is an ip target group with an HTTP health check.
@@ -118,6 +121,12 @@ type TargetGroupConfig struct {
 	Port                int               `yaml:"port"`
 	HealthCheck         HealthCheckConfig `yaml:"healthCheck"`
 	DeregistrationDelay time.Duration     `yaml:"deregistrationDelay"`
+	// ConnectionTermination closes the connections still open when the
+	// deregistration delay ends (AWS's connection_termination).
+	ConnectionTermination bool `yaml:"connectionTermination,omitempty"`
+	// ProxyProtocolV2 sends a PROXY protocol v2 header on each target
+	// connection; targets must expect it (`portway sidecar --proxy-protocol`).
+	ProxyProtocolV2 bool `yaml:"proxyProtocolV2,omitempty"`
 }
 
 // HealthCheckConfig is a target group's health check.

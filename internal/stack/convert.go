@@ -83,9 +83,9 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 
 // NLBComponent returns the load balancer's config.
 func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
-	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, Logger: log}
+	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, IdleTimeout: c.NLB.IdleTimeout, Logger: log}
 	for _, l := range c.NLB.Listeners {
-		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup})
+		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup, IdleTimeout: l.IdleTimeout})
 	}
 	for _, tg := range c.NLB.TargetGroups {
 		hc := tg.HealthCheck
@@ -102,7 +102,9 @@ func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 				HealthyThreshold:   hc.HealthyThreshold,
 				UnhealthyThreshold: hc.UnhealthyThreshold,
 			},
-			DeregistrationDelay: tg.DeregistrationDelay,
+			DeregistrationDelay:   tg.DeregistrationDelay,
+			ConnectionTermination: tg.ConnectionTermination,
+			ProxyProtocolV2:       tg.ProxyProtocolV2,
 		})
 	}
 	return nc

@@ -96,8 +96,8 @@ func apiResource(path, app, scope string) ResourceConfig {
 
 // localTargetGroup has fast health checks, so a new task is in service in
 // about a second and a dead one is out within two, and a short
-// deregistration delay (the storage service uses 90 s; locally nobody wants
-// to wait that long on Ctrl-C).
+// deregistration delay after which connections still open are closed (the
+// storage service uses 90 s; locally nobody wants to wait that long).
 func localTargetGroup(name string) TargetGroupConfig {
 	return TargetGroupConfig{
 		Name: name,
@@ -111,7 +111,8 @@ func localTargetGroup(name string) TargetGroupConfig {
 			HealthyThreshold:   2,
 			UnhealthyThreshold: 2,
 		},
-		DeregistrationDelay: 5 * time.Second,
+		DeregistrationDelay:   5 * time.Second,
+		ConnectionTermination: true,
 	}
 }
 
