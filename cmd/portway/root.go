@@ -29,6 +29,8 @@ client → gateway → auth check → load balancer → task sidecar → app.
 	root.AddCommand(
 		newUpCmd(),
 		newTokenCmd(),
+		newClientsCmd(),
+		newKeysCmd(),
 		newTargetsCmd(),
 		newTasksCmd(),
 		newLogsCmd(),

@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -40,4 +44,80 @@ func BenchmarkIssue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerify measures verifying an access token with go-jose against
+// the JWKS the server serves, as a resource server would: with the parsed
+// key set cached, parsing the JWKS document each time, and fetching it over
+// HTTP each time.
+func BenchmarkVerify(b *testing.B) {
+	clk := newFakeClock()
+	s := startServer(b, testConfig(b, clk))
+	token, err := s.issue("clientid", []string{scopeBags}, clk.Now(), DefaultTokenValidity)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fetch := func(b *testing.B) []byte {
+		resp, err := http.Get(s.JWKSURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	parse := func(b *testing.B, data []byte) *jose.JSONWebKeySet {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(data, &set); err != nil {
+			b.Fatal(err)
+		}
+		return &set
+	}
+	verify := func(b *testing.B, set *jose.JSONWebKeySet) {
+		tok, err := josejwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys := set.Key(tok.Headers[0].KeyID)
+		if len(keys) != 1 {
+			b.Fatalf("kid %q: %d keys", tok.Headers[0].KeyID, len(keys))
+		}
+		var std josejwt.Claims
+		var extra struct {
+			TokenUse string `json:"token_use"`
+			Scope    string `json:"scope"`
+		}
+		if err := tok.Claims(keys[0].Key, &std, &extra); err != nil {
+			b.Fatal(err)
+		}
+		if err := std.Validate(josejwt.Expected{Issuer: s.Issuer(), Time: clk.Now()}); err != nil {
+			b.Fatal(err)
+		}
+		if extra.TokenUse != "access" || extra.Scope != scopeBags {
+			b.Fatalf("claims %+v", extra)
+		}
+	}
+	b.Run("cached-keyset", func(b *testing.B) {
+		set := parse(b, fetch(b))
+		b.ReportAllocs()
+		for b.Loop() {
+			verify(b, set)
+		}
+	})
+	b.Run("parse-jwks", func(b *testing.B) {
+		data := fetch(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			verify(b, parse(b, data))
+		}
+	})
+	b.Run("fetch-jwks", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			verify(b, parse(b, fetch(b)))
+		}
+	})
 }

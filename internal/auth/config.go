@@ -2,6 +2,21 @@
 // resource servers and scopes, app clients with bcrypt-hashed secrets, the
 // OAuth2 client-credentials token endpoint, persistent RS256 signing keys and
 // their JWKS.
+//
+// State lives in <StateDir>/auth: clients.json (ClientStore) and keys.json
+// (KeyStore, mode 0600). Both stores can be opened by other processes (the
+// `portway clients` and `portway keys` commands) while a Server runs; the
+// Server notices their changes on its next request.
+//
+// The JWKS publishes two keys, like a Cognito user pool: the active signing
+// key and the next one. KeyStore.Rotate promotes the next key, and keeps the
+// old one published until every token it signed has expired.
+//
+// The issuer is URL()/{UserPoolID} by default, or Cognito's own form
+// https://cognito-idp.{region}.amazonaws.com/{UserPoolID} with
+// Config.IssuerStyle "aws", or any Config.Issuer; the discovery document and
+// the JWKS are served under the issuer's path and the JWKS also at
+// /.well-known/jwks.json.
 package auth
 
 import (
@@ -49,9 +64,30 @@ type Config struct {
 	// PublicURL optionally overrides the base URL used for the issuer and the
 	// discovery document (e.g. when clients reach auth through another
 	// address). Default: "http://" + the bound address.
-	PublicURL       string
-	StateDir        string // keys in <StateDir>/auth/keys.json, clients in <StateDir>/auth/clients.json
-	UserPoolID      string // "local_portway"
+	PublicURL  string
+	StateDir   string // keys in <StateDir>/auth/keys.json, clients in <StateDir>/auth/clients.json
+	UserPoolID string // "local_portway"
+
+	// IssuerStyle selects the iss claim of tokens (see Server.Issuer):
+	//   - "" or "local": the auth URL + "/" + UserPoolID, e.g.
+	//     "http://127.0.0.1:8081/local_portway";
+	//   - "aws": Cognito's own form
+	//     "https://cognito-idp.{Region}.amazonaws.com/{UserPoolID}", so that
+	//     code that hard-codes the issuer of a real user pool accepts the
+	//     tokens. That URL is not served; the discovery document and the JWKS
+	//     are served by this server under the issuer's path
+	//     (URL() + "/" + UserPoolID + "/.well-known/…").
+	IssuerStyle string
+	// Region is the AWS region of the "aws" issuer, e.g. "eu-west-1".
+	// Default: the region prefix of UserPoolID when it has one (Cognito pool
+	// ids look like "eu-west-1_AbC123"); otherwise it is required.
+	Region string
+	// Issuer, when set, is used as the iss claim verbatim (an http or https
+	// URL without query or fragment); the discovery document and the JWKS
+	// are then also served under its path. It cannot be combined with
+	// IssuerStyle "aws".
+	Issuer string
+
 	ResourceServers []ResourceServer
 	TokenValidity   time.Duration // default validity for new clients; 5m..24h, default 1h
 
@@ -70,6 +106,8 @@ type Config struct {
 
 var (
 	userPoolIDRe = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
+	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	issuerPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
 	// Cognito's patterns for resource server identifiers and scope names.
 	identifierRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,256}$`)
 	scopeNameRe  = regexp.MustCompile(`^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$`)
@@ -96,6 +134,9 @@ func (cfg Config) withDefaults() Config {
 		cfg.AuthFailureRefill = defaultFailureRefill
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.IssuerStyle == IssuerStyleAWS && cfg.Region == "" {
+		cfg.Region = poolRegion(cfg.UserPoolID)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -132,6 +173,9 @@ func (cfg Config) Validate() error {
 	if cfg.UserPoolID != "" && !userPoolIDRe.MatchString(cfg.UserPoolID) {
 		return fmt.Errorf("userPoolId: %q must match %s", cfg.UserPoolID, userPoolIDRe)
 	}
+	if err := cfg.validateIssuer(); err != nil {
+		return err
+	}
 	if err := validateResourceServers(cfg.ResourceServers); err != nil {
 		return err
 	}
@@ -145,6 +189,62 @@ func (cfg Config) Validate() error {
 		return errors.New("authFailureRefill: must be >= 0")
 	}
 	return nil
+}
+
+// Issuer styles (Config.IssuerStyle).
+const (
+	IssuerStyleLocal = "local"
+	IssuerStyleAWS   = "aws"
+)
+
+func (cfg Config) validateIssuer() error {
+	switch cfg.IssuerStyle {
+	case "", IssuerStyleLocal:
+	case IssuerStyleAWS:
+		if cfg.Issuer != "" {
+			return errors.New("issuer: cannot be combined with issuerStyle \"aws\"")
+		}
+		pool := cfg.UserPoolID
+		if pool == "" {
+			pool = DefaultUserPoolID
+		}
+		if cfg.Region == "" && poolRegion(pool) == "" {
+			return fmt.Errorf("region: required with issuerStyle \"aws\" (userPoolId %q has no region prefix)", pool)
+		}
+	default:
+		return fmt.Errorf("issuerStyle: %q must be %q or %q", cfg.IssuerStyle, IssuerStyleLocal, IssuerStyleAWS)
+	}
+	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
+		return fmt.Errorf("region: %q is not an AWS region name like eu-west-1", cfg.Region)
+	}
+	if cfg.Issuer != "" {
+		u, err := url.Parse(cfg.Issuer)
+		switch {
+		case err != nil:
+			return fmt.Errorf("issuer: %w", err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return errors.New("issuer: scheme must be http or https")
+		case u.Host == "":
+			return errors.New("issuer: host is required")
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery:
+			return errors.New("issuer: must not have userinfo, query or fragment")
+		case strings.HasSuffix(cfg.Issuer, "/"):
+			return errors.New("issuer: must not end with /")
+		case !issuerPathRe.MatchString(u.EscapedPath()):
+			return fmt.Errorf("issuer: path %q must be /-separated segments of letters, digits and ._~-", u.Path)
+		}
+	}
+	return nil
+}
+
+// poolRegion returns the region prefix of a Cognito user pool id
+// ("eu-west-1" of "eu-west-1_AbC123"), or "".
+func poolRegion(pool string) string {
+	i := strings.LastIndexByte(pool, '_')
+	if i <= 0 || !regionRe.MatchString(pool[:i]) {
+		return ""
+	}
+	return pool[:i]
 }
 
 func validateListen(addr string) error {

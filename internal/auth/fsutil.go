@@ -105,3 +105,23 @@ func withLock(dir string, fn func() error) error {
 	defer unlockFile(f)
 	return fn()
 }
+
+// writeFileVersioned writes a state file atomically, making its mtime
+// strictly greater than the previous version's, and returns the new file's
+// info. Readers in other processes detect changes by file identity, size
+// and mtime; the kernel's file timestamps are coarse and inode numbers get
+// reused, so a strictly increasing mtime is what makes every write visible.
+func writeFileVersioned(path string, data []byte) (os.FileInfo, error) {
+	mtime := time.Now()
+	if prev, err := os.Stat(path); err == nil && !mtime.After(prev.ModTime()) {
+		mtime = prev.ModTime().Add(time.Microsecond)
+	}
+	if err := writeFileAtomic(path, data, fileMode, mtime); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return fi, nil
+}

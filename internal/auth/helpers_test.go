@@ -49,27 +49,42 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// sharedKey is generated once so that most tests skip RSA key generation.
-var sharedKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
+// sharedKeys are generated once so that most tests skip RSA key generation.
+var sharedKeys = sync.OnceValue(func() [3]*rsa.PrivateKey {
+	var out [3]*rsa.PrivateKey
+	for i := range out {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = k
 	}
-	return k
+	return out
 })
 
-// seedKeys writes keys.json with the shared key into stateDir.
+func sharedKey() *rsa.PrivateKey { return sharedKeys()[0] }
+
+// testSigningKey returns shared key i (0..2) with a status.
+func testSigningKey(t testing.TB, i int, status string, retireAfter time.Time) *signingKey {
+	t.Helper()
+	sk, err := newSigningKey(sharedKeys()[i], time.Unix(0, 0).UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk.status, sk.retireAfter = status, retireAfter
+	return sk
+}
+
+// seedKeys writes keys.json with shared keys 0 (active) and 1 (next) into
+// stateDir.
 func seedKeys(t testing.TB, stateDir string) {
 	t.Helper()
 	dir, err := ensureAuthDir(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := newSigningKey(sharedKey(), time.Unix(0, 0).UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := writeKeys(filepath.Join(dir, keysFileName), []*signingKey{sk}); err != nil {
+	keys := []*signingKey{testSigningKey(t, 0, KeyActive, time.Time{}), testSigningKey(t, 1, KeyNext, time.Time{})}
+	if err := writeKeys(filepath.Join(dir, keysFileName), keys); err != nil {
 		t.Fatal(err)
 	}
 }

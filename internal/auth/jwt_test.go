@@ -63,8 +63,12 @@ func TestJWKSAndDiscovery(t *testing.T) {
 	var root, pool jwksDoc
 	getJSON(t, s.JWKSURL(), &root)
 	getJSON(t, s.Issuer()+"/.well-known/jwks.json", &pool)
-	if len(root.Keys) != 1 {
-		t.Fatalf("keys = %d", len(root.Keys))
+	// Like Cognito: two keys, the signing one first, then the next one.
+	if len(root.Keys) != 2 || len(pool.Keys) != 2 {
+		t.Fatalf("keys = %d and %d, want 2", len(root.Keys), len(pool.Keys))
+	}
+	if root.Keys[0]["kid"] == root.Keys[1]["kid"] {
+		t.Errorf("the two published keys have the same kid")
 	}
 	k := root.Keys[0]
 	var names []string

@@ -56,6 +56,7 @@ func TestKeysAndClientsPersistAcrossRestart(t *testing.T) {
 
 func TestFileModesAndNoPlaintextSecret(t *testing.T) {
 	dir := t.TempDir()
+	seedKeys(t, dir) // generated keys' mode: TestNoKeysGeneratesTwo
 	s, err := New(Config{StateDir: dir, ResourceServers: testResourceServers, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)

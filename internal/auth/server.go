@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,17 +24,23 @@ const (
 	maxHeaderBytes    = 32 << 10
 )
 
+// httpTimeouts bound every connection; tests shorten them.
+type httpTimeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
 // Server is the Cognito stand-in: token endpoint, JWKS and discovery.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	keys    *keySet
-	clients *ClientStore
-	catalog *scopeCatalog
-	limiter *failureLimiter
-	handler http.Handler
-	base    atomic.Pointer[string] // base URL once known
+	cfg      Config
+	timeouts httpTimeouts
+	log      *slog.Logger
+	now      func() time.Time
+	keys     *KeyStore
+	clients  *ClientStore
+	catalog  *scopeCatalog
+	limiter  *failureLimiter
+	handler  http.Handler
+	base     atomic.Pointer[string] // base URL once known
 
 	mu   sync.Mutex // guards srv and done
 	srv  *http.Server
@@ -56,18 +64,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	keys, err := loadOrCreateKeys(clients.dir, cfg.Now, cfg.Logger)
+	keys, err := OpenKeyStore(cfg.StateDir, WithClock(cfg.Now), WithLogger(cfg.Logger))
 	if err != nil {
-		return nil, fmt.Errorf("auth: keys: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		keys:    keys,
-		clients: clients,
-		catalog: newScopeCatalog(cfg.ResourceServers),
-		limiter: newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill),
+		cfg:      cfg,
+		timeouts: httpTimeouts{readHeaderTimeout, readTimeout, writeTimeout, idleTimeout},
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		keys:     keys,
+		clients:  clients,
+		catalog:  newScopeCatalog(cfg.ResourceServers),
+		limiter:  newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill),
 	}
 	if cfg.PublicURL != "" {
 		s.base.Store(&cfg.PublicURL)
@@ -83,6 +92,14 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/openid-configuration", s.wrap(s.handleDiscovery))
+	if p := s.issuerPath(); p != pool {
+		// A configured Issuer with another path: serve its well-known
+		// documents there too. (Root "/.well-known/jwks.json" already is.)
+		if p != "" {
+			mux.Handle(p+"/.well-known/jwks.json", s.wrap(s.handleJWKS))
+		}
+		mux.Handle(p+"/.well-known/openid-configuration", s.wrap(s.handleDiscovery))
+	}
 	mux.Handle("/", s.wrap(func(http.ResponseWriter, *http.Request) error {
 		return newError(http.StatusNotFound, errNotFound, "")
 	}))
@@ -117,10 +134,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.write,
+		IdleTimeout:       s.timeouts.idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -132,7 +149,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.srv, s.done = srv, done
-	s.log.Info("auth: listening", "url", s.URL(), "issuer", s.Issuer(), "kid", s.keys.active().kid)
+	s.log.Info("auth: listening", "url", s.URL(), "issuer", s.Issuer(), "kid", s.keys.ActiveKID())
 	return nil
 }
 
@@ -166,8 +183,41 @@ func (s *Server) URL() string {
 	return "http://" + s.cfg.Listen
 }
 
-// Issuer is the iss of issued tokens: URL() + "/" + UserPoolID.
-func (s *Server) Issuer() string { return s.URL() + "/" + s.cfg.UserPoolID }
+// Issuer is the iss of issued tokens, which verifiers must expect:
+//   - Config.Issuer when set;
+//   - with IssuerStyle "aws", Cognito's form
+//     "https://cognito-idp.{Region}.amazonaws.com/{UserPoolID}";
+//   - otherwise URL() + "/" + UserPoolID.
+//
+// {issuer path}/.well-known/openid-configuration and
+// {issuer path}/.well-known/jwks.json are served by this server (see
+// IssuerMetadataURL), as is /.well-known/jwks.json.
+func (s *Server) Issuer() string {
+	switch {
+	case s.cfg.Issuer != "":
+		return s.cfg.Issuer
+	case s.cfg.IssuerStyle == IssuerStyleAWS:
+		return "https://cognito-idp." + s.cfg.Region + ".amazonaws.com/" + s.cfg.UserPoolID
+	}
+	return s.URL() + "/" + s.cfg.UserPoolID
+}
+
+// issuerPath is the path part of Issuer(), without a trailing slash.
+func (s *Server) issuerPath() string {
+	if s.cfg.Issuer == "" {
+		return "/" + s.cfg.UserPoolID
+	}
+	u, err := url.Parse(s.cfg.Issuer)
+	if err != nil { // Validate rules this out
+		return "/" + s.cfg.UserPoolID
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
+}
+
+// IssuerMetadataURL is where this server serves the issuer's documents:
+// URL() + the issuer's path; append "/.well-known/openid-configuration" or
+// "/.well-known/jwks.json". It equals Issuer() for the local issuer style.
+func (s *Server) IssuerMetadataURL() string { return s.URL() + s.issuerPath() }
 
 // TokenURL is the token endpoint.
 func (s *Server) TokenURL() string { return s.URL() + "/oauth2/token" }
@@ -177,7 +227,10 @@ func (s *Server) TokenURL() string { return s.URL() + "/oauth2/token" }
 func (s *Server) JWKSURL() string { return s.URL() + "/.well-known/jwks.json" }
 
 // KeyID returns the key id that signs new tokens.
-func (s *Server) KeyID() string { return s.keys.active().kid }
+func (s *Server) KeyID() string { return s.keys.ActiveKID() }
+
+// Keys returns the signing key store.
+func (s *Server) Keys() *KeyStore { return s.keys }
 
 // Scopes returns every full scope string the resource servers define.
 func (s *Server) Scopes() []string { return append([]string(nil), s.catalog.list...) }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -142,5 +143,52 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "stateDir") {
 		t.Errorf("New(Config{}) = %v", err)
+	}
+}
+
+// TestConnectionTimeouts checks that a client that stalls while sending
+// headers or a body, or idles between requests, is disconnected.
+func TestConnectionTimeouts(t *testing.T) {
+	cfg := testConfig(t, newFakeClock())
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.timeouts = httpTimeouts{readHeader: 200 * time.Millisecond, read: 300 * time.Millisecond, write: time.Second, idle: 200 * time.Millisecond}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	addr := strings.TrimPrefix(s.URL(), "http://")
+
+	// closedWithin reports whether the server closes conn before the deadline.
+	closedWithin := func(conn net.Conn, d time.Duration) bool {
+		_ = conn.SetReadDeadline(time.Now().Add(d))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				var ne net.Error
+				return !(errors.As(err, &ne) && ne.Timeout())
+			}
+		}
+	}
+	for name, send := range map[string]string{
+		"stalled headers": "POST /oauth2/token HTTP/1.1\r\nHost: x\r\n",
+		"stalled body":    "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=",
+		"idle keep-alive": "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(send)); err != nil {
+				t.Fatal(err)
+			}
+			if !closedWithin(conn, 10*time.Second) {
+				t.Errorf("connection still open after 10s")
+			}
+		})
 	}
 }

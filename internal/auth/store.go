@@ -479,17 +479,7 @@ func (c *ClientStore) writeLocked(m map[string]clientRecord) error {
 	if err != nil {
 		return err
 	}
-	// Readers detect changes by file identity, size and mtime. The kernel's
-	// file timestamps are coarse and inode numbers get reused, so make the
-	// mtime strictly increase from one write to the next.
-	mtime := time.Now()
-	if prev, err := os.Stat(c.path); err == nil && !mtime.After(prev.ModTime()) {
-		mtime = prev.ModTime().Add(time.Microsecond)
-	}
-	if err := writeFileAtomic(c.path, append(data, '\n'), fileMode, mtime); err != nil {
-		return err
-	}
-	fi, err := os.Stat(c.path)
+	fi, err := writeFileVersioned(c.path, append(data, '\n'))
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func (s *Server) issue(clientID string, scopes []string, now time.Time, validity
 	if err != nil {
 		return "", err
 	}
-	jws, err := s.keys.active().signer.Sign(payload)
+	jws, err := s.keys.current().active().signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}

@@ -10,11 +10,12 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed("GET, HEAD")
 	}
+	jwks := s.keys.JWKS()
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(s.keys.jwks)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(jwks)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(s.keys.jwks)
+		_, _ = w.Write(jwks)
 	}
 	return nil
 }
@@ -32,7 +33,9 @@ type discoveryDoc struct {
 	ClaimsSupported                   []string `json:"claims_supported"`
 }
 
-// handleDiscovery serves the OpenID configuration of the user pool.
+// handleDiscovery serves the OpenID configuration of the user pool. Its
+// jwks_uri is the JWKS this server serves under the issuer's path (not the
+// AWS URL when the issuer has the AWS form: that one is not reachable).
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed("GET, HEAD")
@@ -40,7 +43,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) error {
 	iss := s.Issuer()
 	writeJSON(w, http.StatusOK, discoveryDoc{
 		Issuer:                            iss,
-		JWKSURI:                           iss + "/.well-known/jwks.json",
+		JWKSURI:                           s.IssuerMetadataURL() + "/.well-known/jwks.json",
 		TokenEndpoint:                     s.TokenURL(),
 		ResponseTypesSupported:            []string{"token"},
 		SubjectTypesSupported:             []string{"public"},

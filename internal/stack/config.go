@@ -32,6 +32,12 @@ type AuthConfig struct {
 	UserPoolID      string                 `yaml:"userPoolId"`
 	ResourceServers []ResourceServerConfig `yaml:"resourceServers"`
 	TokenValidity   time.Duration          `yaml:"tokenValidity"`
+	// IssuerStyle "local" (default: the auth URL + "/" + userPoolId) or
+	// "aws" (https://cognito-idp.{region}.amazonaws.com/{userPoolId}, for
+	// code that hard-codes Cognito's form); Issuer overrides both.
+	IssuerStyle string `yaml:"issuerStyle,omitempty"`
+	Region      string `yaml:"region,omitempty"`
+	Issuer      string `yaml:"issuer,omitempty"`
 	// DefaultClient is created at first start; its credentials are written
 	// to oauth-credentials.json in the state dir.
 	DefaultClient ClientConfig `yaml:"defaultClient"`

@@ -27,6 +27,9 @@ func (c Config) AuthComponent(stateDir string, log *slog.Logger) auth.Config {
 		UserPoolID:      c.Auth.UserPoolID,
 		ResourceServers: rs,
 		TokenValidity:   c.Auth.TokenValidity,
+		IssuerStyle:     c.Auth.IssuerStyle,
+		Region:          c.Auth.Region,
+		Issuer:          c.Auth.Issuer,
 		Logger:          log,
 	}
 }

@@ -351,7 +351,7 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 			return th.TargetHealth.State, nil
 		}
 	}
-	return ecs.TargetUnused, nil
+	return "unused", nil
 }
 
 // controlServer serves the control API: the load balancer's ELBv2-shaped
