@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -179,26 +180,44 @@ func newSidecarCmd() *cobra.Command {
 }
 
 func newAppCmd() *cobra.Command {
-	var kind, listen, db, logLevel string
+	var kind, listen, db, store, stateDir, logLevel string
+	var workers int
+	var pollInterval, leaseDuration time.Duration
 	cmd := &cobra.Command{
 		Use:   "app",
-		Short: "Run a storage-service app: the bags API or the ingests API",
-		Args:  cobra.NoArgs,
+		Short: "Run a storage-service app: the bags API or the ingests API (with its ingest worker)",
+		Long: `Run a storage-service app. Both apps share one store: SQLite at --db by
+default, or PostgreSQL with --store postgres://… (or $PORTWAY_STORE, which
+keeps the password out of the process list).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
-			a, err := app.New(app.Config{Kind: kind, Listen: listen, DBPath: db, Logger: log})
+			if store == "" {
+				store = os.Getenv("PORTWAY_STORE")
+			}
+			a, err := app.New(app.Config{
+				Kind: kind, Listen: listen, DBPath: db, Store: store, StateDir: stateDir,
+				WorkerConcurrency: workers, PollInterval: pollInterval, LeaseDuration: leaseDuration,
+				Logger: log,
+			})
 			if err != nil {
 				return err
 			}
 			return serve(cmd.Context(), log, kind, a, a.Addr)
 		},
 	}
-	cmd.Flags().StringVar(&kind, "kind", "", "which app: bags or ingests")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9001", "address to listen on")
-	cmd.Flags().StringVar(&db, "db", ".portway/storage.db", "SQLite database file shared by the apps")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "", "which app: bags or ingests")
+	f.StringVar(&listen, "listen", "127.0.0.1:9001", "address to listen on")
+	f.StringVar(&db, "db", ".portway/storage.db", "SQLite database file shared by the apps")
+	f.StringVar(&store, "store", "", "PostgreSQL DSN (postgres://…) instead of SQLite; default $PORTWAY_STORE")
+	f.StringVar(&stateDir, "state-dir", "", "directory of buckets/ (ingest sources) and storage/ (stored bags); default: the --db file's directory")
+	f.IntVar(&workers, "worker-concurrency", 0, "ingests processed at once by this app's worker (0: 2; negative: no worker)")
+	f.DurationVar(&pollInterval, "poll-interval", 0, "how often the worker looks for new ingests (default 1s)")
+	f.DurationVar(&leaseDuration, "lease-duration", 0, "how long a worker's claim on an ingest lasts without renewal (default 1m)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ func newUpCmd() *cobra.Command {
 	var (
 		configPath, stateDir, logLevel    string
 		listen, authListen, controlListen string
+		store                             string
 		readyTimeout, stopTimeout         time.Duration
 	)
 	cmd := &cobra.Command{
@@ -44,6 +46,9 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 			if flags.Changed("control-listen") {
 				cfg.Control.Listen = controlListen
 			}
+			if store != "" {
+				cfg.Storage.Store = store
+			}
 			ctx := cmd.Context()
 			st, err := stack.Start(ctx, cfg, stack.Options{
 				StateDir:     stateDir,
@@ -71,6 +76,7 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 	f.StringVar(&listen, "listen", stack.DefaultGatewayListen, "gateway (public API) address; port 0 picks a free port")
 	f.StringVar(&authListen, "auth-listen", stack.DefaultAuthListen, "auth (token endpoint, JWKS) address")
 	f.StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (targets, tasks)")
+	f.StringVar(&store, "store", os.Getenv("PORTWAY_STORE"), "PostgreSQL DSN for the apps' store (default $PORTWAY_STORE; empty: SQLite in the state dir)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every service's healthy targets")
 	f.DurationVar(&stopTimeout, "stop-timeout", 2*time.Minute, "upper bound for draining and stopping on exit")

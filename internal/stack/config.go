@@ -24,6 +24,15 @@ type Config struct {
 	Control  ControlConfig   `yaml:"control"`
 	Tasks    TasksConfig     `yaml:"tasks"`
 	Services []ServiceConfig `yaml:"services"`
+	Storage  StorageConfig   `yaml:"storage,omitempty"`
+}
+
+// StorageConfig is where the storage apps keep their data.
+type StorageConfig struct {
+	// Store is a PostgreSQL DSN (postgres://…) for apps whose tasks run on
+	// several hosts; empty means SQLite in the state dir. It reaches the
+	// containers as $PORTWAY_STORE, never on a command line.
+	Store string `yaml:"store,omitempty"`
 }
 
 // AuthConfig describes the user pool that issues tokens.

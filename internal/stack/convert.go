@@ -138,8 +138,12 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 				args[i] = strings.ReplaceAll(a, "${STATE_DIR}", filepath.Clean(stateDir))
 			}
 			essential := ct.Essential == nil || *ct.Essential
+			env := ct.Env
+			if c.Storage.Store != "" {
+				env = append(append([]string(nil), env...), "PORTWAY_STORE="+c.Storage.Store)
+			}
 			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
-				Name: ct.Name, Command: args, Env: ct.Env, Essential: essential,
+				Name: ct.Name, Command: args, Env: env, Essential: essential,
 			})
 		}
 		ec.Services = append(ec.Services, sc)

@@ -130,7 +130,8 @@ func storageService(app string) ServiceConfig {
 		StopTimeout:   10 * time.Second,
 		Containers: []ContainerConfig{
 			{Name: "nginx", Command: []string{"sidecar", "--listen", "${TASK_IP}:9000", "--upstream", "http://${TASK_IP}:9001"}},
-			{Name: "app", Command: []string{"app", "--kind", app, "--listen", "${TASK_IP}:9001", "--db", "${STATE_DIR}/storage.db"}},
+			{Name: "app", Command: []string{"app", "--kind", app, "--listen", "${TASK_IP}:9001",
+				"--db", "${STATE_DIR}/storage.db", "--lease-duration", "15s"}},
 		},
 	}
 }

@@ -94,6 +94,9 @@ func (c Config) Validate() error {
 	if p, err := netip.ParsePrefix(c.Tasks.Subnet); err != nil || !p.Addr().Is4() {
 		add("tasks.subnet", "%q is not an IPv4 CIDR such as 127.77.1.0/24", c.Tasks.Subnet)
 	}
+	if st := c.Storage.Store; st != "" && !strings.HasPrefix(st, "postgres://") && !strings.HasPrefix(st, "postgresql://") {
+		add("storage.store", "must be a PostgreSQL DSN (postgres://user:password@host:port/db); leave it empty for SQLite in the state dir")
+	}
 	if len(c.Services) == 0 {
 		add("services", "must list at least one service")
 	}

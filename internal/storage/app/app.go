@@ -7,14 +7,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/portway/portway/internal/storage/api"
 	"github.com/portway/portway/internal/storage/bags"
 	"github.com/portway/portway/internal/storage/ingests"
 	"github.com/portway/portway/internal/storage/store"
+	"github.com/portway/portway/internal/storage/worker"
 )
 
 // Server limits. IdleTimeout is longer than any sane proxy keep-alive in
@@ -41,12 +45,13 @@ type App struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	state state
-	store *store.Store
-	srv   *http.Server
-	addr  string
-	done  chan struct{} // closed when Serve returns
+	mu     sync.Mutex
+	state  state
+	store  *store.Store
+	worker *worker.Worker // ingests apps only
+	srv    *http.Server
+	addr   string
+	done   chan struct{} // closed when Serve returns
 
 	wrapHandler func(http.Handler) http.Handler // tests only
 }
@@ -74,11 +79,25 @@ func (a *App) Start(ctx context.Context) error {
 	if a.state != stateNew {
 		return errors.New("app: Start called twice")
 	}
-	st, err := store.Open(ctx, a.cfg.DBPath, store.Options{Now: a.cfg.Now})
+	st, err := store.OpenDSN(ctx, a.cfg.storeDSN(), store.Options{Now: a.cfg.Now})
 	if err != nil {
 		return fmt.Errorf("app %s: %w", a.cfg.Kind, err)
 	}
-	h, err := a.handler(st)
+	var wk *worker.Worker
+	if a.cfg.Kind == KindIngests && a.cfg.WorkerConcurrency >= 0 {
+		dir := a.cfg.stateDir()
+		wk, err = worker.New(worker.Config{
+			Store: st, BucketsDir: filepath.Join(dir, "buckets"), StorageDir: filepath.Join(dir, "storage"),
+			WorkDir: filepath.Join(dir, "work"), Concurrency: a.cfg.WorkerConcurrency,
+			PollInterval: a.cfg.PollInterval, LeaseDuration: a.cfg.LeaseDuration,
+			Logger: a.log, Now: a.cfg.Now,
+		})
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("app %s: %w", a.cfg.Kind, err)
+		}
+	}
+	h, err := a.handler(st, wk)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("app %s: %w", a.cfg.Kind, err)
@@ -100,7 +119,14 @@ func (a *App) Start(ctx context.Context) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	a.store, a.srv, a.addr, a.done = st, srv, ln.Addr().String(), make(chan struct{})
+	if wk != nil {
+		if err := wk.Start(ctx); err != nil {
+			ln.Close()
+			st.Close()
+			return fmt.Errorf("app %s: %w", a.cfg.Kind, err)
+		}
+	}
+	a.store, a.worker, a.srv, a.addr, a.done = st, wk, srv, ln.Addr().String(), make(chan struct{})
 	a.state = stateRunning
 	go func() {
 		defer close(a.done)
@@ -108,7 +134,11 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Error("server stopped", "err", err)
 		}
 	}()
-	a.log.Info("app listening", "addr", a.addr, "db", a.cfg.DBPath)
+	where := st.Path()
+	if where == "" {
+		where = store.RedactDSN(a.cfg.storeDSN())
+	}
+	a.log.Info("app listening", "addr", a.addr, "store", st.Backend(), "db", where)
 	return nil
 }
 
@@ -123,7 +153,7 @@ func (a *App) Stop(ctx context.Context) error {
 		return nil
 	}
 	a.state = stateStopped
-	srv, st, done := a.srv, a.store, a.done
+	srv, st, wk, done := a.srv, a.store, a.worker, a.done
 	a.mu.Unlock()
 
 	err := srv.Shutdown(ctx)
@@ -132,6 +162,13 @@ func (a *App) Stop(ctx context.Context) error {
 		_ = srv.Close() // ctx expired: cut the remaining connections
 	}
 	<-done
+	if wk != nil {
+		// Work in progress is cancelled and its leases released, so that
+		// another task resumes it at once.
+		if werr := wk.Stop(ctx); werr != nil {
+			err = errors.Join(err, fmt.Errorf("app %s: %w", a.cfg.Kind, werr))
+		}
+	}
 	if cerr := st.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("app %s: close store: %w", a.cfg.Kind, cerr))
 	}
@@ -156,7 +193,7 @@ func (a *App) URL() string {
 
 // handler routes the health check and the kind's API; anything else is a
 // 404 in the service's error shape.
-func (a *App) handler(st *store.Store) (http.Handler, error) {
+func (a *App) handler(st *store.Store, wk *worker.Worker) (http.Handler, error) {
 	var (
 		kindHandler http.Handler
 		owns        func(path string) bool
@@ -170,7 +207,11 @@ func (a *App) handler(st *store.Store) (http.Handler, error) {
 		kindHandler = h
 		owns = func(p string) bool { return strings.HasPrefix(p, "/bags/") }
 	case KindIngests:
-		h, err := ingests.NewHandler(ingests.Config{Store: st, Logger: a.log, Now: a.cfg.Now})
+		cfg := ingests.Config{Store: st, Logger: a.log, Now: a.cfg.Now}
+		if wk != nil {
+			cfg.OnCreate = func(uuid.UUID) { wk.Wake() }
+		}
+		h, err := ingests.NewHandler(cfg)
 		if err != nil {
 			return nil, err
 		}

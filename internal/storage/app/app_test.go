@@ -69,7 +69,8 @@ var clock = func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.
 
 func startApp(t *testing.T, kind, db string) *App {
 	t.Helper()
-	a, err := New(Config{Kind: kind, Listen: "127.0.0.1:0", DBPath: db, Now: clock})
+	// No worker: these tests read ingests back exactly as created.
+	a, err := New(Config{Kind: kind, Listen: "127.0.0.1:0", DBPath: db, Now: clock, WorkerConcurrency: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,13 @@
 //
 //	model    domain types (ingests, bag versions, manifests), identifier
 //	         rules, sentinel errors; no HTTP or SQL
-//	store    SQLite store (modernc.org/sqlite, WAL, migrations), safe for
-//	         several processes on one file
+//	store    the store: SQLite (modernc.org/sqlite, WAL, migrations), safe
+//	         for several processes on one file, or PostgreSQL (pgx) for
+//	         several hosts; leases for the ingest workers
+//	bagit    safe tar.gz unpacking and BagIt verification
+//	worker   the ingests app's worker: claim under a lease, unpack, verify,
+//	         assign a version, copy to storage, register, call back
+//	bagtest  test helper: generated BagIt bags, valid or broken
 //	api      shared HTTP pieces: *api.Error, the one error→response place,
 //	         JSON writing, public URLs from X-Forwarded-*, health check
 //	ingests  POST /ingests, GET /ingests/{id}
@@ -24,9 +29,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/storage/store"
 )
 
 // The app kinds.
@@ -40,8 +48,44 @@ type Config struct {
 	Kind   string // "bags" | "ingests"
 	Listen string // host:port; port 0 picks a free port
 	DBPath string // SQLite file shared by every task of both services
+	// Store, if set, is the store instead of DBPath: a PostgreSQL URL
+	// (postgres://user:pass@host/db) or a SQLite file path.
+	Store string
+	// StateDir holds buckets/{bucket}/{path} (ingest sources), storage/
+	// (stored bags) and work/ (scratch). Default: DBPath's directory.
+	StateDir string
+	// Ingest worker (ingests apps only). WorkerConcurrency is how many
+	// ingests one app works on at once: 0 means the default (2), a
+	// negative value runs no worker. Zero durations mean the worker's
+	// defaults (poll 1s, lease 1m).
+	WorkerConcurrency int
+	PollInterval      time.Duration
+	LeaseDuration     time.Duration
+
 	Logger *slog.Logger
 	Now    func() time.Time
+}
+
+// stateDir is StateDir or its default.
+func (c Config) stateDir() string {
+	if c.StateDir != "" {
+		return c.StateDir
+	}
+	if c.DBPath != "" {
+		return filepath.Dir(c.DBPath)
+	}
+	if c.Store != "" && !store.IsPostgresDSN(c.Store) {
+		return filepath.Dir(c.Store)
+	}
+	return ""
+}
+
+// storeDSN is what store.OpenDSN opens.
+func (c Config) storeDSN() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return c.DBPath
 }
 
 // Validate reports every invalid field, each error naming its field.
@@ -58,10 +102,26 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("listen: port %q must be a number from 0 to 65535", port))
 	}
 	switch {
-	case c.DBPath == "":
-		errs = append(errs, errors.New("dbPath: must not be empty"))
-	case strings.Contains(c.DBPath, "?") || c.DBPath == ":memory:" || strings.HasPrefix(c.DBPath, "file:"):
+	case c.DBPath == "" && c.Store == "":
+		errs = append(errs, errors.New("dbPath: must not be empty (or set store)"))
+	case c.DBPath != "" && badPath(c.DBPath):
 		errs = append(errs, fmt.Errorf("dbPath: must be a plain file path, got %q", c.DBPath))
 	}
+	if c.Store != "" && !store.IsPostgresDSN(c.Store) && badPath(c.Store) {
+		errs = append(errs, errors.New("store: must be a postgres:// URL or a plain file path"))
+	}
+	if c.Kind == KindIngests && c.stateDir() == "" {
+		errs = append(errs, errors.New("stateDir: must be set when the store is not a SQLite file"))
+	}
+	if c.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("pollInterval: must not be negative, got %s", c.PollInterval))
+	}
+	if c.LeaseDuration < 0 {
+		errs = append(errs, fmt.Errorf("leaseDuration: must not be negative, got %s", c.LeaseDuration))
+	}
 	return errors.Join(errs...)
+}
+
+func badPath(p string) bool {
+	return strings.Contains(p, "?") || p == ":memory:" || strings.HasPrefix(p, "file:")
 }

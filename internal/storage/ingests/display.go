@@ -1,6 +1,8 @@
 package ingests
 
 import (
+	"encoding/json"
+
 	"github.com/portway/portway/internal/storage/api"
 	"github.com/portway/portway/internal/storage/model"
 )
@@ -86,4 +88,10 @@ func newDisplayIngest(in model.Ingest) displayIngest {
 		d.LastModifiedDate = d.CreatedDate
 	}
 	return d
+}
+
+// MarshalIngest renders the ingest as GET /ingests/{id} shows it: the body
+// a callback URL receives.
+func MarshalIngest(in model.Ingest) ([]byte, error) {
+	return json.Marshal(newDisplayIngest(in))
 }

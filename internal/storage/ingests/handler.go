@@ -35,6 +35,9 @@ type Config struct {
 	Now          func() time.Time // nil: time.Now
 	NewID        func() uuid.UUID // nil: uuid.New (random, v4)
 	MaxBodyBytes int64            // <= 0: DefaultMaxBodyBytes
+	// OnCreate, if set, is called after an ingest is stored (the app
+	// wakes its worker with it).
+	OnCreate func(id uuid.UUID)
 }
 
 // Handler serves /ingests and everything under it.
@@ -136,6 +139,9 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := h.cfg.Store.CreateIngest(r.Context(), in); err != nil {
 		return fmt.Errorf("create ingest: %w", err)
+	}
+	if h.cfg.OnCreate != nil {
+		h.cfg.OnCreate(in.ID)
 	}
 	h.cfg.Logger.Info("ingest created", "ingest_id", in.ID.String(), "space", in.Space,
 		"external_identifier", in.ExternalIdentifier, "ingest_type", string(in.Type))

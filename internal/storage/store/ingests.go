@@ -23,7 +23,7 @@ func (s *Store) CreateIngest(ctx context.Context, in model.Ingest) error {
 	if err != nil {
 		return fmt.Errorf("store: create ingest %s: %w", in.ID, err)
 	}
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO ingests (`+ingestColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.args()...)
 		return err
@@ -52,9 +52,19 @@ func (s *Store) GetIngest(ctx context.Context, id uuid.UUID) (model.Ingest, erro
 // are fixed at creation; changes fn makes to them are ignored. fn's error
 // aborts the update and is returned as is.
 func (s *Store) UpdateIngest(ctx context.Context, id uuid.UUID, fn func(*model.Ingest) error) (model.Ingest, error) {
+	return s.updateIngest(ctx, id, nil, fn)
+}
+
+// updateIngest is UpdateIngest with pre run first in the transaction.
+func (s *Store) updateIngest(ctx context.Context, id uuid.UUID, pre func(*txn) error, fn func(*model.Ingest) error) (model.Ingest, error) {
 	var out model.Ingest
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		in, err := scanIngest(tx.QueryRowContext(ctx, `SELECT `+ingestColumns+` FROM ingests WHERE id = ?`, id.String()))
+	err := s.writeTx(ctx, func(tx *txn) error {
+		if pre != nil {
+			if err := pre(tx); err != nil {
+				return err
+			}
+		}
+		in, err := scanIngest(tx.QueryRowContext(ctx, `SELECT `+ingestColumns+` FROM ingests WHERE id = ?`+s.d.forUpdate, id.String()))
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,10 @@ type storedManifest struct {
 // already exists gives ErrConflict; an IngestID naming no ingest gives
 // ErrNotFound.
 func (s *Store) PutStorageManifest(ctx context.Context, m model.StorageManifest) error {
+	return s.writeTx(ctx, func(tx *txn) error { return s.putStorageManifest(ctx, tx, m) })
+}
+
+func (s *Store) putStorageManifest(ctx context.Context, tx *txn, m model.StorageManifest) error {
 	bag := fmt.Sprintf("%s %s", m.ID(), m.Version)
 	switch {
 	case m.Space == "" || m.ExternalIdentifier == "":
@@ -47,13 +51,10 @@ func (s *Store) PutStorageManifest(ctx context.Context, m model.StorageManifest)
 	if m.IngestID != uuid.Nil {
 		ingestID = sql.NullString{String: m.IngestID.String(), Valid: true}
 	}
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO storage_manifests
-			(space, external_identifier, version, created_date, ingest_id, manifest_json)
-			VALUES (?, ?, ?, ?, ?, ?)`,
-			m.Space, m.ExternalIdentifier, int64(m.Version), model.FormatTime(m.CreatedDate), ingestID, string(body))
-		return err
-	})
+	_, err = tx.ExecContext(ctx, `INSERT INTO storage_manifests
+		(space, external_identifier, version, created_date, ingest_id, manifest_json)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		m.Space, m.ExternalIdentifier, int64(m.Version), model.FormatTime(m.CreatedDate), ingestID, string(body))
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("store: put storage manifest %s: %w", bag, ErrConflict)

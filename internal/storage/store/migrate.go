@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -42,6 +41,13 @@ var migrations = []string{
 		PRIMARY KEY (space, external_identifier, version)
 	) WITHOUT ROWID;
 	CREATE INDEX storage_manifests_by_ingest ON storage_manifests (ingest_id) WHERE ingest_id IS NOT NULL;`,
+	// 2: leases for the ingest workers. An ingest is claimable while work
+	// remains (status accepted or processing, or a callback to send) and
+	// nobody holds an unexpired lease on it.
+	`ALTER TABLE ingests ADD COLUMN lease_owner TEXT;
+	ALTER TABLE ingests ADD COLUMN lease_expiry TEXT;
+	CREATE INDEX ingests_pending_callbacks ON ingests (callback_status, created_date)
+		WHERE callback_status IN ('pending', 'processing');`,
 }
 
 // SchemaVersion is the schema version this binary writes.
@@ -51,8 +57,12 @@ func SchemaVersion() int { return len(migrations) }
 // processes opening the same new file at once apply each migration once:
 // the first takes the write lock, the others wait and then find nothing
 // left to do.
-func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
-	return (&Store{w: db}).writeTx(ctx, func(tx *sql.Tx) error {
+func migrate(ctx context.Context, w db, now func() time.Time) error {
+	migrations := w.d.migrations
+	return w.writeTx(ctx, func(tx *txn) error {
+		if err := w.d.lockMigrations(ctx, tx); err != nil {
+			return fmt.Errorf("lock schema: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 			version      INTEGER PRIMARY KEY,
 			applied_date TEXT NOT NULL

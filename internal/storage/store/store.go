@@ -44,11 +44,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is safe for concurrent use, also by several processes on one file.
+// Store is safe for concurrent use, also by several processes on one file
+// (SQLite) or several hosts on one server (PostgreSQL).
 type Store struct {
-	path string
-	r    *sql.DB // read pool
-	w    *sql.DB // one connection: all writes, serialised in-process
+	path string // SQLite file; "" for PostgreSQL
+	d    *dialect
+	r    db // read pool
+	w    db // SQLite: one connection, all writes serialised in-process; PostgreSQL: r
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -89,8 +91,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.MaxReadConns)
 	r.SetMaxIdleConns(opts.MaxReadConns)
-	s := &Store{path: path, r: r, w: w}
-	if err := migrate(ctx, w, opts.Now); err != nil {
+	s := &Store{path: path, d: sqliteDialect, r: db{r, sqliteDialect}, w: db{w, sqliteDialect}}
+	if err := migrate(ctx, s.w, opts.Now); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
@@ -109,11 +111,17 @@ func dsnQuery(busy time.Duration) string {
 	return q.Encode()
 }
 
-// Path is the database file.
+// Path is the database file ("" for PostgreSQL).
 func (s *Store) Path() string { return s.path }
+
+// Backend is "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.name }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.r.DB == s.w.DB {
+		return s.r.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -126,14 +134,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// writeTx runs fn in one BEGIN IMMEDIATE transaction on the write
-// connection and commits it; any error rolls it back.
-func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// writeTx runs fn in one write transaction and commits it; any error
+// rolls it back. On SQLite that is BEGIN IMMEDIATE on the write
+// connection; on PostgreSQL a READ COMMITTED transaction whose reads that
+// precede writes lock their rows (dialect.forUpdate).
+func (s *Store) writeTx(ctx context.Context, fn func(*txn) error) error {
+	return s.w.writeTx(ctx, fn)
+}
+
+func (d db) writeTx(ctx context.Context, fn func(*txn) error) error {
+	tx, err := d.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&txn{tx, d.d}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -157,9 +171,9 @@ func isUniqueViolation(err error) bool {
 	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 		return true
 	}
-	return false
+	return pgCode(err) == "23505"
 }
 
 func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || pgCode(err) == "23503"
 }

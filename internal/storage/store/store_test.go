@@ -119,8 +119,10 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-func TestIngestRoundTripAndUpdate(t *testing.T) {
-	s, _ := openTemp(t)
+func TestIngestRoundTripAndUpdate(t *testing.T) { forEachBackend(t, testIngestRoundTripAndUpdate) }
+
+func testIngestRoundTripAndUpdate(t *testing.T, open opener) {
+	s := open(t)
 	ctx := t.Context()
 	in := newIngest("PP/MIA/1")
 	if err := s.CreateIngest(ctx, in); err != nil {
@@ -183,8 +185,10 @@ func TestIngestRoundTripAndUpdate(t *testing.T) {
 	}
 }
 
-func TestStorageManifests(t *testing.T) {
-	s, _ := openTemp(t)
+func TestStorageManifests(t *testing.T) { forEachBackend(t, testStorageManifests) }
+
+func testStorageManifests(t *testing.T, open opener) {
+	s := open(t)
 	ctx := t.Context()
 	for _, v := range []model.BagVersion{1, 3, 2} {
 		if err := s.PutStorageManifest(ctx, newManifest("PP/MIA/1", v)); err != nil {
@@ -255,12 +259,13 @@ func TestStorageManifests(t *testing.T) {
 
 // Several Store values on one file stand in for several processes' pools:
 // each has its own connections and takes SQLite's file locks.
-func TestConcurrentWritersOnOneFile(t *testing.T) {
-	_, path := openTemp(t)
+func TestConcurrentWriters(t *testing.T) { forEachBackend(t, testConcurrentWriters) }
+
+func testConcurrentWriters(t *testing.T, open opener) {
 	const stores, workers, each = 4, 4, 10
 	ss := make([]*Store, stores)
 	for i := range ss {
-		ss[i] = openAt(t, path)
+		ss[i] = open(t)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, stores*workers*each)
