@@ -255,6 +255,7 @@ func newTasksCmd() *cobra.Command {
 
 func newLogsCmd() *cobra.Command {
 	var stateDir string
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "logs TASK [CONTAINER]",
 		Short: "Print a task's container output (TASK may be a unique prefix of the task id)",
@@ -272,6 +273,9 @@ func newLogsCmd() *cobra.Command {
 			if len(files) == 0 {
 				return fmt.Errorf("task %s has no log for %q", filepath.Base(dir), strings.TrimSuffix(pattern, ".log"))
 			}
+			if follow {
+				return followLogs(cmd.Context(), cmd.OutOrStdout(), files, 200*time.Millisecond)
+			}
 			for _, f := range files {
 				if len(files) > 1 {
 					fmt.Fprintf(cmd.OutOrStdout(), "==> %s <==\n", strings.TrimSuffix(filepath.Base(f), ".log"))
@@ -284,7 +288,76 @@ func newLogsCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the stack")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output as it is written, until interrupted")
 	return cmd
+}
+
+// followLogs prints the files, then what is appended to them, polling every
+// interval until ctx ends. A file that was rotated (replaced by a new one,
+// or shrunk) is read again from its start. With several files, a
+// "==> name <==" line marks each change of source, as tail -f does.
+func followLogs(ctx context.Context, w io.Writer, paths []string, interval time.Duration) error {
+	type followed struct {
+		path string
+		f    *os.File
+	}
+	fs := make([]*followed, len(paths))
+	for i, p := range paths {
+		fs[i] = &followed{path: p}
+	}
+	defer func() {
+		for _, fl := range fs {
+			if fl.f != nil {
+				fl.f.Close()
+			}
+		}
+	}()
+	last := -1
+	buf := make([]byte, 32<<10)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for i, fl := range fs {
+			// Reopen when the path now names another file (rotation) or
+			// the file shrank.
+			if fl.f != nil {
+				cur, err1 := os.Stat(fl.path)
+				open, err2 := fl.f.Stat()
+				pos, err3 := fl.f.Seek(0, io.SeekCurrent)
+				if err1 == nil && err2 == nil && err3 == nil && (!os.SameFile(cur, open) || cur.Size() < pos) {
+					fl.f.Close()
+					fl.f = nil
+				}
+			}
+			if fl.f == nil {
+				f, err := os.Open(fl.path)
+				if err != nil {
+					continue // rotated away and not yet recreated
+				}
+				fl.f = f
+			}
+			for {
+				n, err := fl.f.Read(buf)
+				if n > 0 {
+					if len(fs) > 1 && last != i {
+						fmt.Fprintf(w, "==> %s <==\n", strings.TrimSuffix(filepath.Base(fl.path), ".log"))
+						last = i
+					}
+					if _, werr := w.Write(buf[:n]); werr != nil {
+						return werr
+					}
+				}
+				if err != nil || n == 0 {
+					break
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 func findTaskDir(stateDir, prefix string) (string, error) {

@@ -33,6 +33,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newKeysCmd(),
 		newTargetsCmd(),
 		newTasksCmd(),
+		newServicesCmd(),
 		newLogsCmd(),
 		newConfigCmd(),
 		newAuthCmd(),

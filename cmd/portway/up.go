@@ -15,7 +15,7 @@ func newUpCmd() *cobra.Command {
 	var (
 		configPath, stateDir, logLevel    string
 		listen, authListen, controlListen string
-		store                             string
+		store, sidecarEngine              string
 		readyTimeout, stopTimeout         time.Duration
 	)
 	cmd := &cobra.Command{
@@ -49,6 +49,13 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 			if store != "" {
 				cfg.Storage.Store = store
 			}
+			switch sidecarEngine {
+			case "builtin":
+			case "nginx":
+				cfg.UseNginxSidecar()
+			default:
+				return fmt.Errorf("--sidecar: %q is not one of builtin, nginx", sidecarEngine)
+			}
 			ctx := cmd.Context()
 			st, err := stack.Start(ctx, cfg, stack.Options{
 				StateDir:     stateDir,
@@ -77,6 +84,7 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 	f.StringVar(&authListen, "auth-listen", stack.DefaultAuthListen, "auth (token endpoint, JWKS) address")
 	f.StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (targets, tasks)")
 	f.StringVar(&store, "store", os.Getenv("PORTWAY_STORE"), "PostgreSQL DSN for the apps' store (default $PORTWAY_STORE; empty: SQLite in the state dir)")
+	f.StringVar(&sidecarEngine, "sidecar", "builtin", "sidecar engine of the built-in sidecar containers: builtin or nginx (the system's nginx)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every service's healthy targets")
 	f.DurationVar(&stopTimeout, "stop-timeout", 2*time.Minute, "upper bound for draining and stopping on exit")

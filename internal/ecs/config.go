@@ -23,6 +23,26 @@ type Registrar interface {
 	Deregister(ctx context.Context, group, ip string, port int) error
 }
 
+// TargetStateReader is implemented by a Registrar that can report a
+// target's health in its group: "initial", "healthy", "unhealthy",
+// "draining" or "unused" (as ELBv2 DescribeTargetHealth). When the
+// Registrar implements it, a task becomes RUNNING only once its target is
+// healthy, and a task whose target turns unhealthy after the service's
+// HealthCheckGracePeriod is replaced ("Task failed ELB health checks").
+// Without it, a task is RUNNING as soon as it is registered.
+type TargetStateReader interface {
+	TargetState(ctx context.Context, group, ip string, port int) (state string, err error)
+}
+
+// Target states reported by a TargetStateReader.
+const (
+	TargetInitial   = "initial"
+	TargetHealthy   = "healthy"
+	TargetUnhealthy = "unhealthy"
+	TargetDraining  = "draining"
+	TargetUnused    = "unused"
+)
+
 // Defaults.
 const (
 	DefaultStopTimeout       = 30 * time.Second
@@ -33,6 +53,17 @@ const (
 	DefaultStableAfter       = 30 * time.Second
 	DefaultLogMaxBytes       = 10 << 20
 	DefaultStoppedRetention  = 50
+	DefaultMinimumHealthy    = 100 // percent of desiredCount
+	DefaultMaximumPercent    = 200 // percent of desiredCount
+)
+
+// Container engines.
+const (
+	// EngineProcess runs Config.Executable with the container's Command.
+	EngineProcess = ""
+	// EngineNginx runs the system's nginx with a generated configuration:
+	// the sidecar (CORS, X-Real-IP, X-Forwarded-For) in front of the app.
+	EngineNginx = "nginx"
 )
 
 // Config configures a Supervisor.
@@ -88,16 +119,109 @@ type ServiceConfig struct {
 	// StableAfter: a task that ran this long before stopping is not counted
 	// as a start failure (default 30s).
 	StableAfter time.Duration
+
+	// HealthCheckGracePeriod is how long after its containers started a
+	// task's unhealthy target is tolerated; after it an unhealthy target
+	// gets the task replaced ("Task failed ELB health checks"). Default 0.
+	// Only with a TargetGroup and a Registrar that is a TargetStateReader.
+	HealthCheckGracePeriod time.Duration
+	// MinimumHealthyPercent (default 100; nil means the default) and
+	// MaximumPercent (default 200) bound a rolling deployment, as
+	// percentages of DesiredCount: new tasks start while the service has
+	// fewer than floor(desired*max/100) tasks, and an old RUNNING task is
+	// stopped only while ceil(desired*min/100) others stay RUNNING.
+	MinimumHealthyPercent *int
+	MaximumPercent        int
 }
 
 // ContainerConfig is one container of the task definition.
 type ContainerConfig struct {
 	Name string
+	// Engine is what the container runs: EngineProcess ("", the default)
+	// runs Executable with Command; EngineNginx runs the system's nginx
+	// as the sidecar, configured from Command's "--listen ADDR" (default
+	// "${TASK_IP}:9000") and "--upstream URL" (default
+	// "http://${TASK_IP}:9001"), so a built-in sidecar container can switch
+	// engines without other changes.
+	Engine string
 	// Command is the argument list for Executable; "${TASK_IP}" and
 	// "${TASK_ID}" are replaced (also in Env).
 	Command   []string
 	Env       []string // KEY=VALUE, appended to portway's environment
 	Essential bool
+
+	// Secrets are environment variables read from files when the
+	// container starts (ECS secrets with valueFrom); one trailing newline
+	// is dropped. An unreadable file stops the task (CannotStartContainerError:
+	// "unable to retrieve secret NAME from PATH").
+	Secrets []Secret
+	// DependsOn delays the container's start until other containers of the
+	// task have started (START) or are healthy (HEALTHY). Containers stop
+	// in the reverse order.
+	DependsOn []Dependency
+	// HealthCheck, when set, runs a command in the container's environment
+	// (ECS container health check). An essential container that turns
+	// UNHEALTHY stops its task ("Task failed container health checks").
+	HealthCheck *HealthCheck
+}
+
+// Secret is an environment variable whose value is a file's content.
+type Secret struct {
+	Name      string `yaml:"name"`      // variable name
+	ValueFrom string `yaml:"valueFrom"` // file path; "${TASK_ID}" and "${TASK_IP}" are replaced
+}
+
+// Dependency conditions.
+const (
+	ConditionStart   = "START"
+	ConditionHealthy = "HEALTHY"
+)
+
+// Dependency is one entry of ContainerConfig.DependsOn.
+type Dependency struct {
+	ContainerName string `yaml:"containerName"`
+	Condition     string `yaml:"condition"` // START (default) or HEALTHY
+}
+
+// Container health statuses.
+const (
+	HealthUnknown   = "UNKNOWN"
+	HealthHealthy   = "HEALTHY"
+	HealthUnhealthy = "UNHEALTHY"
+)
+
+// Health check defaults (as ECS).
+const (
+	DefaultHealthInterval = 30 * time.Second
+	DefaultHealthTimeout  = 5 * time.Second
+	DefaultHealthRetries  = 3
+)
+
+// HealthCheck is a container health check. Command is ["CMD", exe,
+// args...] (exe looked up on $PATH) or ["CMD-SHELL", "shell command"]
+// (run with /bin/sh -c); "${TASK_IP}" and "${TASK_ID}" are replaced. Exit
+// status 0 is healthy. After Retries consecutive failures the container
+// is UNHEALTHY; a success makes it HEALTHY. Failures during StartPeriod do
+// not count, unless a check has already passed (as docker).
+type HealthCheck struct {
+	Command     []string      `yaml:"command"`
+	Interval    time.Duration `yaml:"interval,omitempty"`    // default 30s
+	Timeout     time.Duration `yaml:"timeout,omitempty"`     // default 5s
+	Retries     int           `yaml:"retries,omitempty"`     // default 3
+	StartPeriod time.Duration `yaml:"startPeriod,omitempty"` // default 0
+}
+
+func (h HealthCheck) withDefaults() HealthCheck {
+	if h.Interval == 0 {
+		h.Interval = DefaultHealthInterval
+	}
+	if h.Timeout == 0 {
+		h.Timeout = DefaultHealthTimeout
+	}
+	if h.Retries == 0 {
+		h.Retries = DefaultHealthRetries
+	}
+	return h
 }
 
 // Validate checks the config; errors name the field.
@@ -148,6 +272,12 @@ func (c Config) Validate() error {
 		if s.ReadinessPath != "" && !strings.HasPrefix(s.ReadinessPath, "/") {
 			add("%s.readinessPath: must start with /", f)
 		}
+		if s.MinimumHealthyPercent != nil && (*s.MinimumHealthyPercent < 0 || *s.MinimumHealthyPercent > 100) {
+			add("%s.minimumHealthyPercent: must be 0..100", f)
+		}
+		if s.MaximumPercent != 0 && (s.MaximumPercent < 100 || s.MaximumPercent > 1000) {
+			add("%s.maximumPercent: must be 100..1000", f)
+		}
 		if s.ReadinessPath != "" && s.ContainerPort == 0 {
 			add("%s.containerPort: required with readinessPath", f)
 		}
@@ -161,6 +291,7 @@ func (c Config) Validate() error {
 			{"backoffInitial", s.BackoffInitial},
 			{"backoffMax", s.BackoffMax},
 			{"stableAfter", s.StableAfter},
+			{"healthCheckGracePeriod", s.HealthCheckGracePeriod},
 		} {
 			if d.v < 0 {
 				add("%s.%s: must be >= 0", f, d.name)
@@ -183,11 +314,48 @@ func (c Config) Validate() error {
 			}
 			cnames[ct.Name] = true
 			essential = essential || ct.Essential
+			switch ct.Engine {
+			case EngineProcess:
+			case EngineNginx:
+				if _, err := parseNginxCommand(ct.Command); err != nil {
+					add("%s.command: %v", cf, err)
+				}
+			default:
+				add("%s.engine: %q is not one of \"\" (process) or \"nginx\"", cf, ct.Engine)
+			}
 			for k, e := range ct.Env {
 				if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
 					add("%s.env[%d]: must be KEY=VALUE", cf, k)
 				}
 			}
+			for k, sec := range ct.Secrets {
+				if sec.Name == "" || strings.ContainsAny(sec.Name, "= \t\n") {
+					add("%s.secrets[%d].name: must be a variable name", cf, k)
+				}
+				if sec.ValueFrom == "" {
+					add("%s.secrets[%d].valueFrom: required (a file path)", cf, k)
+				}
+			}
+			if hc := ct.HealthCheck; hc != nil {
+				hf := cf + ".healthCheck"
+				switch {
+				case len(hc.Command) < 2:
+					add("%s.command: want [\"CMD\", exe, args...] or [\"CMD-SHELL\", command]", hf)
+				case hc.Command[0] == "CMD-SHELL" && len(hc.Command) != 2:
+					add("%s.command: CMD-SHELL takes exactly one command string", hf)
+				case hc.Command[0] != "CMD" && hc.Command[0] != "CMD-SHELL":
+					add("%s.command[0]: %q is not CMD or CMD-SHELL", hf, hc.Command[0])
+				}
+				if hc.Interval < 0 || hc.Timeout < 0 || hc.StartPeriod < 0 {
+					add("%s: interval, timeout and startPeriod must be >= 0", hf)
+				}
+				if hc.Retries < 0 {
+					add("%s.retries: must be >= 0", hf)
+				}
+			}
+		}
+		for _, e := range dependencyErrors(s.Containers) {
+			add("%s.%s", f, e)
 		}
 		if len(s.Containers) > 0 && !essential {
 			add("%s.containers: at least one container must be essential", f)
@@ -224,6 +392,13 @@ func (s ServiceConfig) withDefaults() ServiceConfig {
 	def(&s.BackoffInitial, DefaultBackoffInitial)
 	def(&s.BackoffMax, DefaultBackoffMax)
 	def(&s.StableAfter, DefaultStableAfter)
+	if s.MinimumHealthyPercent == nil {
+		v := DefaultMinimumHealthy
+		s.MinimumHealthyPercent = &v
+	}
+	if s.MaximumPercent == 0 {
+		s.MaximumPercent = DefaultMaximumPercent
+	}
 	if s.BackoffMax < s.BackoffInitial {
 		s.BackoffMax = s.BackoffInitial
 	}
@@ -240,4 +415,98 @@ func (s ServiceConfig) backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, s.BackoffMax)
+}
+
+// deploymentBounds returns, for desired tasks, the most tasks the service
+// may have (desired RUNNING, any deployment) and the fewest RUNNING tasks a
+// deployment must keep. When the two leave no room to replace a task, one
+// extra task is allowed, so a deployment can always make progress.
+func (s ServiceConfig) deploymentBounds(desired int) (maxTasks, minHealthy int) {
+	maxTasks = desired * s.MaximumPercent / 100
+	minHealthy = (desired**s.MinimumHealthyPercent + 99) / 100
+	if maxTasks < desired {
+		maxTasks = desired
+	}
+	if desired > 0 && maxTasks <= minHealthy {
+		maxTasks = minHealthy + 1
+	}
+	return maxTasks, minHealthy
+}
+
+// dependencyErrors checks DependsOn: known containers, conditions, HEALTHY
+// only on containers with a health check, no cycles.
+func dependencyErrors(cs []ContainerConfig) []string {
+	var errs []string
+	byName := map[string]ContainerConfig{}
+	for _, c := range cs {
+		byName[c.Name] = c
+	}
+	for j, c := range cs {
+		for k, d := range c.DependsOn {
+			df := fmt.Sprintf("containers[%d].dependsOn[%d]", j, k)
+			dep, ok := byName[d.ContainerName]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Sprintf("%s.containerName: no container named %q", df, d.ContainerName))
+			case d.ContainerName == c.Name:
+				errs = append(errs, fmt.Sprintf("%s.containerName: a container cannot depend on itself", df))
+			}
+			switch d.Condition {
+			case "", ConditionStart:
+			case ConditionHealthy:
+				if ok && dep.HealthCheck == nil {
+					errs = append(errs, fmt.Sprintf("%s.condition: HEALTHY needs a healthCheck on container %q", df, d.ContainerName))
+				}
+			default:
+				errs = append(errs, fmt.Sprintf("%s.condition: %q is not START or HEALTHY", df, d.Condition))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		if _, err := startOrder(cs); err != nil {
+			errs = append(errs, "containers: "+err.Error())
+		}
+	}
+	return errs
+}
+
+// startOrder returns container indexes so that each comes after what it
+// depends on, keeping definition order otherwise.
+func startOrder(cs []ContainerConfig) ([]int, error) {
+	index := map[string]int{}
+	for i, c := range cs {
+		index[c.Name] = i
+	}
+	done := make([]bool, len(cs))
+	var order []int
+	for len(order) < len(cs) {
+		progress := false
+		for i, c := range cs {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, d := range c.DependsOn {
+				if j, ok := index[d.ContainerName]; ok && !done[j] {
+					ready = false
+				}
+			}
+			if ready {
+				done[i] = true
+				order = append(order, i)
+				progress = true
+				break // restart from the first: definition order wins ties
+			}
+		}
+		if !progress {
+			var cyc []string
+			for i, c := range cs {
+				if !done[i] {
+					cyc = append(cyc, c.Name)
+				}
+			}
+			return nil, fmt.Errorf("dependsOn has a cycle among %s", strings.Join(cyc, ", "))
+		}
+	}
+	return order, nil
 }

@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,9 +32,11 @@ func TestMain(m *testing.M) {
 // testContainer modes:
 //
 //	-mode=serve -listen=ADDR [-health=200]  HTTP server; /management/healthcheck answers -health
+//	                                        (500 after POST /management/fail); / answers "task=ID"
 //	-mode=sleep                             block until SIGTERM
 //	-mode=exit -code=N                      exit at once
 //	-mode=spawn                             start a -mode=sleep grandchild (same process group), then sleep
+//	-mode=nginx-parent -listen=ADDR -dir=D  run nginx (engine nginx) as a container in its own PID namespace; print its pid; sleep
 //
 // -ignore-term makes SIGTERM a no-op (logged), so only SIGKILL stops it.
 func testContainer(args []string) int {
@@ -42,6 +46,7 @@ func testContainer(args []string) int {
 	health := fs.Int("health", http.StatusOK, "healthcheck status")
 	code := fs.Int("code", 0, "exit code for -mode=exit")
 	ignoreTerm := fs.Bool("ignore-term", false, "ignore SIGTERM")
+	dir := fs.String("dir", "", "task dir for -mode=nginx-parent")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,6 +55,9 @@ func testContainer(args []string) int {
 	fmt.Fprintf(os.Stderr, "EXTRA=%s\n", os.Getenv("EXTRA"))
 	if *mode == "exit" {
 		return *code
+	}
+	if *mode == "nginx-parent" {
+		return nginxParent(*listen, *dir)
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
@@ -65,8 +73,17 @@ func testContainer(args []string) int {
 	var srv *http.Server
 	if *mode == "serve" {
 		mux := http.NewServeMux()
+		var status atomic.Int64
+		status.Store(int64(*health))
 		mux.HandleFunc("/management/healthcheck", func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(*health)
+			w.WriteHeader(int(status.Load()))
+		})
+		// POST /management/fail makes the health check answer 500 from now on.
+		mux.HandleFunc("POST /management/fail", func(w http.ResponseWriter, r *http.Request) {
+			status.Store(http.StatusInternalServerError)
+		})
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "task=%s\n", os.Getenv("PORTWAY_TASK_ID"))
 		})
 		srv = &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
@@ -333,4 +350,46 @@ func processGone(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+// stateRegistrar is a fakeRegistrar that is also a TargetStateReader: a
+// registered target is healthy when it answers its health check with 200.
+type stateRegistrar struct {
+	fakeRegistrar
+}
+
+func (f *stateRegistrar) TargetState(ctx context.Context, group, ip string, port int) (string, error) {
+	registered := false
+	for _, e := range f.list("") {
+		if e.ip == ip && e.port == port {
+			registered = e.op == "register"
+		}
+	}
+	switch {
+	case !registered:
+		return TargetUnused, nil
+	case checkHealth(ip, port):
+		return TargetHealthy, nil
+	default:
+		return TargetUnhealthy, nil
+	}
+}
+
+// nginxParent starts nginx the way the supervisor does, prints
+// "nginx=PID", and blocks: a stand-in for portway in kill -9 tests.
+func nginxParent(listen, dir string) int {
+	repl := strings.NewReplacer()
+	path, args, err := nginxCommand("p", dir, ContainerConfig{Name: "nginx", Engine: EngineNginx,
+		Command: []string{"--listen", listen, "--upstream", "http://127.0.0.1:1"}}, repl)
+	if err != nil {
+		fmt.Println(err)
+		return 4
+	}
+	p, err := ProcessRuntime{}.Start(ContainerSpec{Name: "nginx", Path: path, Args: args, Env: os.Environ(), Output: os.Stderr, OwnPIDNamespace: true})
+	if err != nil {
+		fmt.Println(err)
+		return 4
+	}
+	fmt.Printf("nginx=%d\n", p.PID())
+	select {}
 }

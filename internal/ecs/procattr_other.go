@@ -9,3 +9,6 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// ownPIDNamespace is not available here.
+func ownPIDNamespace(*syscall.SysProcAttr) bool { return false }

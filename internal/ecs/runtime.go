@@ -25,6 +25,11 @@ type ContainerSpec struct {
 	Args   []string // arguments (not including argv[0])
 	Env    []string // full environment
 	Output io.Writer
+	// OwnPIDNamespace asks for a PID namespace of the container's own
+	// where the runtime can (ProcessRuntime: on Linux, as root), so that
+	// whatever it forks dies with it. The container must handle SIGTERM
+	// (or its StopSignal) itself: as PID 1 it has no default actions.
+	OwnPIDNamespace bool
 }
 
 // Process is a started container.
@@ -68,6 +73,9 @@ func (r ProcessRuntime) Start(spec ContainerSpec) (Process, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = pw // one pipe: stdout and stderr interleaved in order
 	cmd.SysProcAttr = sysProcAttr()
+	if spec.OwnPIDNamespace {
+		ownPIDNamespace(cmd.SysProcAttr)
+	}
 	err = cmd.Start()
 	pw.Close() // the child has its copy
 	if err != nil {

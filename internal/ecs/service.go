@@ -1,23 +1,57 @@
 package ecs
 
 import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
 	"time"
 )
 
+// Deployment statuses and rollout states, as in ECS DescribeServices.
+const (
+	DeploymentPrimary    = "PRIMARY"
+	DeploymentActive     = "ACTIVE"
+	RolloutInProgress    = "IN_PROGRESS"
+	RolloutCompleted     = "COMPLETED"
+	deploymentIDPrefix   = "ecs-svc/"
+	deploymentIDHexBytes = 8
+)
+
 // service keeps DesiredCount tasks with desiredStatus RUNNING, replacing
-// tasks that stop and backing off when replacements keep failing.
+// tasks that stop, backing off when replacements keep failing, and rolling
+// tasks of older deployments over to the primary one.
 type service struct {
 	cfg  ServiceConfig
 	kick chan struct{} // buffered(1): "look again"
 
 	// guarded by Supervisor.mu
-	failures   int       // consecutive start failures
-	nextLaunch time.Time // monotonic; no launch before it
+	desired     int
+	deployments []*deployment // oldest first; the last is PRIMARY
+	failures    int           // consecutive start failures
+	nextLaunch  time.Time     // monotonic; no launch before it
 }
 
-func newService(cfg ServiceConfig) *service {
-	return &service{cfg: cfg.withDefaults(), kick: make(chan struct{}, 1)}
+// deployment is one generation of a service's tasks.
+type deployment struct {
+	id        string
+	createdAt time.Time // reported clock
 }
+
+func newDeployment(now time.Time) *deployment {
+	var b [deploymentIDHexBytes]byte
+	_, _ = rand.Read(b[:])
+	return &deployment{id: deploymentIDPrefix + hex.EncodeToString(b[:]), createdAt: now}
+}
+
+func newService(cfg ServiceConfig, now time.Time) *service {
+	cfg = cfg.withDefaults()
+	return &service{cfg: cfg, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
+		deployments: []*deployment{newDeployment(now)}}
+}
+
+func (sv *service) primary() *deployment { return sv.deployments[len(sv.deployments)-1] }
 
 func (sv *service) poke() {
 	select {
@@ -46,34 +80,115 @@ func (s *Supervisor) runService(sv *service) {
 	}
 }
 
-// reconcile launches the tasks the service is short of, unless it is backing
-// off; it returns how long to wait before looking again (0: until poked).
+// reconcile moves the service one step towards desired tasks of its
+// primary deployment: it stops primary tasks beyond the desired count
+// ("Scaling activity"), launches the primary tasks it is short of while the
+// service stays within its maximum percent (unless backing off), and stops
+// tasks of older deployments ("Deployment"): at once those that are not
+// RUNNING, the RUNNING ones only while the minimum healthy percent stays
+// RUNNING. It returns how long to wait before looking again (0: until
+// poked).
 func (s *Supervisor) reconcile(sv *service) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
 		return 0
 	}
-	active := 0
+	s.dropFinishedDeploymentsLocked(sv)
+	primary := sv.primary()
+	var prim, old []*task
+	running := 0
 	for _, t := range s.tasks {
-		if t.svc == sv && t.desiredStatus == StatusRunning {
-			active++
+		if t.svc != sv || t.desiredStatus != StatusRunning {
+			continue
+		}
+		if t.deployment == primary {
+			prim = append(prim, t)
+		} else {
+			old = append(old, t)
+		}
+		if t.lastStatus == StatusRunning {
+			running++
 		}
 	}
-	for ; active < sv.cfg.DesiredCount; active++ {
-		if wait := time.Until(sv.nextLaunch); wait > 0 {
-			return wait
+	maxTasks, minHealthy := sv.cfg.deploymentBounds(sv.desired)
+
+	// Scale in: tasks not yet RUNNING first, then the newest.
+	if extra := len(prim) - sv.desired; extra > 0 {
+		slices.SortFunc(prim, stopOrder)
+		for _, t := range prim[:extra] {
+			if t.lastStatus == StatusRunning {
+				running--
+			}
+			s.requestStopLocked(t, ReasonScaling, false)
+		}
+		prim = prim[extra:]
+	}
+
+	// Old tasks that are not serving go at once.
+	slices.SortFunc(old, stopOrder)
+	kept := old[:0]
+	for _, t := range old {
+		if t.lastStatus != StatusRunning {
+			s.requestStopLocked(t, ReasonDeployment, false)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	old = kept
+
+	var wait time.Duration
+	for n := len(prim); n < sv.desired && n+len(old) < maxTasks; n++ {
+		if w := time.Until(sv.nextLaunch); w > 0 {
+			wait = w
+			break
 		}
 		if err := s.launchLocked(sv); err != nil {
 			s.log.Error("cannot place task", "service", sv.cfg.Name, "err", err)
 			sv.nextLaunch = time.Now().Add(sv.cfg.BackoffInitial)
-			return sv.cfg.BackoffInitial
+			wait = sv.cfg.BackoffInitial
+			break
 		}
 	}
-	return 0
+
+	// Old RUNNING tasks, oldest first, while enough others stay RUNNING.
+	slices.Reverse(old)
+	for _, t := range old {
+		if running-1 < minHealthy {
+			break
+		}
+		running--
+		s.requestStopLocked(t, ReasonDeployment, false)
+	}
+	return wait
 }
 
-// launchLocked creates a task in PROVISIONING and starts its goroutine.
+// stopOrder sorts tasks to stop first: not RUNNING, then the newest.
+func stopOrder(a, b *task) int {
+	ar, br := a.lastStatus == StatusRunning, b.lastStatus == StatusRunning
+	if ar != br {
+		if ar {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Or(b.createdAt.Compare(a.createdAt), cmp.Compare(b.id, a.id))
+}
+
+// dropFinishedDeploymentsLocked forgets older deployments without tasks.
+func (s *Supervisor) dropFinishedDeploymentsLocked(sv *service) {
+	live := map[*deployment]bool{}
+	for _, t := range s.tasks {
+		if t.svc == sv {
+			live[t.deployment] = true
+		}
+	}
+	primary := sv.primary()
+	sv.deployments = slices.DeleteFunc(sv.deployments, func(d *deployment) bool { return d != primary && !live[d] })
+}
+
+// launchLocked creates a task of the primary deployment in PROVISIONING
+// and starts its goroutine.
 func (s *Supervisor) launchLocked(sv *service) error {
 	ip, err := s.ipam.allocate()
 	if err != nil {
@@ -82,6 +197,7 @@ func (s *Supervisor) launchLocked(sv *service) error {
 	t := &task{
 		id:            newTaskID(),
 		svc:           sv,
+		deployment:    sv.primary(),
 		ip:            ip,
 		stopReq:       make(chan struct{}),
 		lastStatus:    StatusProvisioning,
@@ -89,10 +205,10 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		createdAt:     s.now(),
 	}
 	for _, cc := range sv.cfg.Containers {
-		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending})
+		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{})})
 	}
 	s.tasks[t.id] = t
-	s.log.Info("task launched", "task", t.id, "service", sv.cfg.Name, "ip", ip.String())
+	s.log.Info("task launched", "task", t.id, "service", sv.cfg.Name, "deployment", t.deployment.id, "ip", ip.String())
 	s.wg.Add(1)
 	go s.runTask(t)
 	return nil
@@ -127,4 +243,127 @@ func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
 	}
 	s.log.Info("task stopping", "task", t.id, "service", sv.cfg.Name, "reason", reason)
 	sv.poke()
+}
+
+// ServiceStatus is a snapshot of one service, shaped like ECS
+// DescribeServices.
+type ServiceStatus struct {
+	Name         string             `json:"name"`
+	DesiredCount int                `json:"desiredCount"`
+	RunningCount int                `json:"runningCount"`
+	PendingCount int                `json:"pendingCount"`
+	Deployments  []DeploymentStatus `json:"deployments"`
+	// LastFailure is the stoppedReason of the latest failed task while the
+	// service is backing off, else "".
+	LastFailure string `json:"lastFailure,omitempty"`
+}
+
+// DeploymentStatus is one deployment of a ServiceStatus, primary first.
+type DeploymentStatus struct {
+	ID           string    `json:"id"`
+	Status       string    `json:"status"` // PRIMARY or ACTIVE
+	DesiredCount int       `json:"desiredCount"`
+	RunningCount int       `json:"runningCount"`
+	PendingCount int       `json:"pendingCount"`
+	RolloutState string    `json:"rolloutState"` // IN_PROGRESS or COMPLETED
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+func (s *Supervisor) service(name string) (*service, error) {
+	for _, sv := range s.services {
+		if sv.cfg.Name == name {
+			return sv, nil
+		}
+	}
+	return nil, fmt.Errorf("ecs: %w: %q", ErrServiceNotFound, name)
+}
+
+// Scale sets a service's desired count (ECS UpdateService desiredCount):
+// tasks are started, or stopped with reason "Scaling activity".
+func (s *Supervisor) Scale(name string, desired int) error {
+	if desired < 0 {
+		return fmt.Errorf("ecs: scale %s: desiredCount must be >= 0, got %d", name, desired)
+	}
+	sv, err := s.service(name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	sv.desired = desired
+	s.mu.Unlock()
+	s.log.Info("service scaled", "service", name, "desiredCount", desired)
+	sv.poke()
+	return nil
+}
+
+// Deploy starts a rolling deployment of a service (ECS UpdateService
+// forceNewDeployment): new tasks start within the maximum percent, and
+// tasks of older deployments are drained and stopped once enough new ones
+// are RUNNING, never leaving fewer than the minimum healthy percent RUNNING.
+// It returns the new deployment's id at once.
+func (s *Supervisor) Deploy(name string) (string, error) {
+	sv, err := s.service(name)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	d := newDeployment(s.now())
+	sv.deployments = append(sv.deployments, d)
+	sv.failures, sv.nextLaunch = 0, time.Time{}
+	s.mu.Unlock()
+	s.log.Info("deployment started", "service", name, "deployment", d.id)
+	sv.poke()
+	return d.id, nil
+}
+
+// Services returns a snapshot of every service, in configuration order.
+func (s *Supervisor) Services() []ServiceStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ServiceStatus, 0, len(s.services))
+	for _, sv := range s.services {
+		s.dropFinishedDeploymentsLocked(sv)
+		st := ServiceStatus{Name: sv.cfg.Name, DesiredCount: sv.desired}
+		deps := map[*deployment]*DeploymentStatus{}
+		st.Deployments = make([]DeploymentStatus, len(sv.deployments))
+		for i, d := range sv.deployments {
+			j := len(sv.deployments) - 1 - i // primary first
+			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt}
+			deps[d] = &st.Deployments[j]
+		}
+		st.Deployments[0].Status = DeploymentPrimary
+		st.Deployments[0].DesiredCount = sv.desired
+		for _, t := range s.tasks {
+			if t.svc != sv || t.desiredStatus != StatusRunning {
+				continue
+			}
+			ds := deps[t.deployment]
+			if t.deployment != sv.primary() {
+				ds.DesiredCount++
+			}
+			if t.lastStatus == StatusRunning {
+				st.RunningCount++
+				ds.RunningCount++
+			} else {
+				st.PendingCount++
+				ds.PendingCount++
+			}
+		}
+		for i := range st.Deployments {
+			st.Deployments[i].RolloutState = RolloutInProgress
+		}
+		if p := st.Deployments[0]; len(st.Deployments) == 1 && p.RunningCount == p.DesiredCount && p.PendingCount == 0 {
+			st.Deployments[0].RolloutState = RolloutCompleted
+		}
+		if sv.failures > 0 {
+			for i := len(s.stopped) - 1; i >= 0; i-- {
+				if s.stopped[i].Service == sv.cfg.Name {
+					st.LastFailure = s.stopped[i].StoppedReason
+					break
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }

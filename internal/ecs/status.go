@@ -17,18 +17,23 @@ const (
 const (
 	ReasonEssentialExited = "Essential container in task exited"
 	ReasonHealthCheck     = "Task failed container health checks"
+	ReasonELBHealthCheck  = "Task failed ELB health checks"
+	ReasonScaling         = "Scaling activity"
+	ReasonDeployment      = "Deployment"
 	ReasonShutdown        = "Service shutdown: portway is stopping"
 	ReasonUserStop        = "Task stopped by user"
 	// Prefixes; the error follows.
 	ReasonCannotStart    = "CannotStartContainerError"
 	ReasonResourceInit   = "ResourceInitializationError"
 	ReasonRegisterFailed = "Task failed to register with target group"
+	ReasonDependency     = "DependencyError"
 )
 
 // TaskStatus is a snapshot of one task, shaped like ECS DescribeTasks.
 type TaskStatus struct {
 	TaskID        string            `json:"taskId"`
 	Service       string            `json:"service"`
+	DeploymentID  string            `json:"deploymentId"` // the deployment that started it (ECS startedBy)
 	LastStatus    string            `json:"lastStatus"`
 	DesiredStatus string            `json:"desiredStatus"`
 	IP            string            `json:"ip"`
@@ -46,4 +51,7 @@ type ContainerStatus struct {
 	LastStatus string `json:"lastStatus"`
 	ExitCode   *int   `json:"exitCode"` // null until exited; 128+signal when killed
 	Reason     string `json:"reason,omitempty"`
+	// HealthStatus is UNKNOWN, HEALTHY or UNHEALTHY for a container with a
+	// health check, else absent.
+	HealthStatus string `json:"healthStatus,omitempty"`
 }

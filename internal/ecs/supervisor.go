@@ -17,6 +17,9 @@ import (
 	"time"
 )
 
+// ErrServiceNotFound is returned for an unknown service name.
+var ErrServiceNotFound = errors.New("service not found")
+
 // Supervisor runs the services' tasks.
 type Supervisor struct {
 	cfg         Config
@@ -84,7 +87,7 @@ func New(cfg Config) (*Supervisor, error) {
 		},
 	}
 	for _, sc := range cfg.Services {
-		s.services = append(s.services, newService(sc))
+		s.services = append(s.services, newService(sc, cfg.Now()))
 	}
 	return s, nil
 }
@@ -105,6 +108,15 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		return fmt.Errorf("ecs: executable: %w", err)
 	} else if st.IsDir() || st.Mode()&0o111 == 0 {
 		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
+	}
+	for _, sv := range s.services {
+		for _, c := range sv.cfg.Containers {
+			if c.Engine == EngineNginx {
+				if _, err := findNginx(); err != nil {
+					return fmt.Errorf("ecs: service %s: container %s: %w", sv.cfg.Name, c.Name, err)
+				}
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
 		return fmt.Errorf("ecs: stateDir: %w", err)

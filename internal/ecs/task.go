@@ -21,10 +21,11 @@ import (
 // task is one running (or stopping) task. Fields below the line are guarded
 // by Supervisor.mu; the task goroutine (runTask) drives the state machine.
 type task struct {
-	id      string
-	svc     *service
-	ip      netip.Addr
-	stopReq chan struct{} // closed when desiredStatus becomes STOPPED
+	id         string
+	svc        *service
+	deployment *deployment
+	ip         netip.Addr
+	stopReq    chan struct{} // closed when desiredStatus becomes STOPPED
 
 	// guarded by Supervisor.mu
 	lastStatus    string
@@ -34,13 +35,15 @@ type task struct {
 	startedAt     time.Time
 	stoppedAt     time.Time
 	runningSince  time.Time // monotonic, for the back-off's "stable" test
+	launchedAt    time.Time // monotonic: containers started; the grace period runs from here
 	registered    bool
 	containers    []*container
 }
 
 type container struct {
-	cfg    ContainerConfig
-	exited chan struct{} // closed once the process is reaped (never started: nil)
+	cfg     ContainerConfig
+	exited  chan struct{} // closed once the process is reaped (never started: nil)
+	healthy chan struct{} // closed when the health check first passes
 
 	// guarded by Supervisor.mu
 	proc       Process
@@ -48,6 +51,7 @@ type container struct {
 	lastStatus string
 	exitCode   *int
 	reason     string
+	health     string // "" without a health check, else UNKNOWN/HEALTHY/UNHEALTHY
 	log        *cappedLog
 }
 
@@ -61,7 +65,7 @@ func newTaskID() string {
 func (s *Supervisor) runTask(t *task) {
 	defer s.wg.Done()
 	if s.startContainers(t) && s.activate(t) {
-		<-t.stopReq // RUNNING until an essential container exits or a stop is requested
+		s.watchTarget(t) // RUNNING until an essential container exits or a stop is requested
 	}
 	s.deactivate(t)
 	s.stopContainers(t)
@@ -97,7 +101,19 @@ func (s *Supervisor) startContainers(t *task) bool {
 	}
 	s.setStatus(t, StatusPending)
 	repl := strings.NewReplacer("${TASK_IP}", t.ip.String(), "${TASK_ID}", t.id)
-	for _, c := range t.containers {
+	order, _ := startOrder(t.svc.cfg.Containers) // validated: no cycle
+	for _, i := range order {
+		c := t.containers[i]
+		if stopRequested(t) {
+			return false
+		}
+		if err := s.waitDependencies(t, c); err != nil {
+			s.mu.Lock()
+			c.lastStatus, c.reason = StatusStopped, err.Error()
+			s.mu.Unlock()
+			s.requestStop(t, fmt.Sprintf("%s: %s: %v", ReasonDependency, c.cfg.Name, err), true)
+			return false
+		}
 		if stopRequested(t) {
 			return false
 		}
@@ -109,22 +125,70 @@ func (s *Supervisor) startContainers(t *task) bool {
 			return false
 		}
 	}
+	s.mu.Lock()
+	t.launchedAt = time.Now()
+	s.mu.Unlock()
 	return true
 }
 
+// waitDependencies waits until c's dependencies meet their condition:
+// START (started earlier in startOrder: nothing to wait for) or HEALTHY.
+// It gives up when a dependency exits, the task is stopping, or after the
+// service's ReadinessTimeout.
+func (s *Supervisor) waitDependencies(t *task, c *container) error {
+	for _, d := range c.cfg.DependsOn {
+		if d.Condition != ConditionHealthy {
+			continue
+		}
+		var dep *container
+		for _, x := range t.containers {
+			if x.cfg.Name == d.ContainerName {
+				dep = x
+			}
+		}
+		s.mu.Lock()
+		exited := dep.exited
+		s.mu.Unlock()
+		timeout := time.NewTimer(t.svc.cfg.ReadinessTimeout)
+		select {
+		case <-dep.healthy:
+		case <-exited:
+			timeout.Stop()
+			return fmt.Errorf("dependency %s exited before it was HEALTHY", d.ContainerName)
+		case <-t.stopReq:
+		case <-timeout.C:
+			return fmt.Errorf("dependency %s not HEALTHY after %s", d.ContainerName, t.svc.cfg.ReadinessTimeout)
+		}
+		timeout.Stop()
+	}
+	return nil
+}
+
 func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *strings.Replacer) error {
+	secrets, err := secretEnv(c.cfg.Secrets, repl)
+	if err != nil {
+		return err
+	}
 	logf, err := openCappedLog(filepath.Join(dir, c.cfg.Name+".log"), s.cfg.LogMaxBytes)
 	if err != nil {
 		return err
 	}
+	path := s.cfg.Executable
 	args := make([]string, len(c.cfg.Command))
 	for i, a := range c.cfg.Command {
 		args[i] = repl.Replace(a)
+	}
+	if c.cfg.Engine == EngineNginx {
+		if path, args, err = nginxCommand(t.id, dir, c.cfg, repl); err != nil {
+			logf.Close()
+			return err
+		}
 	}
 	env := os.Environ()
 	for _, e := range c.cfg.Env {
 		env = append(env, repl.Replace(e))
 	}
+	env = append(env, secrets...)
 	env = append(env,
 		"PORTWAY_TASK_ID="+t.id,
 		"PORTWAY_TASK_IP="+t.ip.String(),
@@ -132,7 +196,8 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 	)
 	proc, err := s.cfg.Runtime.Start(ContainerSpec{
 		TaskID: t.id, Name: c.cfg.Name,
-		Path: s.cfg.Executable, Args: args, Env: env, Output: logf,
+		Path: path, Args: args, Env: env, Output: logf,
+		OwnPIDNamespace: c.cfg.Engine == EngineNginx,
 	})
 	if err != nil {
 		logf.Close()
@@ -141,11 +206,18 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 	s.mu.Lock()
 	c.proc, c.pid, c.log, c.lastStatus = proc, proc.PID(), logf, StatusRunning
 	c.exited = make(chan struct{})
+	if c.cfg.HealthCheck != nil {
+		c.health = HealthUnknown
+	}
 	s.mu.Unlock()
 	s.log.Info("container started", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "pid", proc.PID(), "ip", t.ip.String())
 
 	s.wg.Add(1)
 	go s.waitContainer(t, c)
+	if c.cfg.HealthCheck != nil {
+		s.wg.Add(1)
+		go s.runHealthCheck(t, c, *c.cfg.HealthCheck, env, repl)
+	}
 	return nil
 }
 
@@ -188,6 +260,9 @@ func (s *Supervisor) activate(t *task) bool {
 		t.registered = true
 		s.mu.Unlock()
 		s.log.Info("task registered", "task", t.id, "targetGroup", cfg.TargetGroup, "target", net.JoinHostPort(ip, strconv.Itoa(cfg.ContainerPort)))
+		if !s.waitHealthyTarget(t) {
+			return false
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -198,7 +273,104 @@ func (s *Supervisor) activate(t *task) bool {
 	t.startedAt = s.now()
 	t.runningSince = time.Now()
 	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())
+	t.svc.poke() // a deployment may now stop an old task
 	return true
+}
+
+// targetStates returns the registrar's view of target health, or nil when
+// the task has no target group or the registrar cannot tell.
+func (s *Supervisor) targetStates(t *task) TargetStateReader {
+	if t.svc.cfg.TargetGroup == "" {
+		return nil
+	}
+	tsr, _ := s.cfg.Registrar.(TargetStateReader)
+	return tsr
+}
+
+// targetState asks for the task's target state; errors read as "".
+func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
+	cfg := t.svc.cfg
+	state, err := tsr.TargetState(s.ctx, cfg.TargetGroup, t.ip.String(), cfg.ContainerPort)
+	if err != nil {
+		s.log.Debug("target state", "task", t.id, "targetGroup", cfg.TargetGroup, "err", err)
+		return ""
+	}
+	return state
+}
+
+// pastGrace reports whether the task's health check grace period is over.
+func (s *Supervisor) pastGrace(t *task) bool {
+	s.mu.Lock()
+	launched := t.launchedAt
+	s.mu.Unlock()
+	return time.Since(launched) >= t.svc.cfg.HealthCheckGracePeriod
+}
+
+// activatingPollInterval bounds how long a task stays ACTIVATING after its
+// target became healthy.
+const activatingPollInterval = 50 * time.Millisecond
+
+// waitHealthyTarget keeps a registered task ACTIVATING until its target is
+// healthy. An unhealthy target after the grace period, or no healthy
+// target within the grace period plus the readiness timeout, stops the
+// task ("Task failed ELB health checks").
+func (s *Supervisor) waitHealthyTarget(t *task) bool {
+	tsr := s.targetStates(t)
+	if tsr == nil {
+		return true
+	}
+	cfg := t.svc.cfg
+	limit := time.NewTimer(cfg.HealthCheckGracePeriod + cfg.ReadinessTimeout)
+	defer limit.Stop()
+	// Look often: RUNNING should follow the target's healthy at once.
+	tick := time.NewTicker(min(cfg.ReadinessInterval, activatingPollInterval))
+	defer tick.Stop()
+	for {
+		state := s.targetState(t, tsr)
+		switch {
+		case state == TargetHealthy:
+			return true
+		case state == TargetUnhealthy && s.pastGrace(t):
+			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
+			s.requestStop(t, ReasonELBHealthCheck, true)
+			return false
+		}
+		select {
+		case <-t.stopReq:
+			return false
+		case <-limit.C:
+			s.log.Warn("task target never became healthy", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "state", state)
+			s.requestStop(t, ReasonELBHealthCheck, true)
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// watchTarget is RUNNING: it returns when a stop is requested, and
+// requests one itself when the task's target turns unhealthy after the
+// grace period.
+func (s *Supervisor) watchTarget(t *task) {
+	tsr := s.targetStates(t)
+	if tsr == nil {
+		<-t.stopReq
+		return
+	}
+	cfg := t.svc.cfg
+	tick := time.NewTicker(cfg.ReadinessInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stopReq:
+			return
+		case <-tick.C:
+		}
+		if s.targetState(t, tsr) == TargetUnhealthy && s.pastGrace(t) {
+			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
+			s.requestStop(t, ReasonELBHealthCheck, true)
+			return
+		}
+	}
 }
 
 // waitReady probes the task until it answers, the readiness deadline passes
@@ -281,13 +453,57 @@ func (s *Supervisor) deactivate(t *task) {
 	s.mu.Unlock()
 }
 
-// stopContainers is STOPPING: SIGTERM each live container in reverse
-// definition order, SIGKILL after StopTimeout (at once when the supervisor's
+// stopOrder is the order containers are stopped in: reverse dependency
+// order (a container stops before those it depends on); among containers
+// free to stop, the one serving the target group (ContainerName: the front
+// door, e.g. the sidecar) first, so that it finishes its requests in
+// flight while the app behind it still answers, then the others in
+// reverse definition order.
+func (t *task) stopOrder() []*container {
+	n := len(t.containers)
+	dependents := make(map[string]int, n) // name → dependents not yet stopped
+	for _, c := range t.containers {
+		for _, d := range c.cfg.DependsOn {
+			dependents[d.ContainerName]++
+		}
+	}
+	done := make([]bool, n)
+	order := make([]*container, 0, n)
+	for len(order) < n {
+		pick := -1
+		for i := n - 1; i >= 0; i-- {
+			c := t.containers[i]
+			if done[i] || dependents[c.cfg.Name] > 0 {
+				continue
+			}
+			if pick < 0 || c.cfg.Name == t.svc.cfg.ContainerName {
+				pick = i
+			}
+		}
+		if pick < 0 { // a cycle (rejected by Validate): stop the rest in reverse order
+			for i := n - 1; i >= 0; i-- {
+				if !done[i] {
+					done[i] = true
+					order = append(order, t.containers[i])
+				}
+			}
+			break
+		}
+		done[pick] = true
+		order = append(order, t.containers[pick])
+		for _, d := range t.containers[pick].cfg.DependsOn {
+			dependents[d.ContainerName]--
+		}
+	}
+	return order
+}
+
+// stopContainers is STOPPING: SIGTERM (see stopSignal) each live container
+// in stopOrder, SIGKILL after StopTimeout (at once when the supervisor's
 // context has ended), and wait until every process has been reaped.
 func (s *Supervisor) stopContainers(t *task) {
 	s.setStatus(t, StatusStopping)
-	for i := len(t.containers) - 1; i >= 0; i-- {
-		c := t.containers[i]
+	for _, c := range t.stopOrder() {
 		s.mu.Lock()
 		proc, exited := c.proc, c.exited
 		s.mu.Unlock()
@@ -300,7 +516,7 @@ func (s *Supervisor) stopContainers(t *task) {
 		default:
 		}
 		if s.ctx.Err() == nil {
-			s.signal(t, c, syscall.SIGTERM)
+			s.signal(t, c, stopSignal(c.cfg))
 			timeout := time.NewTimer(t.svc.cfg.StopTimeout)
 			select {
 			case <-exited:
@@ -317,6 +533,16 @@ func (s *Supervisor) stopContainers(t *task) {
 			<-exited
 		}
 	}
+}
+
+// stopSignal is what asks a container to stop: SIGTERM, but SIGQUIT for
+// nginx, whose SIGTERM drops requests in flight (nginx's own images set
+// STOPSIGNAL SIGQUIT, its graceful shutdown).
+func stopSignal(c ContainerConfig) syscall.Signal {
+	if c.Engine == EngineNginx {
+		return syscall.SIGQUIT
+	}
+	return syscall.SIGTERM
 }
 
 func (s *Supervisor) signal(t *task, c *container, sig syscall.Signal) {
@@ -364,6 +590,7 @@ func (t *task) snapshot() TaskStatus {
 	ts := TaskStatus{
 		TaskID:        t.id,
 		Service:       t.svc.cfg.Name,
+		DeploymentID:  t.deployment.id,
 		LastStatus:    t.lastStatus,
 		DesiredStatus: t.desiredStatus,
 		IP:            t.ip.String(),
@@ -380,7 +607,7 @@ func (t *task) snapshot() TaskStatus {
 		ts.StoppedAt = &v
 	}
 	for i, c := range t.containers {
-		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason}
+		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health}
 		if c.exitCode != nil {
 			v := *c.exitCode
 			cs.ExitCode = &v

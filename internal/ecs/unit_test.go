@@ -52,6 +52,11 @@ func TestValidate(t *testing.T) {
 		{"bad env", func(c *Config) { c.Services[0].Containers[1].Env = []string{"NOEQUALS"} }, "services[0].containers[1].env[0]: must be KEY=VALUE"},
 		{"unknown container name", func(c *Config) { c.Services[0].ContainerName = "web" }, `services[0].containerName: no container named "web"`},
 		{"negative log cap", func(c *Config) { c.LogMaxBytes = -1 }, "logMaxBytes: must be >= 0"},
+		{"negative grace", func(c *Config) { c.Services[0].HealthCheckGracePeriod = -time.Second }, "services[0].healthCheckGracePeriod: must be >= 0"},
+		{"min healthy > 100", func(c *Config) { v := 101; c.Services[0].MinimumHealthyPercent = &v }, "services[0].minimumHealthyPercent: must be 0..100"},
+		{"min healthy 0", func(c *Config) { v := 0; c.Services[0].MinimumHealthyPercent = &v }, ""},
+		{"max percent < 100", func(c *Config) { c.Services[0].MaximumPercent = 50 }, "services[0].maximumPercent: must be 100..1000"},
+		{"nginx engine", func(c *Config) { c.Services[0].Containers[1].Engine = EngineNginx }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

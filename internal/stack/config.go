@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 )
 
@@ -169,14 +170,21 @@ type TasksConfig struct {
 // ServiceConfig is an ECS-style service: a task definition kept at a
 // desired count behind a target group.
 type ServiceConfig struct {
-	Name          string            `yaml:"name"`
-	DesiredCount  int               `yaml:"desiredCount"`
-	TargetGroup   string            `yaml:"targetGroup"`
-	ContainerName string            `yaml:"containerName"`
-	ContainerPort int               `yaml:"containerPort"`
-	ReadinessPath string            `yaml:"readinessPath"`
-	StopTimeout   time.Duration     `yaml:"stopTimeout"`
-	Containers    []ContainerConfig `yaml:"containers"`
+	Name          string        `yaml:"name"`
+	DesiredCount  int           `yaml:"desiredCount"`
+	TargetGroup   string        `yaml:"targetGroup"`
+	ContainerName string        `yaml:"containerName"`
+	ContainerPort int           `yaml:"containerPort"`
+	ReadinessPath string        `yaml:"readinessPath"`
+	StopTimeout   time.Duration `yaml:"stopTimeout"`
+	// HealthCheckGracePeriod: target health failures before it has passed
+	// since the task started do not replace the task.
+	HealthCheckGracePeriod time.Duration `yaml:"healthCheckGracePeriod,omitempty"`
+	// Rolling deployments keep at least minimumHealthyPercent (default 100)
+	// of desiredCount in service and run at most maximumPercent (default 200).
+	MinimumHealthyPercent *int              `yaml:"minimumHealthyPercent,omitempty"`
+	MaximumPercent        int               `yaml:"maximumPercent,omitempty"`
+	Containers            []ContainerConfig `yaml:"containers"`
 }
 
 // ContainerConfig is one container of a task. Command is the argument list
@@ -186,6 +194,12 @@ type ContainerConfig struct {
 	Command   []string `yaml:"command"`
 	Env       []string `yaml:"env,omitempty"`
 	Essential *bool    `yaml:"essential,omitempty"`
+	// Engine "nginx" runs the system's nginx with a generated config in
+	// place of the built-in sidecar (the command's --listen and --upstream).
+	Engine      string           `yaml:"engine,omitempty"`
+	Secrets     []ecs.Secret     `yaml:"secrets,omitempty"`
+	DependsOn   []ecs.Dependency `yaml:"dependsOn,omitempty"`
+	HealthCheck *ecs.HealthCheck `yaml:"healthCheck,omitempty"`
 }
 
 // Load reads a stack file strictly: unknown fields are errors naming the

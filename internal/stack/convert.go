@@ -131,6 +131,10 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 			ContainerPort: s.ContainerPort,
 			ReadinessPath: s.ReadinessPath,
 			StopTimeout:   s.StopTimeout,
+
+			HealthCheckGracePeriod: s.HealthCheckGracePeriod,
+			MinimumHealthyPercent:  s.MinimumHealthyPercent,
+			MaximumPercent:         s.MaximumPercent,
 		}
 		for _, ct := range s.Containers {
 			args := make([]string, len(ct.Command))
@@ -144,9 +148,23 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 			}
 			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
 				Name: ct.Name, Command: args, Env: env, Essential: essential,
+				Engine: ct.Engine, Secrets: ct.Secrets, DependsOn: ct.DependsOn, HealthCheck: ct.HealthCheck,
 			})
 		}
 		ec.Services = append(ec.Services, sc)
 	}
 	return ec
+}
+
+// UseNginxSidecar makes every built-in sidecar container ("sidecar …") run
+// as the system's nginx with a generated config instead.
+func (c *Config) UseNginxSidecar() {
+	for i := range c.Services {
+		for j := range c.Services[i].Containers {
+			ct := &c.Services[i].Containers[j]
+			if len(ct.Command) > 0 && ct.Command[0] == "sidecar" {
+				ct.Engine = "nginx"
+			}
+		}
+	}
 }

@@ -237,9 +237,10 @@ func (s *Stack) notReady() []string {
 			}
 			states = append(states, fmt.Sprintf("%s:%d %s", th.Target.ID, th.Target.Port, th.TargetHealth.State))
 		}
-		if healthy < svc.DesiredCount {
-			missing = append(missing, fmt.Sprintf("service %s has %d of %d healthy targets [%s]",
-				svc.Name, healthy, svc.DesiredCount, strings.Join(states, ", ")))
+		running := s.tasks.RunningCount(svc.Name)
+		if healthy < svc.DesiredCount || running < svc.DesiredCount {
+			missing = append(missing, fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
+				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", ")))
 		}
 	}
 	return missing

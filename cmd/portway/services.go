@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portway/portway/internal/stack"
+)
+
+// serviceStatus mirrors ecs.ServiceStatus as the control API returns it.
+type serviceStatus struct {
+	Name         string `json:"name"`
+	DesiredCount int    `json:"desiredCount"`
+	RunningCount int    `json:"runningCount"`
+	PendingCount int    `json:"pendingCount"`
+	Deployments  []struct {
+		ID           string `json:"id"`
+		Status       string `json:"status"`
+		DesiredCount int    `json:"desiredCount"`
+		RunningCount int    `json:"runningCount"`
+		PendingCount int    `json:"pendingCount"`
+		RolloutState string `json:"rolloutState"`
+	} `json:"deployments"`
+	LastFailure string `json:"lastFailure,omitempty"`
+}
+
+// done reports whether the service has one deployment, fully RUNNING.
+func (s serviceStatus) done() bool {
+	return len(s.Deployments) == 1 && s.Deployments[0].RolloutState == "COMPLETED"
+}
+
+// controlPost POSTs body (JSON, may be nil) to path of the running stack's
+// control API and decodes the answer into v.
+func controlPost(ctx context.Context, stateDir, path string, body, v any) error {
+	ep, err := stack.ReadEndpoints(stateDir)
+	if err != nil {
+		return err
+	}
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.ControlURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("control API: %w (is `portway up` running?)", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return fmt.Errorf("control API %s: %s", path, e.Message)
+		}
+		return fmt.Errorf("control API %s: %s: %s", path, resp.Status, strings.TrimSpace(string(data)))
+	}
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+func newServicesCmd() *cobra.Command {
+	var stateDir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "services",
+		Short: "Show the services, their counts and deployments; scale and deploy them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var raw json.RawMessage
+			if err := controlGet(cmd.Context(), stateDir, "/ecs/services", &raw); err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(raw))
+				return err
+			}
+			var list struct {
+				Services []serviceStatus `json:"services"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVICE\tDESIRED\tRUNNING\tPENDING\tDEPLOYMENTS\tLAST FAILURE")
+			for _, s := range list.Services {
+				var deps []string
+				for _, d := range s.Deployments {
+					deps = append(deps, fmt.Sprintf("%s %s %d/%d %s", d.ID, strings.ToLower(d.Status),
+						d.RunningCount, d.DesiredCount, strings.ToLower(d.RolloutState)))
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", s.Name, s.DesiredCount, s.RunningCount, s.PendingCount,
+					strings.Join(deps, "; "), s.LastFailure)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "scale NAME COUNT",
+		Short: "Set a service's desired count",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 0 {
+				return fmt.Errorf("COUNT: %q is not a number >= 0", args[1])
+			}
+			var st serviceStatus
+			path := "/ecs/services/" + url.PathEscape(args[0]) + "/scale"
+			if err := controlPost(cmd.Context(), stateDir, path, map[string]int{"desiredCount": n}, &st); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: desired %d (running %d, pending %d)\n", st.Name, st.DesiredCount, st.RunningCount, st.PendingCount)
+			return nil
+		},
+	})
+
+	var wait bool
+	var timeout time.Duration
+	deploy := &cobra.Command{
+		Use:   "deploy NAME",
+		Short: "Start a rolling deployment: new tasks, healthy first, then old ones drained and stopped",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var st serviceStatus
+			path := "/ecs/services/" + url.PathEscape(args[0])
+			if err := controlPost(cmd.Context(), stateDir, path+"/deploy", nil, &st); err != nil {
+				return err
+			}
+			if len(st.Deployments) == 0 {
+				return errors.New("control API: deployment not reported")
+			}
+			id := st.Deployments[0].ID
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s: deployment %s started\n", st.Name, id)
+			if !wait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				if err := controlGet(ctx, stateDir, path, &st); err != nil && ctx.Err() == nil {
+					return err
+				}
+				if len(st.Deployments) > 0 && st.Deployments[0].ID != id {
+					return fmt.Errorf("%s: deployment %s was superseded by %s", st.Name, id, st.Deployments[0].ID)
+				}
+				if st.done() {
+					fmt.Fprintf(out, "%s: deployment %s completed: %d tasks running\n", st.Name, id, st.RunningCount)
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					msg := fmt.Sprintf("%s: deployment %s not complete after %s: running %d of %d, %d deployments",
+						st.Name, id, timeout, st.RunningCount, st.DesiredCount, len(st.Deployments))
+					if st.LastFailure != "" {
+						msg += "; last failure: " + st.LastFailure
+					}
+					return errors.New(msg)
+				case <-tick.C:
+				}
+			}
+		},
+	}
+	deploy.Flags().BoolVar(&wait, "wait", false, "wait until the deployment has completed")
+	deploy.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait: how long to wait")
+	cmd.AddCommand(deploy)
+	return cmd
+}
