@@ -51,6 +51,11 @@ type AuthConfig struct {
 	// DefaultClient is created at first start; its credentials are written
 	// to oauth-credentials.json in the state dir.
 	DefaultClient ClientConfig `yaml:"defaultClient"`
+	// Clients are further app clients, kept as declared: each is created at
+	// the first start that lacks it (credentials written once to
+	// clients/<name>.json in the state dir), and its scopes and token
+	// validity follow the config on every start.
+	Clients []ClientConfig `yaml:"clients,omitempty"`
 }
 
 // ResourceServerConfig is a Cognito resource server: an identifier and the
@@ -66,6 +71,9 @@ type ClientConfig struct {
 	// Scopes are full scope strings; empty means every scope of every
 	// resource server.
 	Scopes []string `yaml:"scopes"`
+	// TokenValidity of this client's tokens (5m–24h); 0 means
+	// auth.tokenValidity.
+	TokenValidity time.Duration `yaml:"tokenValidity,omitempty"`
 }
 
 // GatewayConfig describes the REST API, its stage and where it listens.

@@ -111,6 +111,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if err = reconcileClients(s.auth.Clients(), cfg.Auth.Clients, cfg.AllScopes(), cfg.Auth.TokenValidity, abs, s.auth.TokenURL()); err != nil {
+		return nil, err
+	}
 
 	if s.lb, err = nlb.New(cfg.NLBComponent(log.With("component", "nlb"))); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)

@@ -6,8 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
+	"time"
 )
+
+// clientFileName is what a declared client's name may be: it names its
+// credentials file.
+var clientFileName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Validate checks the stack as a whole: required fields, names and the
 // references between parts (listeners to target groups, services to target
@@ -51,6 +57,24 @@ func (c Config) Validate() error {
 	for i, s := range c.Auth.DefaultClient.Scopes {
 		if !scopes[s] {
 			add(fmt.Sprintf("auth.defaultClient.scopes[%d]", i), "%q is not a scope of any resource server", s)
+		}
+	}
+	clientNames := map[string]bool{c.Auth.DefaultClient.Name: true}
+	for i, cl := range c.Auth.Clients {
+		f := fmt.Sprintf("auth.clients[%d]", i)
+		if !clientFileName.MatchString(cl.Name) {
+			add(f+".name", "%q must be 1-64 characters of letters, digits, '-', '_' or '.'", cl.Name)
+		} else if clientNames[cl.Name] {
+			add(f+".name", "%q is used twice (the default client counts)", cl.Name)
+		}
+		clientNames[cl.Name] = true
+		for j, s := range cl.Scopes {
+			if !scopes[s] {
+				add(fmt.Sprintf("%s.scopes[%d]", f, j), "%q is not a scope of any resource server", s)
+			}
+		}
+		if v := cl.TokenValidity; v != 0 && (v < 5*time.Minute || v > 24*time.Hour) {
+			add(f+".tokenValidity", "%s must be between 5m and 24h", v)
 		}
 	}
 
