@@ -215,6 +215,12 @@ func run(ctx context.Context, opts options, stdout io.Writer, log *slog.Logger) 
 	if rep.Chain.RSSIdleMB, err = rssMB(ots.roots()...); err != nil {
 		return err
 	}
+	if rep.Portway.PSSIdleMB, err = pssMB(pw.up.PID()); err != nil {
+		return err
+	}
+	if rep.Chain.PSSIdleMB, err = pssMB(ots.roots()...); err != nil {
+		return err
+	}
 
 	chains, err := prepareChains(ctx, pw, ots, log)
 	if err != nil {
@@ -299,6 +305,11 @@ func contains(xs []string, x string) bool {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func pssMB(roots ...int) (float64, error) {
+	b, err := pssOf("/proc", roots...)
+	return float64(b) / (1 << 20), err
+}
 
 func rssMB(roots ...int) (float64, error) {
 	b, err := rssOf("/proc", roots...)

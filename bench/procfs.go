@@ -197,3 +197,48 @@ func rssOf(proc string, roots ...int) (int64, error) {
 	}
 	return total, nil
 }
+
+// pssOf sums the proportional set size (Pss in /proc/<pid>/smaps_rollup)
+// over roots and their descendants, in bytes: pages shared by several
+// processes (the one portway binary all containers run) count once in all,
+// which is what the stack really costs. VmRSS sums count them per process.
+func pssOf(proc string, roots ...int) (int64, error) {
+	stats, err := allStats(proc)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, pid := range treeOf(stats, roots...) {
+		data, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "smaps_rollup"))
+		if err != nil {
+			continue // exited meanwhile, or a kernel without smaps_rollup
+		}
+		n, err := parseKBField(data, "Pss:")
+		if err != nil {
+			return 0, fmt.Errorf("pid %d: %w", pid, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// parseKBField returns the "<field> <n> kB" line's value in bytes.
+func parseKBField(data []byte, field string) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), field)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%s line %q: want \"<n> kB\"", field, sc.Text())
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s line %q: %w", field, sc.Text(), err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, sc.Err()
+}

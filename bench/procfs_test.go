@@ -219,3 +219,17 @@ func TestProcSetStopsTree(t *testing.T) {
 		t.Error("the process's output did not reach its log")
 	}
 }
+
+func TestPSSOfSelf(t *testing.T) {
+	pss, err := pssOf("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, err := rssOf("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pss <= 0 || pss > rss {
+		t.Errorf("pss %d, rss %d: want 0 < pss <= rss", pss, rss)
+	}
+}

@@ -50,9 +50,11 @@ type Settings struct {
 
 // StackFigures are a chain's start-up time and memory.
 type StackFigures struct {
-	ReadyMS     float64 `json:"ready_ms,omitempty"`
-	RSSIdleMB   float64 `json:"rss_idle_mb"`
-	RSSMaxMB    float64 `json:"rss_max_mb"`
+	ReadyMS   float64 `json:"ready_ms,omitempty"`
+	RSSIdleMB float64 `json:"rss_idle_mb"`
+	RSSMaxMB  float64 `json:"rss_max_mb"`
+	// PSSIdleMB counts pages shared between the stack's processes once.
+	PSSIdleMB   float64 `json:"pss_idle_mb"`
 	Description string  `json:"description"`
 }
 
@@ -222,10 +224,10 @@ func writeTable(w io.Writer, r Report) error {
 		fmt.Fprintf(w, "  %-8s %s\n", sc.Name, sc.Description)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "portway up ready in %.0f ms; resident memory %.1f MB idle, %.1f MB max under load (%s)\n",
-		r.Portway.ReadyMS, r.Portway.RSSIdleMB, r.Portway.RSSMaxMB, r.Portway.Description)
-	fmt.Fprintf(w, "nginx/HAProxy chain resident memory %.1f MB idle, %.1f MB max under load (%s)\n",
-		r.Chain.RSSIdleMB, r.Chain.RSSMaxMB, r.Chain.Description)
+	fmt.Fprintf(w, "portway up ready in %.0f ms; memory idle %.1f MB proportional (shared pages once), %.1f MB summed RSS; %.1f MB max RSS under load (%s)\n",
+		r.Portway.ReadyMS, r.Portway.PSSIdleMB, r.Portway.RSSIdleMB, r.Portway.RSSMaxMB, r.Portway.Description)
+	fmt.Fprintf(w, "nginx/HAProxy chain memory idle %.1f MB proportional, %.1f MB summed RSS; %.1f MB max RSS under load (%s)\n",
+		r.Chain.PSSIdleMB, r.Chain.RSSIdleMB, r.Chain.RSSMaxMB, r.Chain.Description)
 	for _, k := range r.Kill {
 		until := fmt.Sprintf("%.0f ms", k.ClientErrorsMS)
 		if k.ClientErrorsMS < 0 {
