@@ -254,3 +254,26 @@ func TestNotFoundAndMethods(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestTokenBodyLimit: a body of exactly 64 KiB is read; one byte more is
+// refused with 413 before the client is authenticated.
+func TestTokenBodyLimit(t *testing.T) {
+	f := newTokenFixture(t)
+	base := ccForm("client_id", f.bagsID, "client_secret", f.bagsSecret).Encode() + "&pad="
+	atLimit := base + strings.Repeat("a", maxTokenBody-len(base))
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"exactly 64 KiB", atLimit, http.StatusOK},
+		{"64 KiB + 1", atLimit + "a", http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := serve(f.s, tokenReq{rawBody: tc.body})
+			if w.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tc.status, w.Body)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ import (
 // Integration and authorization kinds understood by the gateway.
 const (
 	IntegrationHTTPProxy = "HTTP_PROXY"
+	ConnectionInternet   = "INTERNET" // the integration URI is reached directly (AWS's default)
+	ConnectionVPCLink    = "VPC_LINK" // through a VPC link to a private NLB
 	AuthNone             = "NONE"
 	AuthCognito          = "COGNITO_USER_POOLS"
 	MethodAny            = "ANY"
@@ -101,9 +103,13 @@ type Method struct {
 
 // Integration is the backend of a method. Only HTTP_PROXY is supported.
 type Integration struct {
-	Type    string        `yaml:"type" json:"type"`       // "HTTP_PROXY"
-	URI     string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
-	Timeout time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s
+	Type string `yaml:"type" json:"type"` // "HTTP_PROXY"
+	// ConnectionType is "INTERNET" (the default when empty, as in AWS) or
+	// "VPC_LINK". Both forward the same way here: the URI's host, e.g. the
+	// load balancer's private address, is dialed directly.
+	ConnectionType string        `yaml:"connectionType,omitempty" json:"connectionType,omitempty"`
+	URI            string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
+	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -250,6 +256,11 @@ func validateIntegration(in Integration, stages []Stage, params []string) []erro
 	var errs []error
 	if in.Type != IntegrationHTTPProxy {
 		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
+	}
+	switch in.ConnectionType {
+	case "", ConnectionInternet, ConnectionVPCLink:
+	default:
+		errs = append(errs, fmt.Errorf("connectionType: must be INTERNET or VPC_LINK, got %q", in.ConnectionType))
 	}
 	if in.Timeout != 0 && (in.Timeout < MinIntegrationTimeout || in.Timeout > MaxIntegrationTimeout) {
 		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and 29s, got %s", in.Timeout))

@@ -60,6 +60,8 @@ func TestConfigValidate(t *testing.T) {
 		{"scopes without cognito", func(c *Config) { c.Resources[2].Methods[0].Scopes = []string{"x"} }, "resources[2].methods[0].scopes: only allowed"},
 		{"scope with space", func(c *Config) { c.Resources[0].Methods[0].Scopes = []string{"a b"} }, "resources[0].methods[0].scopes[0]: must be non-empty"},
 		{"integration type", func(c *Config) { c.Resources[0].Methods[0].Integration.Type = "AWS_PROXY" }, "resources[0].methods[0].integration.type: must be HTTP_PROXY"},
+		{"connection type", func(c *Config) { c.Resources[0].Methods[0].Integration.ConnectionType = "vpc_link" },
+			`resources[0].methods[0].integration.connectionType: must be INTERNET or VPC_LINK, got "vpc_link"`},
 		{"timeout low", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = time.Millisecond }, "resources[0].methods[0].integration.timeout: must be between 50ms and 29s"},
 		{"timeout high", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = 30 * time.Second }, "integration.timeout: must be between"},
 		{"undefined stage var", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "http://${stageVariables.nope}/x" }, `resources[0].methods[0].integration.uri: stage variable "nope" is not defined`},
@@ -168,6 +170,18 @@ func TestValidateNoAuthorizerNeeded(t *testing.T) {
 	c.Authorizer = AuthorizerConfig{}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("authorizer must not be required without COGNITO methods: %v", err)
+	}
+}
+
+func TestIntegrationConnectionTypes(t *testing.T) {
+	for _, ct := range []string{"", ConnectionInternet, ConnectionVPCLink} {
+		c := validConfig()
+		for i := range c.Resources {
+			c.Resources[i].Methods[0].Integration.ConnectionType = ct
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("connectionType %q rejected: %v", ct, err)
+		}
 	}
 }
 

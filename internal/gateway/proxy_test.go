@@ -342,3 +342,35 @@ func closedPortURL(t *testing.T) string {
 	defer ln.Close()
 	return "http://" + ln.Addr().String()
 }
+
+// TestAccessLogLatencies: integrationLatency is the time spent waiting for
+// the backend and responseLatency the whole request, both in milliseconds by
+// the injected clock; a request the gateway answers itself has no
+// integration latency.
+func TestAccessLogLatencies(t *testing.T) {
+	clock := newFakeClock()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clock.Advance(250 * time.Millisecond)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(backend.Close)
+	logs := &logBuffer{}
+	g := startGateway(t, Config{Logger: logs.logger(), Now: clock.Now, Resources: []Resource{anyResource("/x", backend.URL+"/", 0)}})
+	if res, body := get(t, g.URL()+"/v1/x"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("got %d %s", res.StatusCode, body)
+	}
+	if res, _ := get(t, g.URL()+"/v1/missing"); res.StatusCode != 403 {
+		t.Fatalf("got %d", res.StatusCode)
+	}
+	var lines []map[string]any
+	waitFor(t, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
+	for i, want := range []struct {
+		status, integration, response float64
+	}{{200, 250, 250}, {403, 0, 0}} {
+		l := lines[i]
+		if l["status"] != want.status || l["integrationLatency"] != want.integration || l["responseLatency"] != want.response {
+			t.Errorf("line %d: status %v integrationLatency %v responseLatency %v, want %v %v %v",
+				i, l["status"], l["integrationLatency"], l["responseLatency"], want.status, want.integration, want.response)
+		}
+	}
+}

@@ -563,3 +563,47 @@ func TestListenerIdleTimeout(t *testing.T) {
 		t.Fatalf("connection on the 1m listener closed: %v", err)
 	}
 }
+
+// TestConnectionsCountSinceRegistration: Connections counts the connections
+// sent to a target since it was registered; a target registered again after
+// it left the group starts from zero.
+func TestConnectionsCountSinceRegistration(t *testing.T) {
+	tts, hcPort := startTargets(t, targetSpec{ip: "127.0.0.2"})
+	lb := startLB(t, testConfig(t, hcPort))
+	tt := tts[0]
+	register(t, lb, tt)
+	waitState(t, lb, StateHealthy, tt)
+	connect := func(n int) {
+		t.Helper()
+		for range n {
+			if name, err := whoami(t, lb); err != nil || name != tt.ip {
+				t.Fatalf("connection went to %q (%v)", name, err)
+			}
+		}
+	}
+	settled := func(want int64) {
+		t.Helper()
+		waitFor(t, 5*time.Second, fmt.Sprintf("Connections %d, ActiveConnections 0", want), func() bool {
+			d := healthOf(t, lb, tt)
+			return d.Connections == want && d.ActiveConnections == 0
+		})
+	}
+	connect(3)
+	settled(3)
+
+	if err := lb.DeregisterTargets("tg", []Target{tt.target()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := lb.WaitDeregistered(ctx, "tg", tt.target()); err != nil {
+		t.Fatal(err)
+	}
+	register(t, lb, tt)
+	if d := healthOf(t, lb, tt); d.Connections != 0 || d.ActiveConnections != 0 {
+		t.Fatalf("re-registered target: Connections %d, ActiveConnections %d, want 0 and 0", d.Connections, d.ActiveConnections)
+	}
+	waitState(t, lb, StateHealthy, tt)
+	connect(2)
+	settled(2)
+}

@@ -39,8 +39,12 @@ func reconcileClients(store clientStore, declared []ClientConfig, allScopes []st
 			validity = defaultValidity
 		}
 		path := filepath.Join(stateDir, ClientsDir, d.Name+".json")
+		update := auth.ClientUpdate{Scopes: scopes, TokenValidity: &validity}
+		if d.AllowedOAuthFlows != nil {
+			update.Flows = append([]string{}, (*d.AllowedOAuthFlows)...)
+		}
 		if c, ok := byName[d.Name]; ok {
-			if _, err := store.Update(c.ID, auth.ClientUpdate{Scopes: scopes, TokenValidity: &validity}); err != nil {
+			if _, err := store.Update(c.ID, update); err != nil {
 				return fmt.Errorf("auth.clients %q: %w", d.Name, err)
 			}
 			// The token URL moves when auth listens on a free port.
@@ -56,6 +60,11 @@ func reconcileClients(store clientStore, declared []ClientConfig, allScopes []st
 		id, secret, err := store.Create(d.Name, scopes, validity)
 		if err != nil {
 			return fmt.Errorf("auth.clients %q: %w", d.Name, err)
+		}
+		if update.Flows != nil {
+			if _, err := store.Update(id, auth.ClientUpdate{Flows: update.Flows}); err != nil {
+				return fmt.Errorf("auth.clients %q: %w", d.Name, err)
+			}
 		}
 		dir := filepath.Join(stateDir, ClientsDir)
 		if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -74,6 +74,9 @@ type ClientConfig struct {
 	// TokenValidity of this client's tokens (5m–24h); 0 means
 	// auth.tokenValidity.
 	TokenValidity time.Duration `yaml:"tokenValidity,omitempty"`
+	// AllowedOAuthFlows: omitted means client_credentials; an empty list
+	// disables the client (auth.clients only).
+	AllowedOAuthFlows *[]string `yaml:"allowedOAuthFlows,omitempty"`
 }
 
 // GatewayConfig describes the REST API, its stage and where it listens.
@@ -85,6 +88,10 @@ type GatewayConfig struct {
 	// defaults, {"message": …}) or "storage" (the storage service's error
 	// shape).
 	Responses string `yaml:"responses"`
+	// ResponseOverrides replace single gateway responses by type
+	// (UNAUTHORIZED, THROTTLED, DEFAULT_4XX, …) on top of Responses:
+	// statusCode, headers and a body template with $context variables.
+	ResponseOverrides map[string]gateway.ResponseTemplate `yaml:"responseOverrides,omitempty"`
 	// AllowEncodedSlashes lets %2F through in paths (still encoded when
 	// forwarded), for APIs whose identifiers may contain slashes.
 	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`
@@ -117,9 +124,12 @@ type MethodConfig struct {
 
 // IntegrationConfig is an HTTP_PROXY integration.
 type IntegrationConfig struct {
-	Type    string        `yaml:"type"`
-	URI     string        `yaml:"uri"`
-	Timeout time.Duration `yaml:"timeout"`
+	Type string `yaml:"type"`
+	// ConnectionType is VPC_LINK (through the private load balancer) or
+	// INTERNET (default); both forward the same way locally.
+	ConnectionType string        `yaml:"connectionType,omitempty"`
+	URI            string        `yaml:"uri"`
+	Timeout        time.Duration `yaml:"timeout"`
 }
 
 // NLBConfig describes the private network load balancer.
@@ -155,14 +165,15 @@ type TargetGroupConfig struct {
 
 // HealthCheckConfig is a target group's health check.
 type HealthCheckConfig struct {
-	Protocol           string        `yaml:"protocol"`
-	Path               string        `yaml:"path"`
-	Port               int           `yaml:"port"`
-	Matcher            string        `yaml:"matcher"`
-	Interval           time.Duration `yaml:"interval"`
-	Timeout            time.Duration `yaml:"timeout"`
-	HealthyThreshold   int           `yaml:"healthyThreshold"`
-	UnhealthyThreshold int           `yaml:"unhealthyThreshold"`
+	Protocol string `yaml:"protocol"`
+	Path     string `yaml:"path"`
+	// Port is "traffic-port" (default: the target's own port) or a number.
+	Port               HealthCheckPort `yaml:"port"`
+	Matcher            string          `yaml:"matcher"`
+	Interval           time.Duration   `yaml:"interval"`
+	Timeout            time.Duration   `yaml:"timeout"`
+	HealthyThreshold   int             `yaml:"healthyThreshold"`
+	UnhealthyThreshold int             `yaml:"unhealthyThreshold"`
 }
 
 // ControlConfig is the control API (target and task state).
@@ -250,4 +261,30 @@ func (c Config) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// HealthCheckPort is a health check's port: 0 for "traffic-port", or a
+// port number.
+type HealthCheckPort int
+
+// UnmarshalYAML accepts "traffic-port" or a number from 1 to 65535.
+func (p *HealthCheckPort) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "traffic-port" {
+		*p = 0
+		return nil
+	}
+	var v int
+	if err := n.Decode(&v); err != nil || v < 1 || v > 65535 {
+		return fmt.Errorf("line %d: health check port %q must be traffic-port or 1..65535", n.Line, n.Value)
+	}
+	*p = HealthCheckPort(v)
+	return nil
+}
+
+// MarshalYAML writes 0 as "traffic-port".
+func (p HealthCheckPort) MarshalYAML() (any, error) {
+	if p == 0 {
+		return "traffic-port", nil
+	}
+	return int(p), nil
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/gateway"
 )
 
 func TestDefaultIsValidAndRoundTrips(t *testing.T) {
@@ -77,5 +79,49 @@ func TestParseStrict(t *testing.T) {
 	_, err := Parse([]byte("nlb:\n  targetGroups:\n    - name: a\n      helthCheck: {}\n"))
 	if !strings.Contains(err.Error(), "helthCheck") || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("error does not name field and line: %v", err)
+	}
+}
+
+func TestHealthCheckPortYAML(t *testing.T) {
+	doc := func(port string) []byte {
+		cfg := Default()
+		data, err := cfg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(strings.Replace(string(data), "port: traffic-port", "port: "+port, 1))
+	}
+	if !strings.Contains(string(doc("traffic-port")), "port: traffic-port") {
+		t.Fatal("the built-in stack does not write its health check port as traffic-port")
+	}
+	cfg, err := Parse(doc("8080"))
+	if err != nil || cfg.NLB.TargetGroups[0].HealthCheck.Port != 8080 {
+		t.Fatalf("port 8080: %v %v", cfg.NLB.TargetGroups[0].HealthCheck.Port, err)
+	}
+	if cfg.NLBComponent(nil).TargetGroups[0].HealthCheck.Port != 8080 {
+		t.Error("health check port not passed to the load balancer")
+	}
+	for _, bad := range []string{"0", "70000", "web"} {
+		if _, err := Parse(doc(bad)); err == nil || !strings.Contains(err.Error(), "traffic-port or 1..65535") {
+			t.Errorf("port %s: %v", bad, err)
+		}
+	}
+}
+
+func TestResponseOverrides(t *testing.T) {
+	cfg := Default()
+	cfg.Gateway.ResponseOverrides = map[string]gateway.ResponseTemplate{
+		"THROTTLED": {StatusCode: 429, Body: `{"slow":"down"}`},
+	}
+	gc := cfg.GatewayComponent("http://i", "http://j", nil)
+	if gc.Responses["THROTTLED"].Body != `{"slow":"down"}` {
+		t.Errorf("override lost: %+v", gc.Responses["THROTTLED"])
+	}
+	if gc.Responses["UNAUTHORIZED"].Body != gateway.StorageResponses()["UNAUTHORIZED"].Body {
+		t.Error("the storage responses must stay under the override")
+	}
+	cfg.Gateway.ResponseOverrides = map[string]gateway.ResponseTemplate{"NOT_A_TYPE": {StatusCode: 400}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gateway.responses") {
+		t.Errorf("unknown response type: %v", err)
 	}
 }

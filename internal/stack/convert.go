@@ -57,9 +57,10 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 				Authorization: m.Authorization,
 				Scopes:        m.Scopes,
 				Integration: gateway.Integration{
-					Type:    m.Integration.Type,
-					URI:     m.Integration.URI,
-					Timeout: m.Integration.Timeout,
+					Type:           m.Integration.Type,
+					ConnectionType: m.Integration.ConnectionType,
+					URI:            m.Integration.URI,
+					Timeout:        m.Integration.Timeout,
 				},
 			})
 		}
@@ -78,8 +79,12 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 		Timeouts:            c.Gateway.Timeouts,
 		Logger:              log,
 	}
+	gc.Responses = map[string]gateway.ResponseTemplate{}
 	if c.Gateway.Responses == "storage" {
 		gc.Responses = gateway.StorageResponses()
+	}
+	for typ, tmpl := range c.Gateway.ResponseOverrides {
+		gc.Responses[typ] = tmpl
 	}
 	return gc
 }
@@ -98,7 +103,7 @@ func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 			HealthCheck: nlb.HealthCheck{
 				Protocol:           hc.Protocol,
 				Path:               hc.Path,
-				Port:               hc.Port,
+				Port:               int(hc.Port),
 				Matcher:            hc.Matcher,
 				Interval:           hc.Interval,
 				Timeout:            hc.Timeout,

@@ -89,7 +89,7 @@ func apiResource(path, app, scope string) ResourceConfig {
 			HTTPMethod:    "ANY",
 			Authorization: "COGNITO_USER_POOLS",
 			Scopes:        []string{scope},
-			Integration:   IntegrationConfig{Type: "HTTP_PROXY", URI: uri, Timeout: 29 * time.Second},
+			Integration:   IntegrationConfig{Type: "HTTP_PROXY", ConnectionType: "VPC_LINK", URI: uri, Timeout: 29 * time.Second},
 		}},
 	}
 }

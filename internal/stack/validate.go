@@ -73,6 +73,13 @@ func (c Config) Validate() error {
 				add(fmt.Sprintf("%s.scopes[%d]", f, j), "%q is not a scope of any resource server", s)
 			}
 		}
+		if cl.AllowedOAuthFlows != nil {
+			for j, fl := range *cl.AllowedOAuthFlows {
+				if fl != "client_credentials" {
+					add(fmt.Sprintf("%s.allowedOAuthFlows[%d]", f, j), "%q is not supported (only client_credentials)", fl)
+				}
+			}
+		}
 		if v := cl.TokenValidity; v != 0 && (v < 5*time.Minute || v > 24*time.Hour) {
 			add(f+".tokenValidity", "%s must be between 5m and 24h", v)
 		}
