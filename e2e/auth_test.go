@@ -289,3 +289,24 @@ func TestKeyRotationWhileUpAndRestart(t *testing.T) {
 		t.Errorf("bags-only client on ingests after restart: %d, want 401", code)
 	}
 }
+
+// TestClientsCreatedWhileStopped: the clients commands work on the state
+// dir with no stack running, and the stack honours what they did.
+func TestClientsCreatedWhileStopped(t *testing.T) {
+	stateDir := t.TempDir()
+	cfgPath := writeConfig(t, testStack(12))
+	up := startUp(t, stateDir, "--config", cfgPath) // the first start makes the pool
+	up.stop(t)
+
+	id, secret := createClient(t, stateDir, cfgPath, "offline", scopeBagsE2E)
+	startUp(t, stateDir, "--config", cfgPath)
+	var ep stack.Endpoints
+	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
+	tok := mustToken(t, ep.TokenURL, id, secret)
+	if code, body := gatewayGet(t, ep.APIURL+"/bags/x/y", tok); code != http.StatusNotFound {
+		t.Errorf("bags with a bags-scoped token: %d %s, want the app's 404", code, body)
+	}
+	if code, _ := gatewayGet(t, ep.APIURL+"/ingests/1e4b3b8c-6f2a-4d3e-9a51-2b7c0f1d2e3a", tok); code != http.StatusUnauthorized {
+		t.Errorf("ingests with a bags-scoped token: %d, want 401", code)
+	}
+}

@@ -315,4 +315,17 @@ func TestNLBTargetsJSON(t *testing.T) {
 			}
 		}
 	}
+
+	// One group by name, the table, and an unknown group.
+	out, errOut, err = runPortway(t, "targets", "bags", "--json", "--state-dir", stateDir)
+	if err != nil || strings.Count(out, `"TargetGroupName"`) != 1 || !strings.Contains(out, `"TargetGroupName": "bags"`) {
+		t.Errorf("portway targets bags --json: %v %s\n%s", err, errOut, out)
+	}
+	out, _, err = runPortway(t, "targets", "--state-dir", stateDir)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 5 || !strings.HasPrefix(lines[0], "GROUP") {
+		t.Errorf("portway targets table: %v\n%s", err, out)
+	}
+	if _, errOut, err = runPortway(t, "targets", "nope", "--state-dir", stateDir); err == nil || !strings.Contains(errOut, `no target group named "nope"`) {
+		t.Errorf("portway targets nope: %v %s", err, errOut)
+	}
 }

@@ -136,7 +136,14 @@ func newNLBCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--control-listen %s: %w", controlListen, err)
 			}
-			srv := &http.Server{Handler: lb.ControlHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+			srv := &http.Server{
+				Handler:           lb.ControlHandler(),
+				ReadHeaderTimeout: 5 * time.Second,
+				ReadTimeout:       30 * time.Second,
+				WriteTimeout:      30 * time.Second,
+				IdleTimeout:       time.Minute,
+				MaxHeaderBytes:    64 << 10,
+			}
 			go func() { _ = srv.Serve(ln) }()
 			defer srv.Close()
 			log.Info("control API listening", "addr", ln.Addr().String())

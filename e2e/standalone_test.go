@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStandaloneNLB runs `portway nlb` alone, as on a host of its own:
+// a target is registered through the control API from outside, becomes
+// healthy, and gets the listener's traffic.
+func TestStandaloneNLB(t *testing.T) {
+	cfg := testStack(60)
+	cfgPath := writeConfig(t, cfg)
+
+	// The target: an app on an address of its own.
+	ln, err := net.Listen("tcp", "127.77.250.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "target saw %s", r.URL.Path)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = target.Serve(ln) }()
+	t.Cleanup(func() { target.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	stderr := &syncBuffer{}
+	cmd := exec.Command(binary, "nlb", "--config", cfgPath, "--control-listen", "127.0.0.1:0")
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("portway nlb stderr:\n%s", stderr)
+		}
+	})
+
+	addrRe := regexp.MustCompile(`control API listening" addr=(\S+)`)
+	var control string
+	deadline := time.Now().Add(30 * time.Second)
+	for control == "" {
+		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
+			control = "http://" + m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("portway nlb exited: %v\n%s", err, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("portway nlb did not report its control address:\n%s", stderr)
+		}
+	}
+
+	reg := fmt.Sprintf(`{"TargetGroupName": "bags", "Targets": [{"Id": "127.77.250.1", "Port": %d}]}`, port)
+	resp, err := http.Post(control+"/elbv2/RegisterTargets", "application/json", strings.NewReader(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("RegisterTargets: %d %s", resp.StatusCode, body)
+	}
+
+	for {
+		var th struct {
+			TargetHealthDescriptions []struct {
+				TargetHealth struct{ State string } `json:"TargetHealth"`
+			} `json:"TargetHealthDescriptions"`
+		}
+		resp, err := http.Get(control + "/elbv2/DescribeTargetHealth?TargetGroupName=bags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&th); err != nil {
+			t.Fatalf("DescribeTargetHealth: %v %s", err, data)
+		}
+		if len(th.TargetHealthDescriptions) == 1 && th.TargetHealthDescriptions[0].TargetHealth.State == "healthy" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("target not healthy: %s", data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.NLB.Address+":65534/bags/b1", nil)
+	req.Close = true // an idle kept-alive connection would hold the load balancer's stop
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "target saw /bags/b1" {
+		t.Errorf("through the listener: %d %q", resp.StatusCode, body)
+	}
+}
