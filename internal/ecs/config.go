@@ -78,9 +78,12 @@ type Config struct {
 	Services  []ServiceConfig
 	Registrar Registrar // required when any service has a TargetGroup
 	Logger    *slog.Logger
-	// Now stamps reported times (createdAt, startedAt, stoppedAt). Back-off
-	// and timeouts run on the monotonic clock.
+	// Now stamps reported times (createdAt, startedAt, stoppedAt); nil
+	// means Clock.Now.
 	Now func() time.Time
+	// Clock drives back-off, grace periods, readiness, dependency and
+	// health check timing and stopTimeout (nil: RealClock).
+	Clock Clock
 
 	// LogMaxBytes caps each container log; the file is rotated to .log.1
 	// when a write would exceed it (default 10 MB).
@@ -144,7 +147,12 @@ type ContainerConfig struct {
 	// "http://${TASK_IP}:9001"), so a built-in sidecar container can switch
 	// engines without other changes.
 	Engine string
-	// Command is the argument list for Executable; "${TASK_IP}" and
+	// Executable, when set, is the program this container runs (an
+	// absolute path, or a name looked up on $PATH when the supervisor
+	// starts) instead of Config.Executable: any program, not only
+	// portway's built-ins. Not with EngineNginx.
+	Executable string
+	// Command is the argument list for the executable; "${TASK_IP}" and
 	// "${TASK_ID}" are replaced (also in Env).
 	Command   []string
 	Env       []string // KEY=VALUE, appended to portway's environment
@@ -322,6 +330,9 @@ func (c Config) Validate() error {
 				}
 			default:
 				add("%s.engine: %q is not one of \"\" (process) or \"nginx\"", cf, ct.Engine)
+			}
+			if ct.Executable != "" && ct.Engine != EngineProcess {
+				add("%s.executable: not allowed with engine %q", cf, ct.Engine)
 			}
 			for k, e := range ct.Env {
 				if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {

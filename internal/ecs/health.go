@@ -38,9 +38,9 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 	for i, a := range hc.Command {
 		args[i] = repl.Replace(a)
 	}
-	started := time.Now()
+	started := s.clock.Now()
 	failures, passed := 0, false
-	timer := time.NewTimer(0) // first check at once, as docker does after start
+	timer := s.clock.NewTimer(0) // first check at once, as docker does after start
 	defer timer.Stop()
 	for {
 		select {
@@ -48,7 +48,7 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 			return
 		case <-t.stopReq:
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
 		err := s.healthCommand(args, env, hc.Timeout)
 		s.mu.Lock()
@@ -61,7 +61,7 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 			default:
 				close(c.healthy) // the first success
 			}
-		case time.Since(started) < hc.StartPeriod && !passed:
+		case s.clock.Now().Sub(started) < hc.StartPeriod && !passed:
 			// failures in the start period do not count, until a first success ends it
 		default:
 			failures++

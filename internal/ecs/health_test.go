@@ -161,3 +161,29 @@ func TestDependencyValidation(t *testing.T) {
 		t.Errorf("startOrder = %v, %v; want [1 0 2]", order, err)
 	}
 }
+
+// TestContainerExecutable: a container can run any program found on $PATH,
+// with ${TASK_IP} in its arguments; a missing one fails Start, naming it.
+func TestContainerExecutable(t *testing.T) {
+	t.Parallel()
+	svc := ServiceConfig{Name: "worker", DesiredCount: 1, StopTimeout: 5 * time.Second,
+		Containers: []ContainerConfig{{Name: "sh", Executable: "sh", Essential: true,
+			Command: []string{"-c", "echo started on ${TASK_IP} as $PORTWAY_CONTAINER; exec sleep 600"}}}}
+	s := start(t, nil, svc)
+	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
+	ts := s.Tasks()[0]
+	waitFor(t, waitLong, "output", func() bool {
+		return strings.Contains(readLog(t, s, ts.TaskID, "sh"), "started on "+ts.IP+" as sh\n")
+	})
+
+	svc.Containers[0].Executable = "portway-no-such-program"
+	bad, err := New(Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(), Services: []ServiceConfig{svc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "container sh: executable:") || !strings.Contains(err.Error(), "portway-no-such-program") {
+		t.Fatalf("Start = %v, want an error naming the container and program", err)
+	}
+	_ = bad.Stop(context.Background())
+}

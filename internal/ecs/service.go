@@ -47,6 +47,7 @@ func newDeployment(now time.Time) *deployment {
 
 func newService(cfg ServiceConfig, now time.Time) *service {
 	cfg = cfg.withDefaults()
+	cfg.Containers = slices.Clone(cfg.Containers) // Start resolves executables in place
 	return &service{cfg: cfg, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
 		deployments: []*deployment{newDeployment(now)}}
 }
@@ -63,7 +64,7 @@ func (sv *service) poke() {
 // runService is the service scheduler loop.
 func (s *Supervisor) runService(sv *service) {
 	defer s.wg.Done()
-	timer := time.NewTimer(time.Hour)
+	timer := s.clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
@@ -72,7 +73,7 @@ func (s *Supervisor) runService(sv *service) {
 		}
 		select {
 		case <-sv.kick:
-		case <-timer.C:
+		case <-timer.C():
 		case <-s.stopCh:
 			return
 		}
@@ -139,13 +140,13 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 
 	var wait time.Duration
 	for n := len(prim); n < sv.desired && n+len(old) < maxTasks; n++ {
-		if w := time.Until(sv.nextLaunch); w > 0 {
+		if w := sv.nextLaunch.Sub(s.clock.Now()); w > 0 {
 			wait = w
 			break
 		}
 		if err := s.launchLocked(sv); err != nil {
 			s.log.Error("cannot place task", "service", sv.cfg.Name, "err", err)
-			sv.nextLaunch = time.Now().Add(sv.cfg.BackoffInitial)
+			sv.nextLaunch = s.clock.Now().Add(sv.cfg.BackoffInitial)
 			wait = sv.cfg.BackoffInitial
 			break
 		}
@@ -232,12 +233,12 @@ func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
 	close(t.stopReq)
 	sv := t.svc
 	switch {
-	case !t.runningSince.IsZero() && time.Since(t.runningSince) >= sv.cfg.StableAfter:
+	case !t.runningSince.IsZero() && s.clock.Now().Sub(t.runningSince) >= sv.cfg.StableAfter:
 		sv.failures = 0 // it ran fine for a while: replace at once
 	case failure:
 		sv.failures++
 		delay := sv.cfg.backoff(sv.failures)
-		sv.nextLaunch = time.Now().Add(delay)
+		sv.nextLaunch = s.clock.Now().Add(delay)
 		s.log.Warn("task failed; backing off", "task", t.id, "service", sv.cfg.Name, "reason", reason,
 			"consecutiveFailures", sv.failures, "retryIn", delay)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ type Supervisor struct {
 	cfg         Config
 	log         *slog.Logger
 	now         func() time.Time
+	clock       Clock
 	services    []*service
 	probeClient *http.Client
 
@@ -56,8 +58,11 @@ func New(cfg Config) (*Supervisor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = cfg.Clock.Now
 	}
 	if cfg.LogMaxBytes == 0 {
 		cfg.LogMaxBytes = DefaultLogMaxBytes
@@ -73,6 +78,7 @@ func New(cfg Config) (*Supervisor, error) {
 		cfg:    cfg,
 		log:    cfg.Logger,
 		now:    cfg.Now,
+		clock:  cfg.Clock,
 		ipam:   newIPAM(netip.MustParsePrefix(cfg.Subnet)), // validated
 		tasks:  map[string]*task{},
 		stopCh: make(chan struct{}),
@@ -110,7 +116,14 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
 	}
 	for _, sv := range s.services {
-		for _, c := range sv.cfg.Containers {
+		for i, c := range sv.cfg.Containers {
+			if c.Executable != "" {
+				path, err := exec.LookPath(c.Executable)
+				if err != nil {
+					return fmt.Errorf("ecs: service %s: container %s: executable: %w", sv.cfg.Name, c.Name, err)
+				}
+				sv.cfg.Containers[i].Executable = path
+			}
 			if c.Engine == EngineNginx {
 				if _, err := findNginx(); err != nil {
 					return fmt.Errorf("ecs: service %s: container %s: %w", sv.cfg.Name, c.Name, err)

@@ -126,7 +126,7 @@ func (s *Supervisor) startContainers(t *task) bool {
 		}
 	}
 	s.mu.Lock()
-	t.launchedAt = time.Now()
+	t.launchedAt = s.clock.Now()
 	s.mu.Unlock()
 	return true
 }
@@ -149,14 +149,14 @@ func (s *Supervisor) waitDependencies(t *task, c *container) error {
 		s.mu.Lock()
 		exited := dep.exited
 		s.mu.Unlock()
-		timeout := time.NewTimer(t.svc.cfg.ReadinessTimeout)
+		timeout := s.clock.NewTimer(t.svc.cfg.ReadinessTimeout)
 		select {
 		case <-dep.healthy:
 		case <-exited:
 			timeout.Stop()
 			return fmt.Errorf("dependency %s exited before it was HEALTHY", d.ContainerName)
 		case <-t.stopReq:
-		case <-timeout.C:
+		case <-timeout.C():
 			return fmt.Errorf("dependency %s not HEALTHY after %s", d.ContainerName, t.svc.cfg.ReadinessTimeout)
 		}
 		timeout.Stop()
@@ -174,6 +174,9 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 		return err
 	}
 	path := s.cfg.Executable
+	if c.cfg.Executable != "" {
+		path = c.cfg.Executable // resolved by Start
+	}
 	args := make([]string, len(c.cfg.Command))
 	for i, a := range c.cfg.Command {
 		args[i] = repl.Replace(a)
@@ -271,7 +274,8 @@ func (s *Supervisor) activate(t *task) bool {
 	}
 	t.lastStatus = StatusRunning
 	t.startedAt = s.now()
-	t.runningSince = time.Now()
+	t.runningSince = s.clock.Now()
+	s.log.Debug("task status", "task", t.id, "service", cfg.Name, "ip", t.ip.String(), "status", StatusRunning)
 	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())
 	t.svc.poke() // a deployment may now stop an old task
 	return true
@@ -303,7 +307,7 @@ func (s *Supervisor) pastGrace(t *task) bool {
 	s.mu.Lock()
 	launched := t.launchedAt
 	s.mu.Unlock()
-	return time.Since(launched) >= t.svc.cfg.HealthCheckGracePeriod
+	return s.clock.Now().Sub(launched) >= t.svc.cfg.HealthCheckGracePeriod
 }
 
 // activatingPollInterval bounds how long a task stays ACTIVATING after its
@@ -320,11 +324,10 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		return true
 	}
 	cfg := t.svc.cfg
-	limit := time.NewTimer(cfg.HealthCheckGracePeriod + cfg.ReadinessTimeout)
+	limit := s.clock.NewTimer(cfg.HealthCheckGracePeriod + cfg.ReadinessTimeout)
 	defer limit.Stop()
 	// Look often: RUNNING should follow the target's healthy at once.
-	tick := time.NewTicker(min(cfg.ReadinessInterval, activatingPollInterval))
-	defer tick.Stop()
+	every := min(cfg.ReadinessInterval, activatingPollInterval)
 	for {
 		state := s.targetState(t, tsr)
 		switch {
@@ -335,14 +338,18 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 			s.requestStop(t, ReasonELBHealthCheck, true)
 			return false
 		}
+		// A fresh timer per look: armed only once this look is done.
+		tick := s.clock.NewTimer(every)
 		select {
 		case <-t.stopReq:
+			tick.Stop()
 			return false
-		case <-limit.C:
+		case <-limit.C():
+			tick.Stop()
 			s.log.Warn("task target never became healthy", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "state", state)
 			s.requestStop(t, ReasonELBHealthCheck, true)
 			return false
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
@@ -357,13 +364,13 @@ func (s *Supervisor) watchTarget(t *task) {
 		return
 	}
 	cfg := t.svc.cfg
-	tick := time.NewTicker(cfg.ReadinessInterval)
-	defer tick.Stop()
 	for {
+		tick := s.clock.NewTimer(cfg.ReadinessInterval)
 		select {
 		case <-t.stopReq:
+			tick.Stop()
 			return
-		case <-tick.C:
+		case <-tick.C():
 		}
 		if s.targetState(t, tsr) == TargetUnhealthy && s.pastGrace(t) {
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
@@ -377,8 +384,8 @@ func (s *Supervisor) watchTarget(t *task) {
 // (task stopped as unhealthy) or a stop is requested.
 func (s *Supervisor) waitReady(t *task) bool {
 	cfg := t.svc.cfg
-	deadline := time.Now().Add(cfg.ReadinessTimeout)
-	expired := time.NewTimer(cfg.ReadinessTimeout)
+	deadline := time.Now().Add(cfg.ReadinessTimeout) // real: bounds network I/O
+	expired := s.clock.NewTimer(cfg.ReadinessTimeout)
 	defer expired.Stop()
 	addr := net.JoinHostPort(t.ip.String(), strconv.Itoa(cfg.ContainerPort))
 	for {
@@ -386,17 +393,17 @@ func (s *Supervisor) waitReady(t *task) bool {
 		if err == nil {
 			return true
 		}
-		pause := time.NewTimer(cfg.ReadinessInterval)
+		pause := s.clock.NewTimer(cfg.ReadinessInterval)
 		select {
 		case <-t.stopReq:
 			pause.Stop()
 			return false
-		case <-expired.C:
+		case <-expired.C():
 			pause.Stop()
 			s.log.Warn("task failed readiness", "task", t.id, "service", cfg.Name, "addr", addr, "path", cfg.ReadinessPath, "err", err)
 			s.requestStop(t, ReasonHealthCheck, true)
 			return false
-		case <-pause.C:
+		case <-pause.C():
 		}
 	}
 }
@@ -517,10 +524,10 @@ func (s *Supervisor) stopContainers(t *task) {
 		}
 		if s.ctx.Err() == nil {
 			s.signal(t, c, stopSignal(c.cfg))
-			timeout := time.NewTimer(t.svc.cfg.StopTimeout)
+			timeout := s.clock.NewTimer(t.svc.cfg.StopTimeout)
 			select {
 			case <-exited:
-			case <-timeout.C:
+			case <-timeout.C():
 				s.log.Warn("container did not stop in time; killing", "task", t.id, "container", c.cfg.Name, "stopTimeout", t.svc.cfg.StopTimeout)
 			case <-s.ctx.Done():
 			}
@@ -576,6 +583,7 @@ func (s *Supervisor) finish(t *task) {
 	}
 	s.mu.Unlock()
 
+	s.log.Debug("task status", "task", t.id, "service", snap.Service, "ip", snap.IP, "status", StatusStopped)
 	s.log.Info("task stopped", "task", t.id, "service", snap.Service, "ip", snap.IP, "reason", snap.StoppedReason)
 	for _, ts := range evicted {
 		if err := os.RemoveAll(filepath.Join(s.cfg.StateDir, "tasks", ts.TaskID)); err != nil {

@@ -57,6 +57,11 @@ func TestValidate(t *testing.T) {
 		{"min healthy 0", func(c *Config) { v := 0; c.Services[0].MinimumHealthyPercent = &v }, ""},
 		{"max percent < 100", func(c *Config) { c.Services[0].MaximumPercent = 50 }, "services[0].maximumPercent: must be 100..1000"},
 		{"nginx engine", func(c *Config) { c.Services[0].Containers[1].Engine = EngineNginx }, ""},
+		{"executable", func(c *Config) { c.Services[0].Containers[0].Executable = "/usr/bin/env" }, ""},
+		{"executable with nginx", func(c *Config) {
+			c.Services[0].Containers[1].Engine = EngineNginx
+			c.Services[0].Containers[1].Executable = "/usr/bin/env"
+		}, `services[0].containers[1].executable: not allowed with engine "nginx"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -207,12 +207,16 @@ type ServiceConfig struct {
 }
 
 // ContainerConfig is one container of a task. Command is the argument list
-// of the portway binary; "${TASK_IP}" and "${STATE_DIR}" are replaced.
+// of the portway binary, or of Executable when set; "${TASK_IP}" and
+// "${STATE_DIR}" are replaced.
 type ContainerConfig struct {
-	Name      string   `yaml:"name"`
-	Command   []string `yaml:"command"`
-	Env       []string `yaml:"env,omitempty"`
-	Essential *bool    `yaml:"essential,omitempty"`
+	Name string `yaml:"name"`
+	// Executable runs any program (an absolute path or a name on $PATH)
+	// instead of the portway binary.
+	Executable string   `yaml:"executable,omitempty"`
+	Command    []string `yaml:"command"`
+	Env        []string `yaml:"env,omitempty"`
+	Essential  *bool    `yaml:"essential,omitempty"`
 	// Engine "nginx" runs the system's nginx with a generated config in
 	// place of the built-in sidecar (the command's --listen and --upstream).
 	Engine      string           `yaml:"engine,omitempty"`

@@ -152,7 +152,7 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 				env = append(append([]string(nil), env...), "PORTWAY_STORE="+c.Storage.Store)
 			}
 			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
-				Name: ct.Name, Command: args, Env: env, Essential: essential,
+				Name: ct.Name, Executable: ct.Executable, Command: args, Env: env, Essential: essential,
 				Engine: ct.Engine, Secrets: ct.Secrets, DependsOn: ct.DependsOn, HealthCheck: ct.HealthCheck,
 			})
 		}

@@ -155,7 +155,7 @@ func (c Config) Validate() error {
 			if ct.Name == "" {
 				add(fmt.Sprintf("%s.containers[%d].name", f, j), "must be set")
 			}
-			if len(ct.Command) == 0 {
+			if len(ct.Command) == 0 && ct.Executable == "" {
 				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set")
 			}
 			found = found || ct.Name == s.ContainerName
