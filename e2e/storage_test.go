@@ -2,15 +2,22 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make and drop the test's schema
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portway/portway/internal/stack"
@@ -50,8 +57,14 @@ func postIngest(t *testing.T, client *http.Client, apiURL, typ, source, ext stri
 
 // tryPostIngest is postIngest for any goroutine.
 func tryPostIngest(client *http.Client, apiURL, typ, source, ext string) (e2eIngest, error) {
+	return tryPostIngestBody(client, apiURL, fmt.Sprintf(bagIngestBody, typ, source, ext))
+}
+
+// tryPostIngestBody posts an ingest request body and polls the ingest
+// until it has succeeded or failed.
+func tryPostIngestBody(client *http.Client, apiURL, reqBody string) (e2eIngest, error) {
 	var in e2eIngest
-	resp, err := client.Post(apiURL+"/ingests", "application/json", strings.NewReader(fmt.Sprintf(bagIngestBody, typ, source, ext)))
+	resp, err := client.Post(apiURL+"/ingests", "application/json", strings.NewReader(reqBody))
 	if err != nil {
 		return in, err
 	}
@@ -155,6 +168,98 @@ func TestBagIngestThroughTheGateway(t *testing.T) {
 	if resp := getJSON(t, client, ep.APIURL+"/bags/digitised/b2", &notFound); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("failed bag served: %d %v", resp.StatusCode, notFound)
 	}
+
+	// Every kind of bad ingest fails with its event.
+	other := "other"
+	for _, tt := range []struct {
+		name, typ, ext string
+		o              *bagtest.Options // nil: no source
+		want           string
+	}{
+		{"wrong external identifier", "create", "f1", &bagtest.Options{InfoIdentifier: &other},
+			"Verification failed - External-Identifier in bag-info.txt (other) does not match the ingest's (f1)"},
+		{"missing file", "create", "f2", &bagtest.Options{MissingFile: "data/a.txt"},
+			"Verification failed - missing file data/a.txt listed in manifest-sha256.txt"},
+		{"extra file", "create", "f3", &bagtest.Options{ExtraFile: "data/x.txt"},
+			"Verification failed - unlisted payload file data/x.txt (not in manifest-sha256.txt)"},
+		{"path escape", "create", "f4", &bagtest.Options{ExtraEntries: []bagtest.Entry{{Name: "../../evil", Data: "x"}}},
+			"Unpacking failed - entry ../../evil escapes the archive (.. in path)"},
+		{"missing source", "create", "f5", nil,
+			"Unpacking failed - there is no archive at uploads/missing source.tar.gz"},
+		{"duplicate create", "create", "b1", &bagtest.Options{},
+			"Assigning bag version failed - bag digitised/b1 already exists; use an update ingest to add a version"},
+		{"update of a missing bag", "update", "f6", &bagtest.Options{},
+			"Assigning bag version failed - bag digitised/f6 does not exist; use a create ingest for a new bag"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := tt.name + ".tar.gz"
+			if tt.o != nil {
+				tt.o.ExternalIdentifier = tt.ext
+				bagtest.MustBuild(t, *tt.o).WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", src))
+			}
+			in := postIngest(t, client, ep.APIURL, tt.typ, src, tt.ext)
+			last := ""
+			if len(in.Events) > 0 {
+				last = in.Events[len(in.Events)-1].Description
+			}
+			if in.Status.ID != "failed" || last != tt.want {
+				t.Fatalf("%s, last event %q\nwant failed, %q", in.Status.ID, last, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "evil")); err == nil {
+		t.Fatal("the path-escape tar wrote outside the work directory")
+	}
+
+	// The callback URL gets the final ingest.
+	type callback struct {
+		ID     string `json:"id"`
+		Type   string `json:"type"`
+		Status struct {
+			ID string `json:"id"`
+		} `json:"status"`
+	}
+	received := make(chan callback, 4)
+	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cb callback
+		if r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/json" && json.NewDecoder(r.Body).Decode(&cb) == nil {
+			received <- cb
+		}
+	}))
+	t.Cleanup(cbSrv.Close)
+	bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "cb1"}).WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "cb1.tar.gz"))
+	withCallback := strings.Replace(fmt.Sprintf(bagIngestBody, "create", "cb1.tar.gz", "cb1"), `"bag":`,
+		`"callback": {"type": "Callback", "url": "`+cbSrv.URL+`/cb"}, "bag":`, 1)
+	in, err := tryPostIngestBody(client, ep.APIURL, withCallback)
+	if err != nil || in.Status.ID != "succeeded" {
+		t.Fatalf("ingest with callback: %+v %v", in, err)
+	}
+	select {
+	case cb := <-received:
+		if cb.ID != in.ID || cb.Type != "Ingest" || cb.Status.ID != "succeeded" {
+			t.Fatalf("callback got %+v", cb)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no callback within 30s")
+	}
+	var withStatus struct {
+		Callback struct {
+			Status struct {
+				ID string `json:"id"`
+			} `json:"status"`
+		} `json:"callback"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		getJSON(t, client, ep.APIURL+"/ingests/"+in.ID, &withStatus)
+		if withStatus.Callback.Status.ID == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callback status %q after 30s", withStatus.Callback.Status.ID)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
 	up.stop(t)
 }
 
@@ -206,4 +311,314 @@ func TestConcurrentBagIngests(t *testing.T) {
 		}
 	}
 	up.stop(t)
+}
+
+// stackClient is an OAuth client of the stack's built-in credentials.
+func stackClient(t *testing.T, stateDir string) (*http.Client, stack.Endpoints) {
+	t.Helper()
+	var ep stack.Endpoints
+	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
+	var creds map[string]string
+	readJSONFile(t, filepath.Join(stateDir, stack.CredentialsFile), &creds)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	client := (&clientcredentials.Config{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: creds["token_url"]}).Client(ctx)
+	client.Timeout = 30 * time.Second
+	return client, ep
+}
+
+// getIngest fetches an ingest by its URL. While a killed task is being
+// replaced the load balancer may still send a request to it (the sidecar
+// answers 502 until the health checks take the task out), so 5xx answers
+// are retried for a while.
+func getIngest(t *testing.T, client *http.Client, loc string) e2eIngest {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var in e2eIngest
+		switch {
+		case resp.StatusCode == http.StatusOK && json.Unmarshal(body, &in) == nil:
+			return in
+		case resp.StatusCode < 500 || time.Now().After(deadline):
+			t.Fatalf("GET %s: %d %s", loc, resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}
+
+// waitIngestDone polls an ingest until it has succeeded or failed.
+func waitIngestDone(t *testing.T, client *http.Client, loc string, within time.Duration) e2eIngest {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		in := getIngest(t, client, loc)
+		if in.Status.ID == "succeeded" || in.Status.ID == "failed" {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest %s still %s after %s: %+v", in.ID, in.Status.ID, within, in.Events)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}
+
+func countEvents(in e2eIngest, desc string) int {
+	n := 0
+	for _, e := range in.Events {
+		if e.Description == desc {
+			n++
+		}
+	}
+	return n
+}
+
+// claimingTask waits for the app log line of the task whose worker has
+// claimed the ingest and returns that task's id (its directory's name).
+func claimingTask(t *testing.T, stateDir, ingestID string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		logs, _ := filepath.Glob(filepath.Join(stateDir, "tasks", "*", "app.log"))
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, `msg="ingest claimed"`) && strings.Contains(line, "ingest_id="+ingestID) {
+					return filepath.Base(filepath.Dir(l))
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no task logged claiming ingest %s within %s", ingestID, within)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}
+
+// appPID is the pid of the app container of a running task.
+func appPID(t *testing.T, stateDir, taskID string) int {
+	t.Helper()
+	out, stderr, err := runPortway(t, "tasks", "--json", "--state-dir", stateDir)
+	if err != nil {
+		t.Fatalf("portway tasks: %v\n%s", err, stderr)
+	}
+	var tl struct {
+		Tasks []struct {
+			TaskID     string `json:"taskId"`
+			Containers []struct {
+				Name string `json:"name"`
+				PID  int    `json:"pid"`
+			} `json:"containers"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(out), &tl); err != nil {
+		t.Fatalf("portway tasks --json: %v\n%s", err, out)
+	}
+	for _, task := range tl.Tasks {
+		if task.TaskID != taskID {
+			continue
+		}
+		for _, c := range task.Containers {
+			if c.Name == "app" && c.PID > 0 {
+				return c.PID
+			}
+		}
+	}
+	t.Fatalf("task %s has no running app container: %s", taskID, out)
+	return 0
+}
+
+// bigBag is a valid bag large enough that storing it takes a while (the
+// worker checksums, unpacks and copies, syncing, every file).
+func bigBag(t *testing.T, ext string, files, size int) *bagtest.Bag {
+	t.Helper()
+	block := strings.Repeat("portway big bag payload ", size/24+1)[:size]
+	fs := make(map[string]string, files)
+	for i := range files {
+		name := fmt.Sprintf("data/f%04d.bin", i)
+		fs[name] = name + block[len(name):]
+	}
+	return bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: ext, Files: fs})
+}
+
+// TestKilledTaskIngestCompletes kills (SIGKILL: no cleanup, the lease
+// stays) the app of the ingests task working on a large bag; once the
+// lease (15 s in the built-in stack) expires another task's worker takes
+// the ingest over and it succeeds.
+func TestKilledTaskIngestCompletes(t *testing.T) {
+	stateDir := t.TempDir()
+	up := startUp(t, stateDir, "--config", writeConfig(t, testStack(42)))
+	client, ep := stackClient(t, stateDir)
+
+	const files, size = 400, 256 << 10 // 100 MiB
+	gen := bigBag(t, "big", files, size)
+	gen.WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "big.tar.gz"))
+	resp, err := client.Post(ep.APIURL+"/ingests", "application/json", strings.NewReader(fmt.Sprintf(bagIngestBody, "create", "big.tar.gz", "big")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /ingests: %d %s", resp.StatusCode, body)
+	}
+	loc := resp.Header.Get("Location")
+	id := loc[strings.LastIndex(loc, "/")+1:]
+
+	start := time.Now()
+	task := claimingTask(t, stateDir, id, 30*time.Second)
+	pid := appPID(t, stateDir, task)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill app %d of task %s: %v", pid, task, err)
+	}
+	killedAfter := time.Since(start)
+	deadline := time.Now().Add(10 * time.Second)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("app %d still alive after SIGKILL", pid)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+	before := getIngest(t, client, loc)
+	if before.Status.ID != "processing" {
+		t.Fatalf("the ingest was not mid-way when its task was killed (%s after the claim): %s %+v; make the bag bigger",
+			killedAfter, before.Status.ID, before.Events)
+	}
+	t.Logf("killed app %d of task %s %s after the claim; events then: %d", pid, task, killedAfter.Round(time.Millisecond), len(before.Events))
+
+	// The lease is 15 s; then up to a poll (1 s) and the whole ingest again.
+	in := waitIngestDone(t, client, loc, 120*time.Second)
+	t.Logf("ingest %s %s %s after the kill", in.ID, in.Status.ID, time.Since(start).Round(time.Millisecond))
+	if in.Status.ID != "succeeded" || in.Bag.Version != "v1" {
+		t.Fatalf("after the kill: %s %s %+v", in.Status.ID, in.Bag.Version, in.Events)
+	}
+	if n := countEvents(in, "Unpacking started"); n != 2 {
+		t.Errorf("want the ingest started twice (killed task, then its successor), got %d: %+v", n, in.Events)
+	}
+	var m struct {
+		Version  string `json:"version"`
+		Manifest struct {
+			Files []struct{ Name, Checksum string } `json:"files"`
+		} `json:"manifest"`
+	}
+	if resp := getJSON(t, client, ep.APIURL+"/bags/digitised/big", &m); resp.StatusCode != http.StatusOK || m.Version != "v1" || len(m.Manifest.Files) != files {
+		t.Fatalf("GET bag: %d %s %d files", resp.StatusCode, m.Version, len(m.Manifest.Files))
+	}
+	for _, f := range m.Manifest.Files {
+		if f.Checksum != gen.Payload[f.Name].Sums["sha256"] {
+			t.Errorf("%s: checksum %s, generated %s", f.Name, f.Checksum, gen.Payload[f.Name].Sums["sha256"])
+		}
+	}
+	// The successor (or the killed task's replacement) swept the dead
+	// worker's scratch directories, or its own are gone after success.
+	up.stop(t)
+	for _, d := range []string{filepath.Join(stateDir, "work"), filepath.Join(stateDir, "storage", ".staging")} {
+		left, _ := filepath.Glob(filepath.Join(d, id+"-*"))
+		if len(left) != 0 {
+			t.Errorf("scratch directories left behind: %q", left)
+		}
+	}
+}
+
+// freshPostgresSchema creates a schema of its own for the test on the
+// server named by PORTWAY_TEST_POSTGRES_DSN (dropped after the test) and
+// returns the DSN with search_path set to it, or skips the test.
+func freshPostgresSchema(t *testing.T) (dsn string, db *sql.DB, schema string) {
+	t.Helper()
+	base := os.Getenv("PORTWAY_TEST_POSTGRES_DSN")
+	if base == "" {
+		t.Skip("PostgreSQL e2e test skipped: set PORTWAY_TEST_POSTGRES_DSN (internal/storage/store/testdata/start-postgres.sh prints one)")
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	schema = "e2e_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), db, schema
+}
+
+// TestBagIngestOnPostgres runs the stack with `--store postgres://…`: every
+// bags and ingests task shares the PostgreSQL store, not the SQLite file.
+func TestBagIngestOnPostgres(t *testing.T) {
+	dsn, db, schema := freshPostgresSchema(t)
+	stateDir := t.TempDir()
+	up := startUp(t, stateDir, "--config", writeConfig(t, testStack(43)), "--store", dsn)
+	client, ep := stackClient(t, stateDir)
+
+	gen := bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "PP/MIA/1"})
+	gen.WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "pp.tar.gz"))
+	in := postIngest(t, client, ep.APIURL, "create", "pp.tar.gz", "PP/MIA/1")
+	if in.Status.ID != "succeeded" || in.Bag.Version != "v1" {
+		t.Fatalf("ingest: %+v", in)
+	}
+	var m struct {
+		ID       string `json:"id"`
+		Version  string `json:"version"`
+		Manifest struct {
+			Files []struct {
+				Name, Checksum string
+			} `json:"files"`
+		} `json:"manifest"`
+	}
+	resp := getJSON(t, client, ep.APIURL+"/bags/digitised/PP%2FMIA%2F1", &m)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != `"digitised/PP/MIA/1/v1"` || m.ID != "digitised/PP/MIA/1" ||
+		len(m.Manifest.Files) != len(gen.Payload) {
+		t.Fatalf("GET bag: %d %+v", resp.StatusCode, m)
+	}
+	for _, f := range m.Manifest.Files {
+		if f.Checksum != gen.Payload[f.Name].Sums["sha256"] {
+			t.Errorf("%s: checksum %s, generated %s", f.Name, f.Checksum, gen.Payload[f.Name].Sums["sha256"])
+		}
+	}
+	// The ingest and the manifest are in PostgreSQL.
+	var ingests, manifests int
+	if err := db.QueryRowContext(t.Context(), `SELECT (SELECT COUNT(*) FROM `+schema+`.ingests), (SELECT COUNT(*) FROM `+schema+`.storage_manifests)`).Scan(&ingests, &manifests); err != nil {
+		t.Fatal(err)
+	}
+	if ingests != 1 || manifests != 1 {
+		t.Fatalf("PostgreSQL schema %s has %d ingests, %d manifests", schema, ingests, manifests)
+	}
+	up.stop(t)
+	// The password shows in no output or log.
+	u, _ := url.Parse(dsn)
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		secret := ":" + pw + "@"
+		logs, _ := filepath.Glob(filepath.Join(stateDir, "tasks", "*", "app.log"))
+		if len(logs) < 4 {
+			t.Errorf("want the app logs of 4 tasks, found %q", logs)
+		}
+		outputs := map[string]string{"portway up's output": up.stdout.String() + up.stderr.String()}
+		for _, l := range logs {
+			data, _ := os.ReadFile(l)
+			outputs[l] = string(data)
+		}
+		for name, out := range outputs {
+			if strings.Contains(out, secret) {
+				t.Errorf("the store's password appears in %s", name)
+			}
+		}
+	}
 }

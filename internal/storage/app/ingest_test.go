@@ -2,13 +2,18 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/portway/portway/internal/storage/bagtest"
 )
@@ -69,11 +74,73 @@ func waitIngest(t *testing.T, url string) ingestView {
 
 // The ingests app's worker processes what its API accepted; the bags app
 // serves the result. The state dir defaults to the database's directory.
+// On PostgreSQL the state dir is given; the store is a fresh schema.
 func TestIngestIsProcessed(t *testing.T) {
-	state := t.TempDir()
-	db := filepath.Join(state, "storage.db")
-	ing := startIngestApp(t, Config{DBPath: db})
-	bagsApp := startApp(t, KindBags, db)
+	t.Run("sqlite", func(t *testing.T) {
+		state := t.TempDir()
+		db := filepath.Join(state, "storage.db")
+		testIngestIsProcessed(t, state, Config{DBPath: db})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		state := t.TempDir()
+		testIngestIsProcessed(t, state, Config{Store: freshPostgresSchema(t), StateDir: state})
+	})
+}
+
+// freshPostgresSchema creates a schema of its own for the test on the
+// server named by PORTWAY_TEST_POSTGRES_DSN (dropped after it) and returns
+// the DSN with search_path set to it, or skips the test.
+func freshPostgresSchema(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("PORTWAY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("PostgreSQL tests skipped: set PORTWAY_TEST_POSTGRES_DSN (internal/storage/store/testdata/start-postgres.sh prints one)")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	schema := "a_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func testIngestIsProcessed(t *testing.T, state string, storeCfg Config) {
+	ing := startIngestApp(t, storeCfg)
+	bagsCfg := storeCfg
+	bagsCfg.Kind, bagsCfg.Listen = KindBags, "127.0.0.1:0"
+	bagsApp, err := New(bagsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bagsApp.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := bagsApp.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
 	gen := bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "b1"})
 	gen.WriteFile(t, filepath.Join(state, "buckets", "uploads", "b.tar.gz"))
 

@@ -104,6 +104,22 @@ func (s *Store) ReleaseLease(ctx context.Context, id uuid.UUID, owner string) er
 	return nil
 }
 
+// LeaseHolder returns the owner of the ingest's lease if the lease is
+// unexpired at now, or "" (also for an unknown ingest). Workers use it to
+// tell their dead predecessors' scratch directories from live ones.
+func (s *Store) LeaseHolder(ctx context.Context, id uuid.UUID, now time.Time) (string, error) {
+	var owner sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT lease_owner FROM ingests WHERE id = ? AND lease_expiry >= ?`,
+		id.String(), model.FormatTime(now)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: lease holder of %s: %w", id, err)
+	}
+	return owner.String, nil
+}
+
 // checkLease fails with ErrLeaseLost unless owner holds the ingest's lease,
 // locking the row (PostgreSQL) for the rest of the transaction.
 func (s *Store) checkLease(ctx context.Context, tx *txn, id uuid.UUID, owner string) error {

@@ -56,6 +56,20 @@ func testLeases(t *testing.T, open opener) {
 	if in, err := s.UpdateLeasedIngest(ctx, second.ID, "c", func(i *model.Ingest) error { i.Status = model.IngestProcessing; return nil }); err != nil || in.Status != model.IngestProcessing {
 		t.Fatalf("update under the lease: %v %v", in.Status, err)
 	}
+	for _, tt := range []struct {
+		id   uuid.UUID
+		at   time.Time
+		want string
+	}{
+		{first.ID, t0.Add(ttl), "a"},                     // renewed until t0+1.5ttl
+		{first.ID, t0.Add(2 * ttl), ""},                  // expired
+		{second.ID, t0.Add(ttl + time.Millisecond), "c"}, // claimed by c
+		{uuid.New(), t0, ""},                             // unknown
+	} {
+		if got, err := s.LeaseHolder(ctx, tt.id, tt.at); err != nil || got != tt.want {
+			t.Errorf("LeaseHolder(%s, %s) = %q, %v; want %q", tt.id, tt.at, got, err, tt.want)
+		}
+	}
 	// first is renewed until t0+1.5ttl.
 	if _, ok, _ := s.ClaimIngest(ctx, "c", t0.Add(ttl+time.Millisecond), ttl); ok {
 		t.Fatal("claimed a renewed lease")

@@ -89,7 +89,7 @@ func (w *Worker) runSteps(ctx context.Context, in model.Ingest, log *slog.Logger
 	if in, err = w.record(ctx, in, "Unpacking started", model.IngestProcessing); err != nil {
 		return in, err
 	}
-	work, err := os.MkdirTemp(w.cfg.WorkDir, in.ID.String()+"-")
+	work, err := os.MkdirTemp(w.cfg.WorkDir, scratchPrefix(in.ID, w.cfg.Owner)+"-")
 	if err != nil {
 		return in, machineFailure(log, ctx, "Unpacking", err)
 	}
@@ -156,7 +156,7 @@ func (w *Worker) runSteps(ctx context.Context, in model.Ingest, log *slog.Logger
 	if !ok {
 		return in, &stepFailed{fmt.Sprintf("Copying to storage failed - %s cannot be stored as a path", bagID)}
 	}
-	if err := w.copyToStorage(bag.Root, rel, v, in.ID.String()); err != nil {
+	if err := w.copyToStorage(bag.Root, rel, v, scratchPrefix(in.ID, w.cfg.Owner)); err != nil {
 		return in, machineFailure(log, ctx, "Copying to storage", err)
 	}
 	if in, err = w.record(ctx, in, "Copying to storage succeeded", ""); err != nil {
@@ -246,7 +246,7 @@ func (w *Worker) copyToStorage(bagRoot, rel string, v model.BagVersion, tag stri
 		return err
 	}
 	defer root.Close()
-	staging := filepath.Join(".staging", tag+"-"+w.cfg.Owner)
+	staging := filepath.Join(stagingDir, tag)
 	if err := root.RemoveAll(staging); err != nil {
 		return err
 	}

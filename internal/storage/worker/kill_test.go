@@ -92,6 +92,10 @@ func TestKilledWorker(t *testing.T) {
 	if in.Status != model.IngestProcessing || in.Version != 1 {
 		t.Fatalf("after the kill: %s %v %q", in.Status, in.Version, descriptions(in))
 	}
+	left, _ := filepath.Glob(filepath.Join(e.dir, "work", id.String()+"-doomed-*"))
+	if len(left) != 1 {
+		t.Fatalf("the killed worker's unpack directory: %q", left)
+	}
 	// A worker that lives after the dead one's lease has expired.
 	e.startWorker(t, e.st, func(c *Config, _ *Worker) {
 		c.Owner, c.LeaseDuration = "rescuer", time.Minute
@@ -103,5 +107,8 @@ func TestKilledWorker(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.storage, "digitised", "b1", "v1", "data", "a.txt")); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(left[0]); !os.IsNotExist(err) {
+		t.Fatalf("the killed worker's unpack directory %s is still there: %v", left[0], err)
 	}
 }

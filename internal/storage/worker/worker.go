@@ -39,6 +39,7 @@ type Store interface {
 	UpdateLeasedIngest(ctx context.Context, id uuid.UUID, owner string, fn func(*model.Ingest) error) (model.Ingest, error)
 	AssignVersion(ctx context.Context, id uuid.UUID, owner string, now time.Time) (model.BagVersion, error)
 	RegisterBag(ctx context.Context, owner string, m model.StorageManifest, fn func(*model.Ingest) error) (model.Ingest, error)
+	LeaseHolder(ctx context.Context, id uuid.UUID, now time.Time) (string, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -187,6 +188,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("worker: %w", err)
 		}
 	}
+	w.sweepScratch(ctx)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	for range w.cfg.Concurrency {
@@ -279,6 +281,10 @@ func (w *Worker) process(ctx context.Context, in model.Ingest) {
 		}
 	}()
 
+	log.Info("ingest claimed", "status", string(in.Status))
+	if in.Status == model.IngestProcessing {
+		w.sweepIngestScratch(ctx, id)
+	}
 	var err error
 	if in.Status == model.IngestAccepted || in.Status == model.IngestProcessing {
 		if in.Status == model.IngestProcessing {
