@@ -143,6 +143,17 @@ func TestWholePath(t *testing.T) {
 		t.Errorf("POST via custom domain: %d, Location %q, want prefix %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 
+	// The console at the control address shows the live stack.
+	resp, err = http.Get(ep.ControlURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), ep.APIURL) || strings.Count(string(page), ">healthy<") != 4 {
+		t.Errorf("console: %d, want the API URL and 4 healthy targets:\n%s", resp.StatusCode, page)
+	}
+
 	// Bags: 404 in the storage service's error shape until bags exist.
 	resp, err = client.Get(ep.APIURL + "/bags/digitised/b12345")
 	if err != nil {

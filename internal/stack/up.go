@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,8 @@ type Stack struct {
 	tasks    *ecs.Supervisor
 	control  *controlServer
 	Endpoint Endpoints
+	// published is Endpoint once the stack is ready, for the console.
+	published atomic.Pointer[Endpoints]
 }
 
 type namedComponent struct {
@@ -126,7 +129,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	s.control = newControlServer(cfg.Control.Listen, s.lb.ControlHandler(), sup.Handler())
+	console := consoleHandler(s.lb, sup, func() Endpoints {
+		if e := s.published.Load(); e != nil {
+			return *e
+		}
+		return Endpoints{}
+	}, log.With("component", "console"))
+	s.control = newControlServer(cfg.Control.Listen, s.lb.ControlHandler(), sup.Handler(), console)
 	if err = s.start(ctx, "control", s.control); err != nil {
 		return nil, err
 	}
@@ -161,6 +170,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err = writeJSON(filepath.Join(abs, EndpointsFile), s.Endpoint, 0o644); err != nil {
 		return nil, err
 	}
+	ep := s.Endpoint
+	s.published.Store(&ep)
 	return s, nil
 }
 
@@ -359,17 +370,19 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 }
 
 // controlServer serves the control API: the load balancer's ELBv2-shaped
-// API under /elbv2/ and the tasks under /ecs/.
+// API under /elbv2/, the services and tasks under /ecs/, and a read-only
+// console page at /.
 type controlServer struct {
 	listen string
 	srv    *http.Server
 	ln     net.Listener
 }
 
-func newControlServer(listen string, lbAPI, ecsAPI http.Handler) *controlServer {
+func newControlServer(listen string, lbAPI, ecsAPI, console http.Handler) *controlServer {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
+	mux.Handle("/", console)
 	return &controlServer{
 		listen: listen,
 		srv: &http.Server{
