@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,36 +28,47 @@ func newUpCmd() *cobra.Command {
 one process: auth, gateway, load balancer, and every service's tasks. When every
 service has its desired count of healthy targets, endpoints.json and
 oauth-credentials.json are written to the state dir and a summary is printed.
-SIGINT or SIGTERM drains and stops the tasks and exits.`,
+SIGINT or SIGTERM drains and stops the tasks and exits. SIGHUP re-reads the
+config: services whose task definition changed get a rolling deployment, a
+changed desiredCount scales; other changes wait for the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath)
+			flags := cmd.Flags()
+			// buildConfig reads the stack and applies the flags; a reload
+			// (SIGHUP) builds it the same way.
+			buildConfig := func() (stack.Config, error) {
+				cfg, err := loadConfig(configPath)
+				if err != nil {
+					return cfg, err
+				}
+				if flags.Changed("listen") {
+					cfg.Gateway.Listen = listen
+				}
+				if flags.Changed("auth-listen") {
+					cfg.Auth.Listen = authListen
+				}
+				if flags.Changed("control-listen") {
+					cfg.Control.Listen = controlListen
+				}
+				if store != "" {
+					cfg.Storage.Store = store
+				}
+				switch sidecarEngine {
+				case "builtin":
+				case "nginx":
+					cfg.UseNginxSidecar()
+				default:
+					return cfg, fmt.Errorf("--sidecar: %q is not one of builtin, nginx", sidecarEngine)
+				}
+				return cfg, nil
+			}
+			cfg, err := buildConfig()
 			if err != nil {
 				return err
-			}
-			flags := cmd.Flags()
-			if flags.Changed("listen") {
-				cfg.Gateway.Listen = listen
-			}
-			if flags.Changed("auth-listen") {
-				cfg.Auth.Listen = authListen
-			}
-			if flags.Changed("control-listen") {
-				cfg.Control.Listen = controlListen
-			}
-			if store != "" {
-				cfg.Storage.Store = store
-			}
-			switch sidecarEngine {
-			case "builtin":
-			case "nginx":
-				cfg.UseNginxSidecar()
-			default:
-				return fmt.Errorf("--sidecar: %q is not one of builtin, nginx", sidecarEngine)
 			}
 			ctx := cmd.Context()
 			st, err := stack.Start(ctx, cfg, stack.Options{
@@ -66,7 +80,18 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 				return err
 			}
 			st.Summary(cmd.OutOrStdout())
-			<-ctx.Done()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					break wait
+				case <-hup:
+					reload(st, buildConfig, log)
+				}
+			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "portway: stopping: draining tasks…")
 			stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 			defer cancel()
@@ -89,4 +114,25 @@ SIGINT or SIGTERM drains and stops the tasks and exits.`,
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every service's healthy targets")
 	f.DurationVar(&stopTimeout, "stop-timeout", 2*time.Minute, "upper bound for draining and stopping on exit")
 	return cmd
+}
+
+// reload applies the re-read config to the running stack and logs what it
+// did; a bad config changes nothing.
+func reload(st *stack.Stack, build func() (stack.Config, error), log *slog.Logger) {
+	cfg, err := build()
+	if err == nil {
+		var res stack.ReloadResult
+		res, err = st.Reload(cfg)
+		for svc, id := range res.Deployments {
+			log.Info("reload: rolling deployment started", "service", svc, "deployment", id)
+		}
+		if len(res.NeedRestart) > 0 {
+			log.Warn("reload: these parts changed and take effect on the next start", "parts", res.NeedRestart)
+		}
+	}
+	if err != nil {
+		log.Error("reload failed; the running stack is unchanged where the error says so", "err", err)
+		return
+	}
+	log.Info("reload: done")
 }

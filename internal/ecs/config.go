@@ -106,7 +106,8 @@ type ServiceConfig struct {
 	// ReadinessPath is probed with HTTP GET on ip:ContainerPort until it
 	// answers 200; empty means a TCP connect is enough.
 	ReadinessPath string
-	// StopTimeout is how long a container gets between SIGTERM and SIGKILL (default 30s).
+	// StopTimeout is how long a container gets between SIGTERM and SIGKILL
+	// (default 30s), unless the container has its own StopTimeout.
 	StopTimeout time.Duration
 	Containers  []ContainerConfig
 
@@ -171,6 +172,57 @@ type ContainerConfig struct {
 	// (ECS container health check). An essential container that turns
 	// UNHEALTHY stops its task ("Task failed container health checks").
 	HealthCheck *HealthCheck
+	// PortMappings are the ports the container listens on, on the task's
+	// address (awsvpc: host port = container port). A port/protocol is
+	// mapped at most once per task. When any container declares mappings,
+	// the service's ContainerPort must be a tcp mapping of ContainerName.
+	// Declarative: portway does not bind them; they show in TaskStatus.
+	PortMappings []PortMapping
+	// StopTimeout is how long this container gets between its stop signal
+	// and SIGKILL (ECS containerDefinitions.stopTimeout); 0 means the
+	// service's StopTimeout (default 30s).
+	StopTimeout time.Duration
+}
+
+// Port mapping protocols.
+const (
+	ProtocolTCP = "tcp"
+	ProtocolUDP = "udp"
+)
+
+// PortMapping is one entry of ContainerConfig.PortMappings.
+type PortMapping struct {
+	ContainerPort int    `yaml:"containerPort" json:"containerPort"` // 1..65535
+	Protocol      string `yaml:"protocol,omitempty" json:"protocol"` // "tcp" (default) or "udp"
+}
+
+func (p PortMapping) protocol() string {
+	if p.Protocol == "" {
+		return ProtocolTCP
+	}
+	return p.Protocol
+}
+
+// portMappings returns the container's mappings with protocols filled in
+// (nil without any).
+func (c ContainerConfig) portMappings() []PortMapping {
+	if len(c.PortMappings) == 0 {
+		return nil
+	}
+	out := make([]PortMapping, len(c.PortMappings))
+	for i, p := range c.PortMappings {
+		out[i] = PortMapping{ContainerPort: p.ContainerPort, Protocol: p.protocol()}
+	}
+	return out
+}
+
+// stopTimeout is how long container c of the service's task definition
+// gets between its stop signal and SIGKILL.
+func (s ServiceConfig) stopTimeout(c ContainerConfig) time.Duration {
+	if c.StopTimeout > 0 {
+		return c.StopTimeout
+	}
+	return s.StopTimeout
 }
 
 // Secret is an environment variable whose value is a file's content.
@@ -257,125 +309,172 @@ func (c Config) Validate() error {
 	names := map[string]bool{}
 	for i, s := range c.Services {
 		f := fmt.Sprintf("services[%d]", i)
-		if s.Name == "" {
-			add("%s.name: required", f)
-		} else if names[s.Name] {
+		if s.Name != "" && names[s.Name] {
 			add("%s.name: duplicate service %q", f, s.Name)
 		}
 		names[s.Name] = true
-		if s.DesiredCount < 0 {
-			add("%s.desiredCount: must be >= 0", f)
-		}
-		if s.ContainerPort < 0 || s.ContainerPort > 65535 {
-			add("%s.containerPort: must be 0..65535", f)
-		}
-		if s.TargetGroup != "" {
-			if s.ContainerPort == 0 {
-				add("%s.containerPort: required with targetGroup", f)
-			}
-			if c.Registrar == nil {
-				add("registrar: required (service %q has targetGroup %q)", s.Name, s.TargetGroup)
-			}
-		}
-		if s.ReadinessPath != "" && !strings.HasPrefix(s.ReadinessPath, "/") {
-			add("%s.readinessPath: must start with /", f)
-		}
-		if s.MinimumHealthyPercent != nil && (*s.MinimumHealthyPercent < 0 || *s.MinimumHealthyPercent > 100) {
-			add("%s.minimumHealthyPercent: must be 0..100", f)
-		}
-		if s.MaximumPercent != 0 && (s.MaximumPercent < 100 || s.MaximumPercent > 1000) {
-			add("%s.maximumPercent: must be 100..1000", f)
-		}
-		if s.ReadinessPath != "" && s.ContainerPort == 0 {
-			add("%s.containerPort: required with readinessPath", f)
-		}
-		for _, d := range []struct {
-			name string
-			v    time.Duration
-		}{
-			{"stopTimeout", s.StopTimeout},
-			{"readinessTimeout", s.ReadinessTimeout},
-			{"readinessInterval", s.ReadinessInterval},
-			{"backoffInitial", s.BackoffInitial},
-			{"backoffMax", s.BackoffMax},
-			{"stableAfter", s.StableAfter},
-			{"healthCheckGracePeriod", s.HealthCheckGracePeriod},
-		} {
-			if d.v < 0 {
-				add("%s.%s: must be >= 0", f, d.name)
-			}
-		}
-		if len(s.Containers) == 0 {
-			add("%s.containers: at least one container required", f)
-		}
-		cnames := map[string]bool{}
-		essential := false
-		for j, ct := range s.Containers {
-			cf := fmt.Sprintf("%s.containers[%d]", f, j)
-			switch {
-			case ct.Name == "":
-				add("%s.name: required", cf)
-			case !validFileName(ct.Name):
-				add("%s.name: %q must be letters, digits, '-', '_' or '.'", cf, ct.Name)
-			case cnames[ct.Name]:
-				add("%s.name: duplicate container %q", cf, ct.Name)
-			}
-			cnames[ct.Name] = true
-			essential = essential || ct.Essential
-			switch ct.Engine {
-			case EngineProcess:
-			case EngineNginx:
-				if _, err := parseNginxCommand(ct.Command); err != nil {
-					add("%s.command: %v", cf, err)
-				}
-			default:
-				add("%s.engine: %q is not one of \"\" (process) or \"nginx\"", cf, ct.Engine)
-			}
-			if ct.Executable != "" && ct.Engine != EngineProcess {
-				add("%s.executable: not allowed with engine %q", cf, ct.Engine)
-			}
-			for k, e := range ct.Env {
-				if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
-					add("%s.env[%d]: must be KEY=VALUE", cf, k)
-				}
-			}
-			for k, sec := range ct.Secrets {
-				if sec.Name == "" || strings.ContainsAny(sec.Name, "= \t\n") {
-					add("%s.secrets[%d].name: must be a variable name", cf, k)
-				}
-				if sec.ValueFrom == "" {
-					add("%s.secrets[%d].valueFrom: required (a file path)", cf, k)
-				}
-			}
-			if hc := ct.HealthCheck; hc != nil {
-				hf := cf + ".healthCheck"
-				switch {
-				case len(hc.Command) < 2:
-					add("%s.command: want [\"CMD\", exe, args...] or [\"CMD-SHELL\", command]", hf)
-				case hc.Command[0] == "CMD-SHELL" && len(hc.Command) != 2:
-					add("%s.command: CMD-SHELL takes exactly one command string", hf)
-				case hc.Command[0] != "CMD" && hc.Command[0] != "CMD-SHELL":
-					add("%s.command[0]: %q is not CMD or CMD-SHELL", hf, hc.Command[0])
-				}
-				if hc.Interval < 0 || hc.Timeout < 0 || hc.StartPeriod < 0 {
-					add("%s: interval, timeout and startPeriod must be >= 0", hf)
-				}
-				if hc.Retries < 0 {
-					add("%s.retries: must be >= 0", hf)
-				}
-			}
-		}
-		for _, e := range dependencyErrors(s.Containers) {
-			add("%s.%s", f, e)
-		}
-		if len(s.Containers) > 0 && !essential {
-			add("%s.containers: at least one container must be essential", f)
-		}
-		if s.ContainerName != "" && !cnames[s.ContainerName] {
-			add("%s.containerName: no container named %q", f, s.ContainerName)
-		}
+		errs = append(errs, s.validate(f, c.Registrar != nil)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks one service; f names it in errors ("services[0]").
+// haveRegistrar tells whether the supervisor has a Registrar.
+func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if s.Name == "" {
+		add("%s.name: required", f)
+	}
+	if s.DesiredCount < 0 {
+		add("%s.desiredCount: must be >= 0", f)
+	}
+	if s.ContainerPort < 0 || s.ContainerPort > 65535 {
+		add("%s.containerPort: must be 0..65535", f)
+	}
+	if s.TargetGroup != "" {
+		if s.ContainerPort == 0 {
+			add("%s.containerPort: required with targetGroup", f)
+		}
+		if !haveRegistrar {
+			add("registrar: required (service %q has targetGroup %q)", s.Name, s.TargetGroup)
+		}
+	}
+	if s.ReadinessPath != "" && !strings.HasPrefix(s.ReadinessPath, "/") {
+		add("%s.readinessPath: must start with /", f)
+	}
+	if s.MinimumHealthyPercent != nil && (*s.MinimumHealthyPercent < 0 || *s.MinimumHealthyPercent > 100) {
+		add("%s.minimumHealthyPercent: must be 0..100", f)
+	}
+	if s.MaximumPercent != 0 && (s.MaximumPercent < 100 || s.MaximumPercent > 1000) {
+		add("%s.maximumPercent: must be 100..1000", f)
+	}
+	if s.ReadinessPath != "" && s.ContainerPort == 0 {
+		add("%s.containerPort: required with readinessPath", f)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"stopTimeout", s.StopTimeout},
+		{"readinessTimeout", s.ReadinessTimeout},
+		{"readinessInterval", s.ReadinessInterval},
+		{"backoffInitial", s.BackoffInitial},
+		{"backoffMax", s.BackoffMax},
+		{"stableAfter", s.StableAfter},
+		{"healthCheckGracePeriod", s.HealthCheckGracePeriod},
+	} {
+		if d.v < 0 {
+			add("%s.%s: must be >= 0", f, d.name)
+		}
+	}
+	if len(s.Containers) == 0 {
+		add("%s.containers: at least one container required", f)
+	}
+	cnames := map[string]bool{}
+	ports := map[string]string{} // "9000/tcp" → container
+	essential := false
+	for j, ct := range s.Containers {
+		cf := fmt.Sprintf("%s.containers[%d]", f, j)
+		switch {
+		case ct.Name == "":
+			add("%s.name: required", cf)
+		case !validFileName(ct.Name):
+			add("%s.name: %q must be letters, digits, '-', '_' or '.'", cf, ct.Name)
+		case cnames[ct.Name]:
+			add("%s.name: duplicate container %q", cf, ct.Name)
+		}
+		cnames[ct.Name] = true
+		essential = essential || ct.Essential
+		switch ct.Engine {
+		case EngineProcess:
+		case EngineNginx:
+			if _, err := parseNginxCommand(ct.Command); err != nil {
+				add("%s.command: %v", cf, err)
+			}
+		default:
+			add("%s.engine: %q is not one of \"\" (process) or \"nginx\"", cf, ct.Engine)
+		}
+		if ct.Executable != "" && ct.Engine != EngineProcess {
+			add("%s.executable: not allowed with engine %q", cf, ct.Engine)
+		}
+		for k, e := range ct.Env {
+			if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
+				add("%s.env[%d]: must be KEY=VALUE", cf, k)
+			}
+		}
+		for k, sec := range ct.Secrets {
+			if sec.Name == "" || strings.ContainsAny(sec.Name, "= \t\n") {
+				add("%s.secrets[%d].name: must be a variable name", cf, k)
+			}
+			if sec.ValueFrom == "" {
+				add("%s.secrets[%d].valueFrom: required (a file path)", cf, k)
+			}
+		}
+		if hc := ct.HealthCheck; hc != nil {
+			hf := cf + ".healthCheck"
+			switch {
+			case len(hc.Command) < 2:
+				add("%s.command: want [\"CMD\", exe, args...] or [\"CMD-SHELL\", command]", hf)
+			case hc.Command[0] == "CMD-SHELL" && len(hc.Command) != 2:
+				add("%s.command: CMD-SHELL takes exactly one command string", hf)
+			case hc.Command[0] != "CMD" && hc.Command[0] != "CMD-SHELL":
+				add("%s.command[0]: %q is not CMD or CMD-SHELL", hf, hc.Command[0])
+			}
+			if hc.Interval < 0 || hc.Timeout < 0 || hc.StartPeriod < 0 {
+				add("%s: interval, timeout and startPeriod must be >= 0", hf)
+			}
+			if hc.Retries < 0 {
+				add("%s.retries: must be >= 0", hf)
+			}
+		}
+		if ct.StopTimeout < 0 {
+			add("%s.stopTimeout: must be >= 0", cf)
+		}
+		for k, pm := range ct.PortMappings {
+			pf := fmt.Sprintf("%s.portMappings[%d]", cf, k)
+			if pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
+				add("%s.containerPort: must be 1..65535, got %d", pf, pm.ContainerPort)
+			}
+			proto := pm.protocol()
+			if proto != ProtocolTCP && proto != ProtocolUDP {
+				add("%s.protocol: %q is not \"tcp\" or \"udp\"", pf, pm.Protocol)
+				continue
+			}
+			// awsvpc: the task's containers share one address, so a port
+			// can be mapped once per task.
+			key := fmt.Sprintf("%d/%s", pm.ContainerPort, proto)
+			if other, dup := ports[key]; dup {
+				add("%s.containerPort: %s is already mapped by container %q", pf, key, other)
+			} else {
+				ports[key] = ct.Name
+			}
+		}
+	}
+	for _, e := range dependencyErrors(s.Containers) {
+		add("%s.%s", f, e)
+	}
+	if len(s.Containers) > 0 && !essential {
+		add("%s.containers: at least one container must be essential", f)
+	}
+	if s.ContainerName != "" && !cnames[s.ContainerName] {
+		add("%s.containerName: no container named %q", f, s.ContainerName)
+	}
+	// With port mappings declared, the load-balanced port must be one of
+	// them (ECS: the containerName/containerPort of a load balancer must
+	// match a port mapping of the task definition).
+	if len(ports) > 0 && s.ContainerPort > 0 && s.ContainerPort <= 65535 {
+		key := fmt.Sprintf("%d/%s", s.ContainerPort, ProtocolTCP)
+		switch owner, ok := ports[key]; {
+		case !ok && s.ContainerName != "":
+			add("%s.containerPort: %d is not a tcp port mapping of container %q", f, s.ContainerPort, s.ContainerName)
+		case !ok:
+			add("%s.containerPort: %d is not a tcp port mapping of any container", f, s.ContainerPort)
+		case s.ContainerName != "" && owner != s.ContainerName && cnames[s.ContainerName]:
+			add("%s.containerPort: %d is a port mapping of container %q, not of containerName %q", f, s.ContainerPort, owner, s.ContainerName)
+		}
+	}
+	return errs
 }
 
 func validFileName(s string) bool {

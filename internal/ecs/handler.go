@@ -135,7 +135,7 @@ func (s *Supervisor) listTasks(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Supervisor) hasService(name string) bool {
 	for _, sv := range s.services {
-		if sv.cfg.Name == name {
+		if sv.name == name {
 			return true
 		}
 	}

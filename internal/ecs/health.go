@@ -75,7 +75,7 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 			s.log.Debug("container health check failed", "task", t.id, "container", c.cfg.Name, "failures", failures, "err", err)
 		}
 		if health == HealthUnhealthy {
-			s.log.Warn("container unhealthy", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "err", err)
+			s.log.Warn("container unhealthy", "task", t.id, "service", t.cfg.Name, "container", c.cfg.Name, "err", err)
 			if c.cfg.Essential {
 				s.requestStop(t, ReasonHealthCheck, true)
 			}

@@ -23,10 +23,16 @@ const (
 // tasks that stop, backing off when replacements keep failing, and rolling
 // tasks of older deployments over to the primary one.
 type service struct {
-	cfg  ServiceConfig
+	name string        // never changes
 	kick chan struct{} // buffered(1): "look again"
 
 	// guarded by Supervisor.mu
+	// cfg is the current configuration with defaults applied and container
+	// executables resolved (by Start or UpdateService): new tasks copy it.
+	cfg ServiceConfig
+	// spec is the configuration as last given (New or UpdateService), with
+	// defaults applied: what UpdateService compares a new one with.
+	spec        ServiceConfig
 	desired     int
 	deployments []*deployment // oldest first; the last is PRIMARY
 	failures    int           // consecutive start failures
@@ -46,9 +52,11 @@ func newDeployment(now time.Time) *deployment {
 }
 
 func newService(cfg ServiceConfig, now time.Time) *service {
-	cfg = cfg.withDefaults()
-	cfg.Containers = slices.Clone(cfg.Containers) // Start resolves executables in place
-	return &service{cfg: cfg, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
+	spec := cfg.withDefaults()
+	spec.Containers = cloneContainers(spec.Containers)
+	cfg = spec
+	cfg.Containers = cloneContainers(spec.Containers) // Start resolves executables in place
+	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
 		deployments: []*deployment{newDeployment(now)}}
 }
 
@@ -145,7 +153,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 			break
 		}
 		if err := s.launchLocked(sv); err != nil {
-			s.log.Error("cannot place task", "service", sv.cfg.Name, "err", err)
+			s.log.Error("cannot place task", "service", sv.name, "err", err)
 			sv.nextLaunch = s.clock.Now().Add(sv.cfg.BackoffInitial)
 			wait = sv.cfg.BackoffInitial
 			break
@@ -199,6 +207,7 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		id:            newTaskID(),
 		svc:           sv,
 		deployment:    sv.primary(),
+		cfg:           sv.cfg,
 		ip:            ip,
 		stopReq:       make(chan struct{}),
 		lastStatus:    StatusProvisioning,
@@ -209,7 +218,7 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{})})
 	}
 	s.tasks[t.id] = t
-	s.log.Info("task launched", "task", t.id, "service", sv.cfg.Name, "deployment", t.deployment.id, "ip", ip.String())
+	s.log.Info("task launched", "task", t.id, "service", sv.name, "deployment", t.deployment.id, "ip", ip.String())
 	s.wg.Add(1)
 	go s.runTask(t)
 	return nil
@@ -239,10 +248,10 @@ func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
 		sv.failures++
 		delay := sv.cfg.backoff(sv.failures)
 		sv.nextLaunch = s.clock.Now().Add(delay)
-		s.log.Warn("task failed; backing off", "task", t.id, "service", sv.cfg.Name, "reason", reason,
+		s.log.Warn("task failed; backing off", "task", t.id, "service", sv.name, "reason", reason,
 			"consecutiveFailures", sv.failures, "retryIn", delay)
 	}
-	s.log.Info("task stopping", "task", t.id, "service", sv.cfg.Name, "reason", reason)
+	s.log.Info("task stopping", "task", t.id, "service", sv.name, "reason", reason)
 	sv.poke()
 }
 
@@ -272,7 +281,7 @@ type DeploymentStatus struct {
 
 func (s *Supervisor) service(name string) (*service, error) {
 	for _, sv := range s.services {
-		if sv.cfg.Name == name {
+		if sv.name == name {
 			return sv, nil
 		}
 	}
@@ -308,9 +317,7 @@ func (s *Supervisor) Deploy(name string) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	d := newDeployment(s.now())
-	sv.deployments = append(sv.deployments, d)
-	sv.failures, sv.nextLaunch = 0, time.Time{}
+	d := s.newDeploymentLocked(sv)
 	s.mu.Unlock()
 	s.log.Info("deployment started", "service", name, "deployment", d.id)
 	sv.poke()
@@ -324,7 +331,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 	out := make([]ServiceStatus, 0, len(s.services))
 	for _, sv := range s.services {
 		s.dropFinishedDeploymentsLocked(sv)
-		st := ServiceStatus{Name: sv.cfg.Name, DesiredCount: sv.desired}
+		st := ServiceStatus{Name: sv.name, DesiredCount: sv.desired}
 		deps := map[*deployment]*DeploymentStatus{}
 		st.Deployments = make([]DeploymentStatus, len(sv.deployments))
 		for i, d := range sv.deployments {
@@ -358,7 +365,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 		}
 		if sv.failures > 0 {
 			for i := len(s.stopped) - 1; i >= 0; i-- {
-				if s.stopped[i].Service == sv.cfg.Name {
+				if s.stopped[i].Service == sv.name {
 					st.LastFailure = s.stopped[i].StoppedReason
 					break
 				}

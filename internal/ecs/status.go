@@ -54,4 +54,7 @@ type ContainerStatus struct {
 	// HealthStatus is UNKNOWN, HEALTHY or UNHEALTHY for a container with a
 	// health check, else absent.
 	HealthStatus string `json:"healthStatus,omitempty"`
+	// PortMappings are the container's declared ports (protocol filled
+	// in), bound on the task's IP (awsvpc: host port = container port).
+	PortMappings []PortMapping `json:"portMappings,omitempty"`
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,19 +115,8 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
 	}
 	for _, sv := range s.services {
-		for i, c := range sv.cfg.Containers {
-			if c.Executable != "" {
-				path, err := exec.LookPath(c.Executable)
-				if err != nil {
-					return fmt.Errorf("ecs: service %s: container %s: executable: %w", sv.cfg.Name, c.Name, err)
-				}
-				sv.cfg.Containers[i].Executable = path
-			}
-			if c.Engine == EngineNginx {
-				if _, err := findNginx(); err != nil {
-					return fmt.Errorf("ecs: service %s: container %s: %w", sv.cfg.Name, c.Name, err)
-				}
-			}
+		if err := resolveContainers(&sv.cfg); err != nil {
+			return fmt.Errorf("ecs: %w", err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
@@ -224,7 +212,7 @@ func (s *Supervisor) RunningCount(service string) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, t := range s.tasks {
-		if t.svc.cfg.Name == service && t.lastStatus == StatusRunning {
+		if t.cfg.Name == service && t.lastStatus == StatusRunning {
 			n++
 		}
 	}

@@ -345,12 +345,16 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A user stop is not a failure: the replacement starts while the old task drains.
-	waitFor(t, waitLong, "replacement RUNNING", func() bool { return s.RunningCount("bags") == 1 && len(s.Tasks()) == 2 })
+	// (RunningCount alone could count the old task before it leaves RUNNING.)
+	waitFor(t, waitLong, "replacement RUNNING, old task DEACTIVATING", func() bool {
+		ts := s.Tasks()
+		return len(ts) == 2 && ts[1].LastStatus == StatusRunning && ts[0].LastStatus == StatusDeactivating
+	})
 	second := s.Tasks()[1]
 	if second.IP != prefix+"2" {
 		t.Errorf("replacement IP = %s, want %s2 (.1 still held by the draining task)", second.IP, prefix)
 	}
-	if got := taskByID(t, s, first.TaskID); got.LastStatus != StatusDeactivating || got.StoppedReason != ReasonUserStop {
+	if got := taskByID(t, s, first.TaskID); got.StoppedReason != ReasonUserStop {
 		t.Errorf("old task: %s %q, want DEACTIVATING %q", got.LastStatus, got.StoppedReason, ReasonUserStop)
 	}
 	close(release)

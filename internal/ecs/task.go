@@ -24,8 +24,12 @@ type task struct {
 	id         string
 	svc        *service
 	deployment *deployment
-	ip         netip.Addr
-	stopReq    chan struct{} // closed when desiredStatus becomes STOPPED
+	// cfg is the service's configuration when the task was launched: its
+	// task definition (containers, port, stopTimeout) never changes, even
+	// when UpdateService swaps in a new one for later tasks.
+	cfg     ServiceConfig
+	ip      netip.Addr
+	stopReq chan struct{} // closed when desiredStatus becomes STOPPED
 
 	// guarded by Supervisor.mu
 	lastStatus    string
@@ -76,7 +80,7 @@ func (s *Supervisor) setStatus(t *task, status string) {
 	s.mu.Lock()
 	t.lastStatus = status
 	s.mu.Unlock()
-	s.log.Debug("task status", "task", t.id, "service", t.svc.cfg.Name, "ip", t.ip.String(), "status", status)
+	s.log.Debug("task status", "task", t.id, "service", t.cfg.Name, "ip", t.ip.String(), "status", status)
 }
 
 func stopRequested(t *task) bool {
@@ -101,7 +105,7 @@ func (s *Supervisor) startContainers(t *task) bool {
 	}
 	s.setStatus(t, StatusPending)
 	repl := strings.NewReplacer("${TASK_IP}", t.ip.String(), "${TASK_ID}", t.id)
-	order, _ := startOrder(t.svc.cfg.Containers) // validated: no cycle
+	order, _ := startOrder(t.cfg.Containers) // validated: no cycle
 	for _, i := range order {
 		c := t.containers[i]
 		if stopRequested(t) {
@@ -149,7 +153,7 @@ func (s *Supervisor) waitDependencies(t *task, c *container) error {
 		s.mu.Lock()
 		exited := dep.exited
 		s.mu.Unlock()
-		timeout := s.clock.NewTimer(t.svc.cfg.ReadinessTimeout)
+		timeout := s.clock.NewTimer(t.cfg.ReadinessTimeout)
 		select {
 		case <-dep.healthy:
 		case <-exited:
@@ -157,7 +161,7 @@ func (s *Supervisor) waitDependencies(t *task, c *container) error {
 			return fmt.Errorf("dependency %s exited before it was HEALTHY", d.ContainerName)
 		case <-t.stopReq:
 		case <-timeout.C():
-			return fmt.Errorf("dependency %s not HEALTHY after %s", d.ContainerName, t.svc.cfg.ReadinessTimeout)
+			return fmt.Errorf("dependency %s not HEALTHY after %s", d.ContainerName, t.cfg.ReadinessTimeout)
 		}
 		timeout.Stop()
 	}
@@ -213,7 +217,7 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 		c.health = HealthUnknown
 	}
 	s.mu.Unlock()
-	s.log.Info("container started", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "pid", proc.PID(), "ip", t.ip.String())
+	s.log.Info("container started", "task", t.id, "service", t.cfg.Name, "container", c.cfg.Name, "pid", proc.PID(), "ip", t.ip.String())
 
 	s.wg.Add(1)
 	go s.waitContainer(t, c)
@@ -236,7 +240,7 @@ func (s *Supervisor) waitContainer(t *task, c *container) {
 	}
 	s.mu.Unlock()
 	close(c.exited)
-	s.log.Info("container exited", "task", t.id, "service", t.svc.cfg.Name, "container", c.cfg.Name, "exitCode", code)
+	s.log.Info("container exited", "task", t.id, "service", t.cfg.Name, "container", c.cfg.Name, "exitCode", code)
 	if c.cfg.Essential {
 		s.requestStop(t, ReasonEssentialExited, true)
 	}
@@ -245,7 +249,7 @@ func (s *Supervisor) waitContainer(t *task, c *container) {
 // activate is ACTIVATING: wait for readiness, then register. It reports
 // whether the task reached RUNNING.
 func (s *Supervisor) activate(t *task) bool {
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	s.setStatus(t, StatusActivating)
 	if cfg.ContainerPort > 0 && !s.waitReady(t) {
 		return false
@@ -284,7 +288,7 @@ func (s *Supervisor) activate(t *task) bool {
 // targetStates returns the registrar's view of target health, or nil when
 // the task has no target group or the registrar cannot tell.
 func (s *Supervisor) targetStates(t *task) TargetStateReader {
-	if t.svc.cfg.TargetGroup == "" {
+	if t.cfg.TargetGroup == "" {
 		return nil
 	}
 	tsr, _ := s.cfg.Registrar.(TargetStateReader)
@@ -293,7 +297,7 @@ func (s *Supervisor) targetStates(t *task) TargetStateReader {
 
 // targetState asks for the task's target state; errors read as "".
 func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	state, err := tsr.TargetState(s.ctx, cfg.TargetGroup, t.ip.String(), cfg.ContainerPort)
 	if err != nil {
 		s.log.Debug("target state", "task", t.id, "targetGroup", cfg.TargetGroup, "err", err)
@@ -306,8 +310,9 @@ func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
 func (s *Supervisor) pastGrace(t *task) bool {
 	s.mu.Lock()
 	launched := t.launchedAt
+	grace := t.svc.cfg.HealthCheckGracePeriod // the service's current setting (UpdateService may change it)
 	s.mu.Unlock()
-	return s.clock.Now().Sub(launched) >= t.svc.cfg.HealthCheckGracePeriod
+	return s.clock.Now().Sub(launched) >= grace
 }
 
 // activatingPollInterval bounds how long a task stays ACTIVATING after its
@@ -323,7 +328,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 	if tsr == nil {
 		return true
 	}
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	limit := s.clock.NewTimer(cfg.HealthCheckGracePeriod + cfg.ReadinessTimeout)
 	defer limit.Stop()
 	// Look often: RUNNING should follow the target's healthy at once.
@@ -363,7 +368,7 @@ func (s *Supervisor) watchTarget(t *task) {
 		<-t.stopReq
 		return
 	}
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	for {
 		tick := s.clock.NewTimer(cfg.ReadinessInterval)
 		select {
@@ -383,7 +388,7 @@ func (s *Supervisor) watchTarget(t *task) {
 // waitReady probes the task until it answers, the readiness deadline passes
 // (task stopped as unhealthy) or a stop is requested.
 func (s *Supervisor) waitReady(t *task) bool {
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	deadline := time.Now().Add(cfg.ReadinessTimeout) // real: bounds network I/O
 	expired := s.clock.NewTimer(cfg.ReadinessTimeout)
 	defer expired.Stop()
@@ -449,7 +454,7 @@ func (s *Supervisor) deactivate(t *task) {
 	if !registered {
 		return
 	}
-	cfg := t.svc.cfg
+	cfg := t.cfg
 	s.setStatus(t, StatusDeactivating)
 	ip := t.ip.String()
 	if err := s.cfg.Registrar.Deregister(s.ctx, cfg.TargetGroup, ip, cfg.ContainerPort); err != nil {
@@ -483,7 +488,7 @@ func (t *task) stopOrder() []*container {
 			if done[i] || dependents[c.cfg.Name] > 0 {
 				continue
 			}
-			if pick < 0 || c.cfg.Name == t.svc.cfg.ContainerName {
+			if pick < 0 || c.cfg.Name == t.cfg.ContainerName {
 				pick = i
 			}
 		}
@@ -524,11 +529,12 @@ func (s *Supervisor) stopContainers(t *task) {
 		}
 		if s.ctx.Err() == nil {
 			s.signal(t, c, stopSignal(c.cfg))
-			timeout := s.clock.NewTimer(t.svc.cfg.StopTimeout)
+			stopTimeout := t.cfg.stopTimeout(c.cfg)
+			timeout := s.clock.NewTimer(stopTimeout)
 			select {
 			case <-exited:
 			case <-timeout.C():
-				s.log.Warn("container did not stop in time; killing", "task", t.id, "container", c.cfg.Name, "stopTimeout", t.svc.cfg.StopTimeout)
+				s.log.Warn("container did not stop in time; killing", "task", t.id, "container", c.cfg.Name, "stopTimeout", stopTimeout)
 			case <-s.ctx.Done():
 			}
 			timeout.Stop()
@@ -597,7 +603,7 @@ func (s *Supervisor) finish(t *task) {
 func (t *task) snapshot() TaskStatus {
 	ts := TaskStatus{
 		TaskID:        t.id,
-		Service:       t.svc.cfg.Name,
+		Service:       t.cfg.Name,
 		DeploymentID:  t.deployment.id,
 		LastStatus:    t.lastStatus,
 		DesiredStatus: t.desiredStatus,
@@ -615,7 +621,8 @@ func (t *task) snapshot() TaskStatus {
 		ts.StoppedAt = &v
 	}
 	for i, c := range t.containers {
-		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health}
+		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health,
+			PortMappings: c.cfg.portMappings()}
 		if c.exitCode != nil {
 			v := *c.exitCode
 			cs.ExitCode = &v

@@ -62,6 +62,38 @@ func TestValidate(t *testing.T) {
 			c.Services[0].Containers[1].Engine = EngineNginx
 			c.Services[0].Containers[1].Executable = "/usr/bin/env"
 		}, `services[0].containers[1].executable: not allowed with engine "nginx"`},
+		{"negative container stop timeout", func(c *Config) { c.Services[0].Containers[0].StopTimeout = -time.Second },
+			"services[0].containers[0].stopTimeout: must be >= 0"},
+		{"port mappings", func(c *Config) {
+			c.Services[0].Containers[0].PortMappings = []PortMapping{{ContainerPort: 9001}, {ContainerPort: 9001, Protocol: "udp"}}
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000, Protocol: "tcp"}}
+		}, ""},
+		{"port mapping 0", func(c *Config) {
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000}, {ContainerPort: 0}}
+		}, "services[0].containers[1].portMappings[1].containerPort: must be 1..65535"},
+		{"port mapping too big", func(c *Config) {
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000}, {ContainerPort: 65536}}
+		}, "services[0].containers[1].portMappings[1].containerPort: must be 1..65535"},
+		{"port mapping protocol", func(c *Config) {
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000, Protocol: "sctp"}}
+		}, `services[0].containers[1].portMappings[0].protocol: "sctp" is not`},
+		{"port mapped twice in a task", func(c *Config) {
+			c.Services[0].Containers[0].PortMappings = []PortMapping{{ContainerPort: 9000}}
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000}}
+		}, `services[0].containers[1].portMappings[0].containerPort: 9000/tcp is already mapped by container "app"`},
+		{"service port not mapped", func(c *Config) {
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9001}}
+		}, `services[0].containerPort: 9000 is not a tcp port mapping of container "nginx"`},
+		{"service port mapped by another container", func(c *Config) {
+			c.Services[0].Containers[0].PortMappings = []PortMapping{{ContainerPort: 9000}}
+		}, `services[0].containerPort: 9000 is a port mapping of container "app", not of containerName "nginx"`},
+		{"service port mapped as udp only", func(c *Config) {
+			c.Services[0].Containers[1].PortMappings = []PortMapping{{ContainerPort: 9000, Protocol: "udp"}}
+		}, `services[0].containerPort: 9000 is not a tcp port mapping of container "nginx"`},
+		{"service port without containerName", func(c *Config) {
+			c.Services[0].ContainerName = ""
+			c.Services[0].Containers[0].PortMappings = []PortMapping{{ContainerPort: 9001}}
+		}, "services[0].containerPort: 9000 is not a tcp port mapping of any container"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -219,7 +219,13 @@ type ContainerConfig struct {
 	Essential  *bool    `yaml:"essential,omitempty"`
 	// Engine "nginx" runs the system's nginx with a generated config in
 	// place of the built-in sidecar (the command's --listen and --upstream).
-	Engine      string           `yaml:"engine,omitempty"`
+	Engine string `yaml:"engine,omitempty"`
+	// PortMappings declare the container's ports (the service's
+	// containerPort must be one of its container's).
+	PortMappings []ecs.PortMapping `yaml:"portMappings,omitempty"`
+	// StopTimeout: how long after SIGTERM the container gets SIGKILL; 0
+	// means the service's stopTimeout.
+	StopTimeout time.Duration    `yaml:"stopTimeout,omitempty"`
 	Secrets     []ecs.Secret     `yaml:"secrets,omitempty"`
 	DependsOn   []ecs.Dependency `yaml:"dependsOn,omitempty"`
 	HealthCheck *ecs.HealthCheck `yaml:"healthCheck,omitempty"`

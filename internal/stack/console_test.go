@@ -34,7 +34,7 @@ func (fakeServices) Services() []ecs.ServiceStatus {
 func (fakeServices) Tasks() []ecs.TaskStatus {
 	code := 137
 	return []ecs.TaskStatus{{TaskID: "abc123", Service: "bags", LastStatus: "STOPPED", IP: "127.77.1.2",
-		Containers: []ecs.ContainerStatus{{Name: "app", PID: 42, LastStatus: "STOPPED", ExitCode: &code}},
+		Containers:    []ecs.ContainerStatus{{Name: "app", PID: 42, LastStatus: "STOPPED", ExitCode: &code}},
 		StoppedReason: "Essential container in task exited <script>"}}
 }
 

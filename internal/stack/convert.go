@@ -154,6 +154,7 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
 				Name: ct.Name, Executable: ct.Executable, Command: args, Env: env, Essential: essential,
 				Engine: ct.Engine, Secrets: ct.Secrets, DependsOn: ct.DependsOn, HealthCheck: ct.HealthCheck,
+				PortMappings: ct.PortMappings, StopTimeout: ct.StopTimeout,
 			})
 		}
 		ec.Services = append(ec.Services, sc)
