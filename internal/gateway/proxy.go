@@ -58,6 +58,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		Rewrite:        rewrite,
 		Transport:      &remapTransport{base: g.transport, now: g.now},
 		ModifyResponse: modifyResponse,
+		BufferPool:     newBufferPool(),
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}

@@ -1,8 +1,10 @@
 package nlb
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -81,6 +83,28 @@ func BenchmarkConnections(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+		})
+	}
+}
+
+// BenchmarkFlowTarget is the per-connection target choice: the flow hash of
+// the connection's addresses and the rendezvous ranking over the targets.
+func BenchmarkFlowTarget(b *testing.B) {
+	for _, n := range []int{2, 8} {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
+			ts := make([]*target, n)
+			for i := range ts {
+				addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i + 1)}), 9000)
+				ts[i] = &target{addr: addr, hash: hashString(addr.String())}
+			}
+			dst := netip.MustParseAddrPort("10.0.0.10:443")
+			b.ReportAllocs()
+			port := uint16(0)
+			for b.Loop() {
+				port++
+				src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 7}), port)
+				rank(flowHash(src, dst), ts)
+			}
 		})
 	}
 }

@@ -130,14 +130,55 @@ func (pc *proxyConn) abort(err error) {
 	pc.reset()
 }
 
-// copyHalf moves bytes from src to dst with splice(2) (TCPConn.ReadFrom of a
-// LimitedReader over a TCPConn), in chunks so that activity is noticed, and
-// with a short read deadline so partial progress is noticed too. At EOF it
-// half-closes dst and returns nil.
+// smallCopySize is the buffer of the plain read/write path. Requests and
+// responses that fit are copied with one read(2) and one write(2), cheaper
+// than splice(2)'s pipe round trip; a read that fills the buffer marks a
+// bulk transfer, which goes on with splice.
+const smallCopySize = 16 << 10
+
+var smallBufs = sync.Pool{New: func() any {
+	b := make([]byte, smallCopySize)
+	return &b
+}}
+
+// copyHalf moves bytes from src to dst until EOF (then it half-closes dst
+// and returns nil) or an error. Small messages are copied through a pooled
+// buffer; once a read fills the buffer, the rest of the burst moves with
+// splice(2) (TCPConn.ReadFrom of a LimitedReader over a TCPConn), zero-copy,
+// in chunks and under a short read deadline so that activity is noticed.
 func (pc *proxyConn) copyHalf(dst, src *net.TCPConn, tick time.Duration) error {
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			pc.touch()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			dst.CloseWrite()
+			return nil
+		case err != nil:
+			return err
+		case n == len(buf):
+			if eof, err := pc.spliceBurst(dst, src, tick); err != nil || eof {
+				return err
+			}
+		}
+	}
+}
+
+// spliceBurst splices from src to dst until the data stops coming for a
+// tick; it reports whether src reached EOF (dst is then half-closed).
+func (pc *proxyConn) spliceBurst(dst, src *net.TCPConn, tick time.Duration) (eof bool, err error) {
+	defer src.SetReadDeadline(time.Time{})
 	for {
 		if err := src.SetReadDeadline(time.Now().Add(tick)); err != nil {
-			return err
+			return false, err
 		}
 		lr := &io.LimitedReader{R: src, N: copyChunk}
 		n, err := dst.ReadFrom(lr)
@@ -146,12 +187,14 @@ func (pc *proxyConn) copyHalf(dst, src *net.TCPConn, tick time.Duration) error {
 		}
 		switch {
 		case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
-			continue
+			if n == 0 {
+				return false, nil // the burst is over: back to plain reads
+			}
 		case err != nil:
-			return err
+			return false, err
 		case lr.N > 0: // ReadFrom stopped before the limit without error: EOF
 			dst.CloseWrite()
-			return nil
+			return true, nil
 		}
 	}
 }

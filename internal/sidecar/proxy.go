@@ -30,9 +30,20 @@ func CORSHeaders() http.Header {
 	return h
 }
 
+// corsValues holds the CORS values as header slices, so that setCORS
+// assigns them without canonicalizing keys or allocating. The slices are
+// shared by every response: net/http only reads them (ReverseProxy copies
+// response headers value by value into the client's header map).
+var corsValues = func() (v [len(corsHeaders)][]string) {
+	for i, kv := range corsHeaders {
+		v[i] = []string{kv[1]}
+	}
+	return v
+}()
+
 func setCORS(h http.Header) {
-	for _, kv := range corsHeaders {
-		h.Set(kv[0], kv[1])
+	for i, kv := range corsHeaders {
+		h[kv[0]] = corsValues[i][:1:1] // full slice expression: appends copy
 	}
 }
 
@@ -51,20 +62,23 @@ func newProxy(cfg Config, upstream *url.URL, transport http.RoundTripper) *httpu
 			pr.Out.Host = pr.In.Host
 			for _, k := range passThrough {
 				if v, ok := pr.In.Header[k]; ok {
-					pr.Out.Header[k] = append([]string(nil), v...)
+					pr.Out.Header[k] = v[:len(v):len(v)] // read only; appends copy
 				}
 			}
 			clientIP := clientIP(pr.In)
 			// proxy_set_header X-Real-IP $remote_addr;
 			// proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			pr.Out.Header.Set("X-Real-IP", clientIP)
 			xff := clientIP
-			if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
 				xff = strings.Join(prior, ", ") + ", " + clientIP
 			}
-			pr.Out.Header.Set("X-Forwarded-For", xff)
+			// One allocation for both values; keys are already canonical.
+			vals := [2]string{clientIP, xff}
+			pr.Out.Header["X-Real-Ip"] = vals[0:1:1]
+			pr.Out.Header["X-Forwarded-For"] = vals[1:2:2]
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: newBufferPool(),
 		ModifyResponse: func(resp *http.Response) error {
 			setCORS(resp.Header)
 			return nil
