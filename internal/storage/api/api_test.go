@@ -185,3 +185,67 @@ func TestAccessLogNeverLogsHeaders(t *testing.T) {
 		t.Fatalf("access log: %s", out)
 	}
 }
+
+func TestAccessLogLine(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tc := range []struct {
+		name, path, trace string
+		level             slog.Level
+		want              []string // in order; nil: no line
+	}{
+		{"get", "/ingests/x%2Fy", "", slog.LevelInfo,
+			[]string{"level=INFO", "msg=request", "method=GET", "path=/ingests/x%2Fy", "status=200", "duration="}},
+		{"trace id", "/bags/a/b", "Root=1-abc", slog.LevelInfo,
+			[]string{"method=GET", "path=/bags/a/b", "status=200", "duration=", `trace_id="Root=1-abc"`}},
+		{"oversized trace id", "/bags/a/b", strings.Repeat("x", 257), slog.LevelInfo,
+			[]string{"status=200", "duration="}},
+		{"health check at info", HealthcheckPath, "", slog.LevelInfo, nil},
+		{"health check at debug", HealthcheckPath, "", slog.LevelDebug,
+			[]string{"level=DEBUG", "path=" + HealthcheckPath, "status=200"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := AccessLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level})), ok)
+			r := httptest.NewRequest("GET", tc.path, nil)
+			if tc.trace != "" {
+				r.Header.Set("X-Amzn-Trace-Id", tc.trace)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			out := logs.String()
+			if tc.want == nil {
+				if out != "" {
+					t.Fatalf("logged %q", out)
+				}
+				return
+			}
+			if strings.Count(out, "\n") != 1 {
+				t.Fatalf("want one line, got %q", out)
+			}
+			rest := out
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("%q missing or out of order in %q", w, out)
+				}
+				rest = rest[i+len(w):]
+			}
+			if tc.trace == "" || len(tc.trace) > 256 {
+				if strings.Contains(out, "trace_id") {
+					t.Fatalf("trace_id logged: %q", out)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAccessLog(b *testing.B) {
+	h := AccessLog(slog.New(slog.NewTextHandler(io.Discard, nil)),
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	req := httptest.NewRequest("GET", "/ingests/4a7f2a2e-6b4c-4d1e-9a64-1c2f3b4d5e6f", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root=1-67891233-abcdef012345678912345678")
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
+}

@@ -137,15 +137,27 @@ func AccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		if !sw.wrote {
 			status = http.StatusOK
 		}
-		attrs := []any{"method", r.Method, "path", r.URL.EscapedPath(), "status", status,
-			"duration", time.Since(start).Round(time.Microsecond)}
-		if id := r.Header.Get("X-Amzn-Trace-Id"); id != "" && len(id) <= 256 {
-			attrs = append(attrs, "trace_id", id)
-		}
 		level := slog.LevelInfo
 		if r.URL.Path == HealthcheckPath {
 			level = slog.LevelDebug // health checks arrive every few seconds
 		}
-		logger.Log(r.Context(), level, "request", attrs...)
+		ctx := r.Context()
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		// Typed attributes, at most five: they fit in the record without
+		// boxing each value or allocating a slice per request.
+		attrs := [5]slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.EscapedPath()),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
+		}
+		n := 4
+		if id := r.Header.Get("X-Amzn-Trace-Id"); id != "" && len(id) <= 256 {
+			attrs[n] = slog.String("trace_id", id)
+			n++
+		}
+		logger.LogAttrs(ctx, level, "request", attrs[:n]...)
 	})
 }

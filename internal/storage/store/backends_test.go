@@ -48,7 +48,7 @@ func forEachBackend(t *testing.T, fn func(*testing.T, opener)) {
 
 // freshSchema creates a schema of its own for the test, dropped after it,
 // and returns dsn with search_path set to it.
-func freshSchema(t *testing.T, dsn string) string {
+func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {

@@ -39,7 +39,7 @@ func (s *Store) CreateIngest(ctx context.Context, in model.Ingest) error {
 
 // GetIngest returns the ingest with this id, or ErrNotFound.
 func (s *Store) GetIngest(ctx context.Context, id uuid.UUID) (model.Ingest, error) {
-	in, err := scanIngest(s.r.QueryRowContext(ctx, `SELECT `+ingestColumns+` FROM ingests WHERE id = ?`, id.String()))
+	in, err := scanIngest(s.r.queryRow(ctx, &s.reads.getIngest, id.String()))
 	if err != nil {
 		return model.Ingest{}, fmt.Errorf("store: get ingest %s: %w", id, err)
 	}

@@ -70,8 +70,7 @@ const manifestColumns = `space, external_identifier, version, created_date, inge
 
 // LatestStorageManifest returns the highest version of a bag, or ErrNotFound.
 func (s *Store) LatestStorageManifest(ctx context.Context, space, externalIdentifier string) (model.StorageManifest, error) {
-	m, err := scanManifest(s.r.QueryRowContext(ctx, `SELECT `+manifestColumns+` FROM storage_manifests
-		WHERE space = ? AND external_identifier = ? ORDER BY version DESC LIMIT 1`, space, externalIdentifier))
+	m, err := scanManifest(s.r.queryRow(ctx, &s.reads.latestManifest, space, externalIdentifier))
 	if err != nil {
 		return model.StorageManifest{}, fmt.Errorf("store: latest storage manifest %s: %w", model.BagID(space, externalIdentifier), err)
 	}
@@ -80,8 +79,7 @@ func (s *Store) LatestStorageManifest(ctx context.Context, space, externalIdenti
 
 // StorageManifestVersion returns one version of a bag, or ErrNotFound.
 func (s *Store) StorageManifestVersion(ctx context.Context, space, externalIdentifier string, v model.BagVersion) (model.StorageManifest, error) {
-	m, err := scanManifest(s.r.QueryRowContext(ctx, `SELECT `+manifestColumns+` FROM storage_manifests
-		WHERE space = ? AND external_identifier = ? AND version = ?`, space, externalIdentifier, int64(v)))
+	m, err := scanManifest(s.r.queryRow(ctx, &s.reads.manifestVersion, space, externalIdentifier, int64(v)))
 	if err != nil {
 		return model.StorageManifest{}, fmt.Errorf("store: storage manifest %s %s: %w", model.BagID(space, externalIdentifier), v, err)
 	}
@@ -91,13 +89,15 @@ func (s *Store) StorageManifestVersion(ctx context.Context, space, externalIdent
 // ListVersions returns a bag's versions newest first; with before > 0 only
 // those older than before. No versions is an empty list, not an error.
 func (s *Store) ListVersions(ctx context.Context, space, externalIdentifier string, before model.BagVersion) ([]model.VersionSummary, error) {
-	q := `SELECT version, created_date FROM storage_manifests WHERE space = ? AND external_identifier = ?`
-	args := []any{space, externalIdentifier}
+	var (
+		rows *sql.Rows
+		err  error
+	)
 	if before > 0 {
-		q += ` AND version < ?`
-		args = append(args, int64(before))
+		rows, err = s.r.query(ctx, &s.reads.listVersionsBefore, space, externalIdentifier, int64(before))
+	} else {
+		rows, err = s.r.query(ctx, &s.reads.listVersions, space, externalIdentifier)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY version DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list versions of %s: %w", model.BagID(space, externalIdentifier), err)
 	}

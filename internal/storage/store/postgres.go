@@ -56,7 +56,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 	p.SetMaxOpenConns(opts.MaxReadConns + 4)
 	p.SetMaxIdleConns(opts.MaxReadConns + 4)
 	p.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{d: postgresDialect, r: db{p, postgresDialect}, w: db{p, postgresDialect}}
+	s := &Store{d: postgresDialect, r: db{p, postgresDialect}, w: db{p, postgresDialect}, reads: newReadStmts()}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := p.PingContext(pctx); err != nil {
@@ -66,6 +66,10 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 	if err := migrate(pctx, s.w, opts.Now); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("store: %s: %w", shown, err)
+	}
+	if err := s.reads.prepare(pctx, s.r); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("store: %s: %w", shown, redactErr(err, dsn))
 	}
 	return s, nil
 }

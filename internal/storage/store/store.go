@@ -51,6 +51,8 @@ type Store struct {
 	d    *dialect
 	r    db // read pool
 	w    db // SQLite: one connection, all writes serialised in-process; PostgreSQL: r
+	// reads are the hot read queries, prepared on r once.
+	reads *readStmts
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -91,8 +93,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.MaxReadConns)
 	r.SetMaxIdleConns(opts.MaxReadConns)
-	s := &Store{path: path, d: sqliteDialect, r: db{r, sqliteDialect}, w: db{w, sqliteDialect}}
+	s := &Store{path: path, d: sqliteDialect, r: db{r, sqliteDialect}, w: db{w, sqliteDialect}, reads: newReadStmts()}
 	if err := migrate(ctx, s.w, opts.Now); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	// After migrating: the statements name the current schema's tables.
+	if err := s.reads.prepare(ctx, s.r); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
@@ -117,12 +124,13 @@ func (s *Store) Path() string { return s.path }
 // Backend is "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.d.name }
 
-// Close closes both pools.
+// Close closes the prepared statements and both pools.
 func (s *Store) Close() error {
+	err := s.reads.close()
 	if s.r.DB == s.w.DB {
-		return s.r.Close()
+		return errors.Join(err, s.r.Close())
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.

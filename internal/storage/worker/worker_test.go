@@ -158,9 +158,18 @@ func TestValidIngestIsStored(t *testing.T) {
 	if len(m.TagManifest.Files) != len(gen.Tag) {
 		t.Errorf("tag manifest %+v", m.TagManifest)
 	}
+	// The scratch directory goes after the final status is written.
+	deadline := time.Now().Add(10 * time.Second)
 	for _, d := range []string{filepath.Join(e.dir, "work"), filepath.Join(e.storage, ".staging")} {
-		if ents, _ := os.ReadDir(d); len(ents) != 0 {
-			t.Errorf("%s not cleaned up: %v", d, ents)
+		for {
+			ents, _ := os.ReadDir(d)
+			if len(ents) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not cleaned up: %v", d, ents)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a condition, bounded by the deadline
 		}
 	}
 }
