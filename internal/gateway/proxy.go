@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/portway/portway/internal/bufpool"
 )
 
 // remappedHeaders come back from the backend also as x-amzn-Remapped-<Name>.
@@ -58,7 +60,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 		Rewrite:        rewrite,
 		Transport:      &remapTransport{base: g.transport, now: g.now},
 		ModifyResponse: modifyResponse,
-		BufferPool:     newBufferPool(),
+		BufferPool:     bufpool.New(),
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/bufpool"
 )
 
 // CORSHeaders are the headers the storage service's nginx adds to every
@@ -78,7 +80,7 @@ func newProxy(cfg Config, upstream *url.URL, transport http.RoundTripper) *httpu
 			pr.Out.Header["X-Forwarded-For"] = vals[1:2:2]
 		},
 		Transport:  transport,
-		BufferPool: newBufferPool(),
+		BufferPool: bufpool.New(),
 		ModifyResponse: func(resp *http.Response) error {
 			setCORS(resp.Header)
 			return nil
