@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/portway/portway/internal/storage/pgtest"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make and drop the test's schema
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -525,39 +526,11 @@ func TestKilledTaskIngestCompletes(t *testing.T) {
 	}
 }
 
-// freshPostgresSchema creates a schema of its own for the test on the
-// server named by PORTWAY_TEST_POSTGRES_DSN (dropped after the test) and
-// returns the DSN with search_path set to it, or skips the test.
+// freshPostgresSchema gives the test a PostgreSQL schema of its own (see
+// pgtest), or skips it.
 func freshPostgresSchema(t *testing.T) (dsn string, db *sql.DB, schema string) {
 	t.Helper()
-	base := os.Getenv("PORTWAY_TEST_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("PostgreSQL e2e test skipped: set PORTWAY_TEST_POSTGRES_DSN (internal/storage/store/testdata/start-postgres.sh prints one)")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	schema = "e2e_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), db, schema
+	return pgtest.FreshSchema(t, pgtest.DSN(t), "e2e_")
 }
 
 // TestBagIngestOnPostgres runs the stack with `--store postgres://…`: every

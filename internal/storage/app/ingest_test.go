@@ -2,18 +2,15 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/portway/portway/internal/storage/pgtest"
 
 	"github.com/portway/portway/internal/storage/bagtest"
 )
@@ -87,39 +84,12 @@ func TestIngestIsProcessed(t *testing.T) {
 	})
 }
 
-// freshPostgresSchema creates a schema of its own for the test on the
-// server named by PORTWAY_TEST_POSTGRES_DSN (dropped after it) and returns
-// the DSN with search_path set to it, or skips the test.
+// freshPostgresSchema gives the test a PostgreSQL schema of its own (see
+// pgtest) and returns its DSN, or skips the test.
 func freshPostgresSchema(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("PORTWAY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("PostgreSQL tests skipped: set PORTWAY_TEST_POSTGRES_DSN (internal/storage/store/testdata/start-postgres.sh prints one)")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "a_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	dsn, _, _ := pgtest.FreshSchema(t, pgtest.DSN(t), "a_")
+	return dsn
 }
 
 func testIngestIsProcessed(t *testing.T, state string, storeCfg Config) {

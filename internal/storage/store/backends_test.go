@@ -1,17 +1,13 @@
 package store
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
+	"github.com/portway/portway/internal/storage/pgtest"
 )
 
 // PostgresDSNEnv names the environment variable with the DSN of a
@@ -50,30 +46,8 @@ func forEachBackend(t *testing.T, fn func(*testing.T, opener)) {
 // and returns dsn with search_path set to it.
 func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := "t_" + uuid.NewString()[:8]
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
+	schemaDSN, _, _ := pgtest.FreshSchema(t, dsn, "t_")
+	return schemaDSN
 }
 
 func TestPostgresMigrationIsIdempotent(t *testing.T) {
