@@ -43,6 +43,14 @@ func (f *stateFlags) existingStateDir() error {
 	return nil
 }
 
+// openClients opens the client store of an existing state dir.
+func (f *stateFlags) openClients() (*auth.ClientStore, error) {
+	if err := f.existingStateDir(); err != nil {
+		return nil, err
+	}
+	return auth.OpenClientStore(f.stateDir)
+}
+
 type clientCredentialsJSON struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
@@ -143,10 +151,7 @@ func newClientsListCmd(f *stateFlags) *cobra.Command {
 		Short: "List the app clients (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.existingStateDir(); err != nil {
-				return err
-			}
-			store, err := auth.OpenClientStore(f.stateDir)
+			store, err := f.openClients()
 			if err != nil {
 				return err
 			}
@@ -183,10 +188,7 @@ func newClientsDeleteCmd(f *stateFlags) *cobra.Command {
 		Short: "Delete an app client; its secret stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.existingStateDir(); err != nil {
-				return err
-			}
-			store, err := auth.OpenClientStore(f.stateDir)
+			store, err := f.openClients()
 			if err != nil {
 				return err
 			}
@@ -208,10 +210,7 @@ func newClientsRotateSecretCmd(f *stateFlags) *cobra.Command {
 		Short: `Give an app client a new secret; prints {"client_id": …, "client_secret": …}; the old secret stops working at once`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.existingStateDir(); err != nil {
-				return err
-			}
-			store, err := auth.OpenClientStore(f.stateDir)
+			store, err := f.openClients()
 			if err != nil {
 				return err
 			}
