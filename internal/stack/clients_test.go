@@ -74,3 +74,41 @@ func TestDeclaredClientValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestReconcileClientsFlows(t *testing.T) {
+	dir := t.TempDir()
+	rs := []auth.ResourceServer{{Identifier: StorageResourceServer, Scopes: []string{"bags", "ingests"}}}
+	store, err := auth.OpenClientStore(dir, auth.WithResourceServers(rs), auth.WithBcryptCost(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := []string{}
+	declared := []ClientConfig{{Name: "disabled", AllowedOAuthFlows: &none}, {Name: "default-flows"}}
+	all := Default().AllScopes()
+	if err := reconcileClients(store, declared, all, time.Hour, dir, "http://auth/oauth2/token"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range store.List() {
+		switch c.Name {
+		case "disabled":
+			if c.AllowsFlow("client_credentials") {
+				t.Errorf("allowedOAuthFlows: [] must disable the client: %+v", c)
+			}
+		case "default-flows":
+			if !c.AllowsFlow("client_credentials") {
+				t.Errorf("omitted allowedOAuthFlows must allow client_credentials: %+v", c)
+			}
+		}
+	}
+	// Re-enabled by a later config.
+	cc := []string{"client_credentials"}
+	declared[0].AllowedOAuthFlows = &cc
+	if err := reconcileClients(store, declared, all, time.Hour, dir, "http://auth/oauth2/token"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range store.List() {
+		if c.Name == "disabled" && !c.AllowsFlow("client_credentials") {
+			t.Errorf("flows not updated from the config: %+v", c)
+		}
+	}
+}
