@@ -32,7 +32,7 @@ func benchAuthorizer(b *testing.B) (*authorizer, string) {
 	js := newJWKSServer(b)
 	js.setKey("k1", testKey1())
 	clock := newFakeClock()
-	keys := newJWKSCache(js.URL(), &http.Client{Transport: newTransport()}, clock.Now, 5*time.Second, 5*time.Second)
+	keys := newJWKSCache(js.URL(), &http.Client{Transport: newTransport(nil)}, clock.Now, 5*time.Second, 5*time.Second)
 	a := newAuthorizer(testIssuer, keys, clock.Now, 0)
 	tok := "Bearer " + signToken(b, testKey1(), "k1", tokenClaims(clock.Now(), scopeBags))
 	if _, gerr := a.authorize(context.Background(), tok, []string{scopeBags}); gerr != nil {

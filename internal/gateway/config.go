@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,8 +62,21 @@ type Config struct {
 	// encoded when forwarded). Off by default: such paths are rejected.
 	AllowEncodedSlashes bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
 
+	// VPCLink, when set, opens the integrations' connections in process:
+	// it is asked first for every address the gateway dials, and says
+	// whether the address is its own (a co-located load balancer's
+	// listener). nil: every integration host is dialed over TCP.
+	VPCLink VPCLink `yaml:"-" json:"-"`
+
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
+}
+
+// VPCLink reaches a private load balancer without a TCP hop to its
+// listener (nlb.LoadBalancer implements it). ok is false for an address
+// that is not one of its listeners.
+type VPCLink interface {
+	DialListener(ctx context.Context, address string) (c net.Conn, ok bool, err error)
 }
 
 // Stage is one deployment stage of the API.
@@ -106,7 +120,8 @@ type Integration struct {
 	Type string `yaml:"type" json:"type"` // "HTTP_PROXY"
 	// ConnectionType is "INTERNET" (the default when empty, as in AWS) or
 	// "VPC_LINK". Both forward the same way here: the URI's host, e.g. the
-	// load balancer's private address, is dialed directly.
+	// load balancer's private address, is dialed directly (or, when it is a
+	// listener of a co-located load balancer, reached through Config.VPCLink).
 	ConnectionType string        `yaml:"connectionType,omitempty" json:"connectionType,omitempty"`
 	URI            string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
 	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s

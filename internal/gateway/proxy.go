@@ -40,11 +40,20 @@ func callFrom(ctx context.Context) *proxyCall {
 	return pc
 }
 
-func newTransport() *http.Transport {
+func newTransport(link VPCLink) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
+	if link != nil {
+		dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			if c, ok, err := link.DialListener(ctx, address); ok {
+				return c, err
+			}
+			return d.DialContext(ctx, network, address)
+		}
+	}
 	return &http.Transport{
 		Proxy:                  nil, // never use proxies from the environment
-		DialContext:            d.DialContext,
+		DialContext:            dial,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    64,
 		IdleConnTimeout:        90 * time.Second,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,5 +374,40 @@ func TestAccessLogLatencies(t *testing.T) {
 			t.Errorf("line %d: status %v integrationLatency %v responseLatency %v, want %v %v %v",
 				i, l["status"], l["integrationLatency"], l["responseLatency"], want.status, want.integration, want.response)
 		}
+	}
+}
+
+// fakeLink is a VPCLink that owns one address and dials it over TCP.
+type fakeLink struct {
+	addr  string
+	dials atomic.Int64
+}
+
+func (l *fakeLink) DialListener(ctx context.Context, address string) (net.Conn, bool, error) {
+	if address != l.addr {
+		return nil, false, nil
+	}
+	l.dials.Add(1)
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", address)
+	return c, true, err
+}
+
+// TestVPCLinkDialsInProcess: integration hosts the VPC link owns are dialed
+// through it; others over TCP.
+func TestVPCLinkDialsInProcess(t *testing.T) {
+	linked, direct := newEchoBackend(t), newEchoBackend(t)
+	link := &fakeLink{addr: hostOf(linked.URL)}
+	g := startGateway(t, Config{VPCLink: link, Resources: []Resource{
+		anyResource("/linked", linked.URL+"/linked", 0),
+		anyResource("/direct", direct.URL+"/direct", 0),
+	}})
+	for _, path := range []string{"/linked", "/direct", "/linked"} {
+		if res, body := get(t, g.URL()+"/v1"+path); res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, body)
+		}
+	}
+	if n := link.dials.Load(); n != 1 {
+		t.Fatalf("VPC link dialed %d times, want 1 (then the connection is reused)", n)
 	}
 }

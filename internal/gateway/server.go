@@ -50,7 +50,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport()}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport(cfg.VPCLink)}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}

@@ -358,7 +358,7 @@ func (g *targetGroup) candidates(flow uint64) []*target {
 }
 
 // reserve attaches pc to t before dialing, unless t is gone or draining.
-func (g *targetGroup) reserve(t *target, pc *proxyConn) bool {
+func (g *targetGroup) reserve(t *target, pc flow) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.targets[t.addr] != t || t.draining {
@@ -378,7 +378,7 @@ func (g *targetGroup) established(t *target) {
 
 // release detaches pc from t; a draining target whose last connection ends
 // is removed.
-func (g *targetGroup) release(t *target, pc *proxyConn, wasEstablished bool) {
+func (g *targetGroup) release(t *target, pc flow, wasEstablished bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(t.conns, pc)

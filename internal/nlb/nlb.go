@@ -52,7 +52,7 @@ type LoadBalancer struct {
 	connWG   sync.WaitGroup
 
 	connMu   sync.Mutex
-	conns    map[*proxyConn]struct{}
+	conns    map[flow]struct{}
 	hardDone bool
 }
 
@@ -86,7 +86,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 		dial:   dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
 		arn:    loadBalancerARN(cfg.Name),
 		groups: map[string]*targetGroup{},
-		conns:  map[*proxyConn]struct{}{},
+		conns:  map[flow]struct{}{},
 	}
 	used := map[string]bool{}
 	for _, l := range cfg.Listeners {
@@ -315,7 +315,7 @@ func (lb *LoadBalancer) serve(ctx context.Context, l *listener) {
 	}
 }
 
-func (lb *LoadBalancer) track(pc *proxyConn) bool {
+func (lb *LoadBalancer) track(pc flow) bool {
 	lb.connMu.Lock()
 	defer lb.connMu.Unlock()
 	if lb.hardDone {
@@ -325,7 +325,7 @@ func (lb *LoadBalancer) track(pc *proxyConn) bool {
 	return true
 }
 
-func (lb *LoadBalancer) untrack(pc *proxyConn) {
+func (lb *LoadBalancer) untrack(pc flow) {
 	lb.connMu.Lock()
 	defer lb.connMu.Unlock()
 	delete(lb.conns, pc)

@@ -55,9 +55,9 @@ type target struct {
 	cancelCheck context.CancelFunc // nil when no checker runs
 	kick        chan struct{}      // buffered(1): run a check now
 
-	conns       map[*proxyConn]struct{} // dialing or established
-	connections int64                   // established since registration
-	active      int64                   // established and still open
+	conns       map[flow]struct{} // dialing or established
+	connections int64             // established since registration
+	active      int64             // established and still open
 }
 
 func newTarget(addr netip.AddrPort, hcPort int, hc HealthCheck, now time.Time) *target {
@@ -70,7 +70,7 @@ func newTarget(addr netip.AddrPort, hcPort int, hc HealthCheck, now time.Time) *
 		hash:   hashString(addr.String()),
 		hm:     newHealthMachine(hc, now),
 		kick:   make(chan struct{}, 1),
-		conns:  map[*proxyConn]struct{}{},
+		conns:  map[flow]struct{}{},
 	}
 }
 

@@ -137,10 +137,22 @@ type NLBConfig struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
 	// IdleTimeout closes connections idle that long (default 350s).
-	IdleTimeout  time.Duration       `yaml:"idleTimeout,omitempty"`
+	IdleTimeout time.Duration `yaml:"idleTimeout,omitempty"`
+	// GatewayLink is how the gateway reaches these listeners when both run
+	// in one process (portway up): "in-process" (default) opens each flow
+	// straight to the chosen target, with the same target choice, health,
+	// draining and timeouts as the listener but no extra TCP hop; "tcp"
+	// connects to the listener's socket like any other client.
+	GatewayLink  string              `yaml:"gatewayLink,omitempty"`
 	Listeners    []ListenerConfig    `yaml:"listeners"`
 	TargetGroups []TargetGroupConfig `yaml:"targetGroups"`
 }
+
+// Gateway links (NLBConfig.GatewayLink).
+const (
+	LinkInProcess = "in-process"
+	LinkTCP       = "tcp"
+)
 
 // ListenerConfig is a TCP listener forwarding to a target group.
 type ListenerConfig struct {

@@ -42,6 +42,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"scope", func(c *Config) { c.Gateway.Resources[2].Methods[0].Scopes = []string{"foo/bar"} }, "gateway.resources[2].methods[0].scopes[0]"},
 		{"subnet", func(c *Config) { c.Tasks.Subnet = "10.0.0.1" }, "tasks.subnet"},
 		{"nlb address", func(c *Config) { c.NLB.Address = "" }, "nlb.address"},
+		{"gateway link", func(c *Config) { c.NLB.GatewayLink = "pipe" }, `nlb.gatewayLink: must be "in-process" or "tcp", got "pipe"`},
 		{"container name", func(c *Config) { c.Services[1].ContainerName = "web" }, "services[1].containerName"},
 		{"duplicate service", func(c *Config) { c.Services[1].Name = "bags" }, `services[1].name: "bags" is used twice`},
 		{"responses", func(c *Config) { c.Gateway.Responses = "json" }, "gateway.responses"},

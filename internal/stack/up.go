@@ -140,7 +140,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	gw, err := gateway.New(cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway")))
+	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
+	if cfg.NLB.GatewayLink != LinkTCP {
+		gcfg.VPCLink = s.lb
+	}
+	gw, err := gateway.New(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -103,6 +103,11 @@ func (c Config) Validate() error {
 		}
 	}
 
+	switch c.NLB.GatewayLink {
+	case "", LinkInProcess, LinkTCP:
+	default:
+		add("nlb.gatewayLink", "must be %q or %q, got %q", LinkInProcess, LinkTCP, c.NLB.GatewayLink)
+	}
 	if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
 		add("nlb.address", "%q is not an IP address", c.NLB.Address)
 	}

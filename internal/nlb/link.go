@@ -1,0 +1,211 @@
+package nlb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// flow is one connection through the load balancer as its target and the
+// load balancer track it: accepted on a listener (proxyConn) or opened in
+// process by DialListener (linkConn). close force-closes it; it may be
+// called with the group's or the load balancer's lock held.
+type flow interface{ close() }
+
+// ErrNoTarget is returned by DialListener when the listener's target group
+// has no target that accepted a connection; a client of the TCP listener
+// sees the same case as a connection reset.
+var ErrNoTarget = errors.New("nlb: no target available")
+
+// DialListener opens a flow through the listener bound to address, in
+// process: the target is chosen and tracked exactly as for a connection
+// accepted on that listener (flow hash over healthy targets, fail-open,
+// retry on another target when the dial fails, draining, connection
+// termination, idle timeout, PROXY protocol v2), but the returned
+// connection is the target connection itself, so no bytes are copied
+// through the listener. This is how a co-located API gateway reaches the
+// load balancer over its "VPC link".
+//
+// ok is false when address is not one of this load balancer's listeners
+// (the caller dials it some other way).
+func (lb *LoadBalancer) DialListener(ctx context.Context, address string) (c net.Conn, ok bool, err error) {
+	ap, perr := netip.ParseAddrPort(address)
+	if perr != nil {
+		return nil, false, nil
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	lb.mu.Lock()
+	var l *listener
+	for _, cand := range lb.listeners {
+		if cand.addr == ap {
+			l = cand
+			break
+		}
+	}
+	stopped := lb.stopped
+	lb.mu.Unlock()
+	if l == nil {
+		return nil, false, nil
+	}
+	if stopped {
+		return nil, true, fmt.Errorf("dial %s: %w", address, net.ErrClosed)
+	}
+	lc, err := lb.dialLink(ctx, l)
+	if err != nil {
+		return nil, true, fmt.Errorf("dial %s: %w", address, err)
+	}
+	return lc, true, nil
+}
+
+// linkSeq numbers in-process flows: it stands in for the source port in
+// their flow hash, so successive flows spread over the targets.
+var linkSeq atomic.Uint32
+
+func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, error) {
+	g := l.group
+	src := lb.dial.source
+	if !src.IsValid() || src.IsUnspecified() {
+		src = l.addr.Addr()
+	}
+	client := netip.AddrPortFrom(src, uint16(1024+linkSeq.Add(1)%64512))
+	var header []byte
+	if g.cfg.ProxyProtocolV2 {
+		header = ProxyV2Header(client, l.addr)
+	}
+	lc := &linkConn{lb: lb, g: g, start: time.Now(), idle: l.cfg.IdleTimeout}
+	lb.connWG.Add(1)
+	if !lb.track(lc) {
+		lb.connWG.Done()
+		return nil, net.ErrClosed
+	}
+	var lastErr error
+	for _, t := range g.candidates(flowHash(client, l.addr)) {
+		if !g.reserve(t, lc) {
+			continue
+		}
+		b, err := lb.dial.dialHeader(ctx, t.addr, header)
+		if err != nil {
+			g.release(t, lc, false)
+			t.checkNow()
+			lastErr = err
+			lb.log.Warn("connect to target failed, trying next", "targetGroup", g.cfg.Name,
+				"target", t.String(), "client", "in-process", "error", err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		if !lc.attach(b, t) { // force-closed while dialing
+			b.Close()
+			g.release(t, lc, false)
+			break
+		}
+		g.established(t)
+		return lc, nil
+	}
+	lb.untrack(lc)
+	lb.connWG.Done()
+	if lastErr != nil {
+		return nil, fmt.Errorf("%w in target group %s: %w", ErrNoTarget, g.cfg.Name, lastErr)
+	}
+	lb.log.Warn("no target available", "targetGroup", g.cfg.Name, "client", "in-process")
+	return nil, fmt.Errorf("%w in target group %s", ErrNoTarget, g.cfg.Name)
+}
+
+// linkConn is an in-process flow: the connection to its target, with the
+// load balancer's bookkeeping released on Close.
+type linkConn struct {
+	*net.TCPConn
+	lb    *LoadBalancer
+	g     *targetGroup
+	t     *target
+	start time.Time
+	idle  time.Duration
+	last  atomic.Int64 // nanoseconds since start of the last activity
+
+	watchdog *time.Timer
+	once     sync.Once
+
+	mu     sync.Mutex
+	closed bool // force-closed (before or after the dial)
+}
+
+// attach sets the dialed connection; false if c was force-closed meanwhile.
+func (c *linkConn) attach(b *net.TCPConn, t *target) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.TCPConn, c.t = b, t
+	c.touch()
+	c.watchdog = time.AfterFunc(c.idle, c.checkIdle)
+	return true
+}
+
+func (c *linkConn) touch() { c.last.Store(int64(time.Since(c.start))) }
+
+// checkIdle closes the flow once nothing has moved for the idle timeout.
+func (c *linkConn) checkIdle() {
+	idleFor := time.Since(c.start) - time.Duration(c.last.Load())
+	if idleFor >= c.idle {
+		c.lb.log.Debug("idle timeout: in-process flow closed", "targetGroup", c.g.cfg.Name, "target", c.t.String())
+		c.close()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watchdog.Reset(c.idle - idleFor)
+}
+
+func (c *linkConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if n > 0 {
+		c.touch()
+	}
+	return n, err
+}
+
+func (c *linkConn) Write(p []byte) (int, error) {
+	n, err := c.TCPConn.Write(p)
+	if n > 0 {
+		c.touch()
+	}
+	return n, err
+}
+
+// close force-closes the connection (draining with connection termination,
+// idle timeout, a stop that gave up waiting). The caller may hold the
+// group's or the load balancer's lock, so the bookkeeping runs apart.
+func (c *linkConn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.TCPConn != nil {
+		c.TCPConn.Close()
+		go c.Close()
+	}
+}
+
+// Close closes the connection and releases the flow.
+func (c *linkConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.watchdog.Stop()
+		c.mu.Unlock()
+		err = c.TCPConn.Close()
+		c.g.release(c.t, c, true)
+		c.lb.untrack(c)
+		c.lb.connWG.Done()
+	})
+	return err
+}
