@@ -47,13 +47,14 @@ func (f *componentFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
-func (f *componentFlags) load(cmd *cobra.Command) (stack.Config, *slog.Logger, error) {
-	log, err := newLogger(cmd.ErrOrStderr(), f.logLevel)
+// load reads the stack config and makes the logger; the caller defers flush.
+func (f *componentFlags) load(cmd *cobra.Command) (cfg stack.Config, log *slog.Logger, flush func(), err error) {
+	log, flush, err = newLogger(cmd.ErrOrStderr(), f.logLevel)
 	if err != nil {
-		return stack.Config{}, nil, err
+		return stack.Config{}, nil, nil, err
 	}
-	cfg, err := loadConfig(f.config)
-	return cfg, log, err
+	cfg, err = loadConfig(f.config)
+	return cfg, log, flush, err
 }
 
 func newAuthCmd() *cobra.Command {
@@ -64,7 +65,10 @@ func newAuthCmd() *cobra.Command {
 		Short: "Run the auth server (token endpoint and JWKS) alone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := cf.load(cmd)
+			cfg, log, flush, err := cf.load(cmd)
+			if flush != nil {
+				defer flush()
+			}
 			if err != nil {
 				return err
 			}
@@ -92,7 +96,10 @@ func newGatewayCmd() *cobra.Command {
 		Short: "Run the API gateway alone, authorizing against a remote auth server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := cf.load(cmd)
+			cfg, log, flush, err := cf.load(cmd)
+			if flush != nil {
+				defer flush()
+			}
 			if err != nil {
 				return err
 			}
@@ -124,7 +131,10 @@ func newNLBCmd() *cobra.Command {
 		Short: "Run the load balancer alone; targets are registered through its control API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := cf.load(cmd)
+			cfg, log, flush, err := cf.load(cmd)
+			if flush != nil {
+				defer flush()
+			}
 			if err != nil {
 				return err
 			}
@@ -164,10 +174,11 @@ func newSidecarCmd() *cobra.Command {
 		Short: "Run the nginx-style sidecar: CORS and forwarding headers in front of an app",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			log, flush, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
+			defer flush()
 			sc, err := sidecar.New(sidecar.Config{
 				Listen: listen, Upstream: upstream, Logger: log,
 				ProxyProtocol: proxyProtocol, ProxyHeaderTimeout: proxyHeaderTimeout,
@@ -198,10 +209,11 @@ default, or PostgreSQL with --store postgres://… (or $PORTWAY_STORE, which
 keeps the password out of the process list).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			log, flush, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
+			defer flush()
 			if store == "" {
 				store = os.Getenv("PORTWAY_STORE")
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portway/portway/internal/logbuf"
 	"github.com/portway/portway/internal/stack"
 )
 
@@ -45,13 +46,17 @@ client → gateway → auth check → load balancer → task sidecar → app.
 	return root
 }
 
-// newLogger logs text lines to w at the level named by --log-level.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// newLogger logs text lines to w at the level named by --log-level. Lines
+// are batched (logbuf): written out within 100 ms, at once from warnings
+// up, and by flush, which the caller defers.
+func newLogger(w io.Writer, level string) (log *slog.Logger, flush func(), err error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+		return nil, nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	lw := logbuf.New(w, 0, 0)
+	h := logbuf.FlushAbove(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: l}), lw, slog.LevelWarn)
+	return slog.New(h), func() { _ = lw.Close() }, nil
 }
 
 // loadConfig reads the stack file, or returns the built-in stack when path

@@ -33,10 +33,11 @@ config: services whose task definition changed get a rolling deployment, a
 changed desiredCount scales; other changes wait for the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			log, flush, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
+			defer flush()
 			flags := cmd.Flags()
 			// buildConfig reads the stack and applies the flags; a reload
 			// (SIGHUP) builds it the same way.
