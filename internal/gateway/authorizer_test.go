@@ -287,7 +287,7 @@ func TestJWKSFetchBounds(t *testing.T) {
 	}))
 	t.Cleanup(mixed.Close)
 
-	client := &http.Client{Transport: newTransport(nil)}
+	client := &http.Client{Transport: newTransport()}
 	tests := []struct {
 		name, url string
 		wantErr   error

@@ -1,195 +1,395 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
-	"os"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"github.com/portway/portway/internal/bufpool"
+	"github.com/portway/portway/internal/h1"
 )
+
+// upstreams keeps one pool of keep-alive connections per integration host.
+type upstreams struct {
+	link VPCLink // nil: dial over TCP
+
+	mu    sync.Mutex
+	pools map[string]*h1.Pool
+}
+
+// upstreamIdleTimeout: idle integration connections are reused this long,
+// less than the sidecar's keep-alive (75 s), so the gateway closes them first.
+const upstreamIdleTimeout = 50 * time.Second
+
+func (u *upstreams) pool(addr string) *h1.Pool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.pools[addr]
+	if p == nil {
+		p = &h1.Pool{Addr: addr, DialTimeout: 5 * time.Second, MaxIdle: 64, IdleTimeout: upstreamIdleTimeout, DialFunc: u.dial}
+		u.pools[addr] = p
+	}
+	return p
+}
+
+func (u *upstreams) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if u.link != nil {
+		if c, ok, err := u.link.DialListener(ctx, addr); ok {
+			return c, err
+		}
+	}
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func (u *upstreams) close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, p := range u.pools {
+		p.Close()
+	}
+}
+
+// newTransport is the JWKS client's transport.
+func newTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  nil, // never use proxies from the environment
+		DialContext:            d.DialContext,
+		MaxIdleConns:           8,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+// hostPort is the address to dial for an integration URL.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// forward runs the HTTP_PROXY integration: the request goes to target with
+// its method, query, headers (Authorization included, as AWS does) and
+// body, plus the forwarding headers; the response comes back with the
+// backend's Connection/Content-Length/Date/Server remapped to
+// x-amzn-Remapped-*. The integration timeout bounds the exchange with the
+// backend. It reports whether the client connection may go on.
+func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
+	sc := r.sc
+	req := &sc.Req
+	hasBody := req.Chunked || req.ContentLength > 0
+	deadline := time.Now().Add(m.timeout)
+	pool := g.upstreams.pool(hostPort(target))
+	call := integrationCall{target: target, prefix: st.prefix, traceID: newTraceID(g.now()), hasBody: hasBody, deadline: deadline}
+
+	start := g.now()
+	uc, err := g.send(r, pool, &call)
+	st.integrationLatency = g.now().Sub(start)
+	if err != nil {
+		return g.integrationFailed(r, st, err, hasBody)
+	}
+	res := &sc.Res
+	keep := !g.srv.Stopping()
+	resBody := res.ResponseHasBody(req.Method)
+	byLength := !res.Chunked && res.ContentLength >= 0
+	clientChunked := resBody && !byLength && req.Minor == 1
+	if resBody && !byLength && !clientChunked {
+		keep = false
+	}
+	g.writeResponseHead(sc.W, res, st, clientChunked, !keep || req.Close)
+	st.code = res.Status
+	reusable := !res.Close
+	if resBody {
+		switch {
+		case res.Chunked:
+			st.bytes, err = h1.CopyChunked(sc.W, uc.R, -1, clientChunked)
+		case byLength:
+			st.bytes, err = h1.CopyLength(sc.W, uc.R, res.ContentLength)
+		default:
+			st.bytes, err = h1.CopyUntilEOF(sc.W, uc.R, clientChunked)
+			reusable = false
+		}
+		if err != nil {
+			uc.Close()
+			var we *h1.WriteError
+			if errors.As(err, &we) {
+				st.status, st.reason = statusClientClosed, "client closed connection"
+			} else {
+				st.reason = "integration failed mid-response: " + err.Error()
+				g.log.Warn("integration failed mid-response", "requestId", st.requestID, "err", err)
+			}
+			return false
+		}
+	}
+	ferr := sc.W.Flush()
+	if reusable {
+		pool.Put(uc)
+	} else {
+		uc.Close()
+	}
+	if ferr != nil {
+		st.status, st.reason = statusClientClosed, "client closed connection"
+		return false
+	}
+	return keep
+}
+
+// integrationCall is one request to a backend.
+type integrationCall struct {
+	target   *url.URL
+	prefix   string // X-Forwarded-Prefix: "/stage" or "/base/path"
+	traceID  string
+	hasBody  bool
+	deadline time.Time // the integration timeout
+}
+
+// integrationError is a failure talking to the backend (not the client's).
+type integrationError struct{ err error }
+
+func (e *integrationError) Error() string { return e.err.Error() }
+func (e *integrationError) Unwrap() error { return e.err }
+
+// send writes the request to the backend and reads the response head into
+// the connection's Res. A request without a body whose kept-alive
+// connection turns out to be closed is sent once more on a new one.
+func (g *Gateway) send(r *request, pool *h1.Pool, call *integrationCall) (*h1.Conn, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), call.deadline)
+	defer cancel()
+	uc, err := pool.Get(ctx)
+	if err != nil {
+		return nil, &integrationError{err}
+	}
+	err = g.roundTrip(r, uc, call)
+	if err != nil && uc.Reused && !call.hasBody && !h1.IsTimeout(err) && isIntegrationError(err) {
+		uc.Close()
+		if uc, err = pool.Dial(ctx); err != nil {
+			return nil, &integrationError{err}
+		}
+		err = g.roundTrip(r, uc, call)
+	}
+	if err != nil {
+		uc.Close()
+		return nil, err
+	}
+	return uc, nil
+}
+
+func isIntegrationError(err error) bool {
+	var ie *integrationError
+	return errors.As(err, &ie)
+}
+
+func (g *Gateway) roundTrip(r *request, uc *h1.Conn, call *integrationCall) error {
+	sc := r.sc
+	req := &sc.Req
+	_ = uc.SetDeadline(call.deadline)
+	writeIntegrationRequest(uc.W, r, call)
+	if call.hasBody {
+		if req.Expect100 {
+			// Go's server and AWS answer Expect themselves when the body
+			// is wanted; so does the gateway, before reading it.
+			if _, err := sc.W.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return &h1.WriteError{Err: err}
+			}
+			if err := sc.W.Flush(); err != nil {
+				return &h1.WriteError{Err: err}
+			}
+		}
+		_ = sc.Conn.SetReadDeadline(time.Now().Add(g.timeouts.Read))
+		var err error
+		if req.Chunked {
+			_, err = h1.CopyChunked(uc.W, sc.R, MaxRequestBodyBytes, true)
+		} else {
+			_, err = h1.CopyLength(uc.W, sc.R, req.ContentLength)
+		}
+		if err != nil {
+			var we *h1.WriteError
+			if errors.As(err, &we) {
+				return &integrationError{err}
+			}
+			return err // the client's: ReadError or ErrBodyTooLarge
+		}
+	}
+	if err := uc.W.Flush(); err != nil {
+		return &integrationError{err}
+	}
+	for {
+		if err := sc.Res.ReadResponse(uc.R, 64<<10); err != nil {
+			return &integrationError{err}
+		}
+		if sc.Res.Status >= 200 {
+			return nil
+		}
+		if sc.Res.Status == http.StatusSwitchingProtocols {
+			return &integrationError{errors.New("backend switched protocols unasked")}
+		}
+		// Other interim responses are not passed on.
+	}
+}
+
+// integrationFailed answers a request that could not be forwarded.
+func (g *Gateway) integrationFailed(r *request, st *reqState, err error, hasBody bool) bool {
+	var (
+		re *h1.ReadError
+		he *h1.Error
+		we *h1.WriteError
+	)
+	var gerr *gwError
+	switch {
+	case isIntegrationError(err) && h1.IsTimeout(err):
+		gerr = newGWError(RespIntegrationTimeout, "integration timed out")
+	case isIntegrationError(err):
+		// AWS: "Execution failed due to configuration error", 500.
+		gerr = newGWError(RespAPIConfigurationError, "integration: "+err.Error())
+	case errors.As(err, &we): // writing 100 Continue
+		st.status, st.reason = statusClientClosed, "client closed connection"
+		return false
+	case errors.Is(err, h1.ErrBodyTooLarge):
+		gerr = newGWError(RespRequestTooLarge, "request body over limit")
+	case errors.As(err, &re) && errors.As(err, &he):
+		gerr = &gwError{typ: RespDefault4XX, status: he.Status, message: "Bad Request", reason: "malformed request body: " + he.Reason}
+	case errors.As(err, &re) && h1.IsTimeout(err):
+		// The client stalled while sending its body (timeouts.read). AWS
+		// has no response type for it; answer 408 through DEFAULT_4XX.
+		gerr = &gwError{typ: RespDefault4XX, status: http.StatusRequestTimeout, message: "Request Timeout", reason: "client request body timed out"}
+	case errors.As(err, &re):
+		st.status, st.reason = statusClientClosed, "client closed request"
+		return false
+	default:
+		gerr = newGWError(RespAPIConfigurationError, "integration: "+err.Error())
+	}
+	g.writeError(r.sc.W, r, st, gerr, true)
+	_ = r.sc.W.Flush()
+	if hasBody {
+		r.sc.LingerClose()
+	}
+	return false
+}
 
 // remappedHeaders come back from the backend also as x-amzn-Remapped-<Name>.
 // Content-Length stays real for the client; Date is replaced by the gateway's
 // own and Server is dropped; Connection is hop-by-hop and never forwarded.
 var remappedHeaders = [...]string{"Connection", "Content-Length", "Date", "Server"}
 
-// proxyCall carries one request's integration state through ReverseProxy.
-type proxyCall struct {
-	target   *url.URL
-	prefix   string // X-Forwarded-Prefix: "/stage" or "/base/path"
-	traceID  string
-	parent   context.Context // the client's context, without the integration timeout
-	st       *reqState
-	tooLarge atomic.Bool // request body hit the limit while streaming
-	bodyTime atomic.Bool // reading the request body from the client timed out
-}
-
-type proxyCallKey struct{}
-
-func callFrom(ctx context.Context) *proxyCall {
-	pc, _ := ctx.Value(proxyCallKey{}).(*proxyCall)
-	return pc
-}
-
-func newTransport(link VPCLink) *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	dial := d.DialContext
-	if link != nil {
-		dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-			if c, ok, err := link.DialListener(ctx, address); ok {
-				return c, err
-			}
-			return d.DialContext(ctx, network, address)
-		}
+// writeIntegrationRequest writes the request head for the backend. The
+// client's hop-by-hop fields and any Forwarded / X-Forwarded-* and
+// X-Amzn-Trace-Id it sent are dropped; X-Forwarded-For keeps the client's
+// list and appends its address, as AWS does.
+func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall) {
+	req := &r.sc.Req
+	w.WriteString(r.method)
+	w.WriteByte(' ')
+	path := call.target.EscapedPath()
+	if path == "" {
+		path = "/"
 	}
-	return &http.Transport{
-		Proxy:                  nil, // never use proxies from the environment
-		DialContext:            dial,
-		MaxIdleConns:           512,
-		MaxIdleConnsPerHost:    64,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-		DisableCompression:     true, // bodies pass through untouched
-	}
-}
-
-func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Rewrite:        rewrite,
-		Transport:      &remapTransport{base: g.transport, now: g.now},
-		ModifyResponse: modifyResponse,
-		BufferPool:     bufpool.New(),
-		ErrorHandler:   g.proxyError,
-		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
-	}
-}
-
-// rewrite points the request at the integration URI, keeps the method, body,
-// query string and headers (Authorization included, as AWS does) and adds the
-// forwarding headers. ReverseProxy has already dropped hop-by-hop headers and
-// any client-supplied Forwarded / X-Forwarded-For/-Host/-Proto.
-func rewrite(pr *httputil.ProxyRequest) {
-	pc := callFrom(pr.In.Context())
-	u := *pc.target
-	if q := pr.In.URL.RawQuery; q != "" {
-		if u.RawQuery != "" {
-			u.RawQuery += "&" + q
+	w.WriteString(path)
+	q := call.target.RawQuery
+	if r.rawQuery != "" {
+		if q != "" {
+			q += "&" + r.rawQuery
 		} else {
-			u.RawQuery = q
+			q = r.rawQuery
 		}
 	}
-	pr.Out.URL = &u
-	pr.Out.Host = ""
-	// As AWS does, append the client's address to any X-Forwarded-For it sent.
-	if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		pr.Out.Header["X-Forwarded-For"] = append([]string(nil), xff...)
+	if q != "" {
+		w.WriteByte('?')
+		w.WriteString(q)
 	}
-	pr.SetXForwarded() // X-Forwarded-For, -Host (the client's Host), -Proto
-	pr.Out.Header.Set("X-Forwarded-Prefix", pc.prefix)
-	pr.Out.Header.Set("X-Amzn-Trace-Id", pc.traceID)
-}
-
-// remapTransport records the integration latency and copies the backend's
-// Connection/Content-Length/Date/Server headers to x-amzn-Remapped-* before
-// ReverseProxy strips hop-by-hop headers.
-type remapTransport struct {
-	base http.RoundTripper
-	now  func() time.Time
-}
-
-func (t *remapTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := t.now()
-	res, err := t.base.RoundTrip(req)
-	if pc := callFrom(req.Context()); pc != nil {
-		pc.st.integrationLatency = t.now().Sub(start)
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range remappedHeaders {
-		vs := res.Header.Values(name)
-		if len(vs) == 0 {
-			// net/http consumes some of these while parsing; recover them.
-			switch {
-			case name == "Content-Length" && res.ContentLength >= 0 && len(res.TransferEncoding) == 0:
-				vs = []string{strconv.FormatInt(res.ContentLength, 10)}
-			case name == "Connection" && res.Close:
-				vs = []string{"close"}
-			}
-		}
-		if len(vs) > 0 {
-			res.Header["X-Amzn-Remapped-"+name] = append([]string(nil), vs...)
-		}
-	}
-	return res, nil
-}
-
-func modifyResponse(res *http.Response) error {
-	res.Header.Del("Date") // net/http adds the gateway's own
-	res.Header.Del("Server")
-	// The gateway's own ids are already set; drop a backend's copies.
-	res.Header.Del(headerRequestID)
-	res.Header.Del(headerAPIGWID)
-	return nil
-}
-
-// proxyError turns integration errors into gateway responses.
-func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	pc := callFrom(r.Context())
-	if pc == nil { // cannot happen: every proxied request carries its call
-		g.writeError(w, r, &reqState{}, newGWError(RespAPIConfigurationError, err.Error()))
-		return
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case pc.tooLarge.Load() || errors.As(err, &tooBig):
-		g.writeError(w, r, pc.st, newGWError(RespRequestTooLarge, "request body over limit"))
-	case pc.bodyTime.Load():
-		// The client stalled while sending its body (timeouts.read). AWS has
-		// no response type for it; answer 408 through DEFAULT_4XX.
-		w.Header().Set("Connection", "close")
-		g.writeError(w, r, pc.st, &gwError{typ: RespDefault4XX, status: http.StatusRequestTimeout, message: "Request Timeout", reason: "client request body timed out"})
-	case pc.parent.Err() != nil:
-		pc.st.status = statusClientClosed // nobody is listening any more
-		pc.st.reason = "client closed request"
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
-		g.writeError(w, r, pc.st, newGWError(RespIntegrationTimeout, "integration timed out"))
-	default:
-		// AWS: "Execution failed due to configuration error", 500.
-		g.writeError(w, r, pc.st, newGWError(RespAPIConfigurationError, "integration: "+err.Error()))
-	}
-}
-
-// limitedBody notes when the request body limit is hit while streaming, or
-// when reading from the client timed out.
-type limitedBody struct {
-	io.ReadCloser
-	tooLarge *atomic.Bool
-	timedOut *atomic.Bool
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		var ne net.Error
+	w.WriteString(" HTTP/1.1\r\n")
+	writeField(w, "Host", call.target.Host)
+	var xff [][]byte
+	for _, f := range req.Fields {
 		switch {
-		case errors.As(err, &tooBig):
-			b.tooLarge.Store(true)
-		case errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-			b.timedOut.Store(true)
+		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
+			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"),
+			h1.Fold(f.Name, "x-forwarded-prefix"), h1.Fold(f.Name, "x-amzn-trace-id"):
+			continue
+		case h1.Fold(f.Name, "x-forwarded-for"):
+			xff = append(xff, f.Value)
+			continue
+		}
+		w.Write(f.Name)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("X-Forwarded-For: ")
+	for _, v := range xff {
+		w.Write(v)
+		w.WriteString(", ")
+	}
+	w.WriteString(r.sc.RemoteIP)
+	w.WriteString("\r\n")
+	writeField(w, "X-Forwarded-Host", r.host)
+	writeField(w, "X-Forwarded-Proto", "http")
+	writeField(w, "X-Forwarded-Prefix", call.prefix)
+	writeField(w, "X-Amzn-Trace-Id", call.traceID)
+	switch {
+	case req.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case req.ContentLength >= 0:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), req.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// writeResponseHead writes the backend's response head for the client, with
+// the gateway's ids and Date and the framing the gateway sends the body in.
+func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState, chunked, closing bool) {
+	writeStatusLine(w, res.Status, string(res.Reason))
+	sawConnection := false
+	for _, f := range res.Fields {
+		if remapped := remapName(f.Name); remapped != "" {
+			if remapped == "Connection" {
+				sawConnection = true
+			}
+			writeField(w, "x-amzn-Remapped-"+remapped, string(f.Value))
+			continue
+		}
+		if h1.HopByHop(f.Name) || res.Listed(f.Name) || h1.Fold(f.Name, headerRequestID) || h1.Fold(f.Name, headerAPIGWID) {
+			continue
+		}
+		w.Write(f.Name)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
+	}
+	if res.Close && !sawConnection {
+		writeField(w, "x-amzn-Remapped-Connection", "close")
+	}
+	writeField(w, headerRequestID, st.requestID)
+	writeField(w, headerAPIGWID, st.apigwID)
+	writeField(w, "Date", h1.Date(g.now()))
+	switch {
+	case chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case res.ContentLength >= 0 && !res.Chunked && res.Status >= 200 && res.Status != http.StatusNoContent:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), res.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	if closing {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// remapName is the canonical name of a remapped field, or "".
+func remapName(name []byte) string {
+	for _, n := range remappedHeaders {
+		if h1.Fold(name, n) {
+			return n
 		}
 	}
-	return n, err
+	return ""
 }

@@ -1,14 +1,19 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/h1"
 )
 
 // awsDefaults: status (AWS documentation), x-amzn-ErrorType and message of
@@ -45,14 +50,13 @@ func TestEveryResponseTypeDefault(t *testing.T) {
 	rs := resolveResponses(nil)
 	for _, d := range awsDefaults {
 		types = append(types, d.typ)
-		w := httptest.NewRecorder()
-		g := &Gateway{responses: rs}
+		g := &Gateway{responses: rs, now: time.Now}
 		st := &reqState{requestID: "rid", path: "/v1/x"}
-		g.writeError(w, httptest.NewRequest("GET", "/v1/x", nil), st, newGWError(d.typ, "test"))
+		res, body := renderError(t, g, st, newGWError(d.typ, "test"))
 		want := fmt.Sprintf(`{"message":%q}`, d.message)
-		if w.Code != d.status || w.Body.String() != want || w.Header()[headerErrorType][0] != d.errorType ||
-			w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Content-Length") != fmt.Sprint(len(want)) {
-			t.Errorf("%s: %d %s %v", d.typ, w.Code, w.Body, w.Header())
+		if res.StatusCode != d.status || body != want || res.Header.Get(headerErrorType) != d.errorType ||
+			res.Header.Get("Content-Type") != "application/json" || res.Header.Get("Content-Length") != fmt.Sprint(len(want)) {
+			t.Errorf("%s: %d %s %v", d.typ, res.StatusCode, body, res.Header)
 		}
 		if st.errType != d.typ {
 			t.Errorf("%s: logged as %q", d.typ, st.errType)
@@ -169,4 +173,27 @@ func TestEmittedResponses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renderError writes the gateway response for e to a buffer and parses it
+// back as a client would.
+func renderError(t *testing.T, g *Gateway, st *reqState, e *gwError) (*http.Response, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	r := &request{sc: &h1.ServerConn{RemoteIP: "127.0.0.1"}, method: http.MethodGet, rawPath: "/v1/x"}
+	g.writeError(w, r, st, e, false)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(&buf), nil)
+	if err != nil {
+		t.Fatalf("%s: unreadable response %q: %v", e.typ, buf.String(), err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
 }

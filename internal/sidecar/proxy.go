@@ -1,22 +1,15 @@
 package sidecar
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
+	"bufio"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/portway/portway/internal/bufpool"
+	"github.com/portway/portway/internal/h1"
 )
 
-// CORSHeaders are the headers the storage service's nginx adds to every
+// corsHeaders are the headers the storage service's nginx adds to every
 // response. They replace any value the app set, so they are never duplicated.
 var corsHeaders = [...][2]string{
 	{"Access-Control-Allow-Origin", "*"},
@@ -28,163 +21,180 @@ var corsHeaders = [...][2]string{
 // CORSHeaders returns a fresh copy of the headers added to every response.
 func CORSHeaders() http.Header {
 	h := make(http.Header, len(corsHeaders))
-	setCORS(h)
+	for _, kv := range corsHeaders {
+		h.Set(kv[0], kv[1])
+	}
 	return h
 }
 
-// corsValues holds the CORS values as header slices, so that setCORS
-// assigns them without canonicalizing keys or allocating. The slices are
-// shared by every response: net/http only reads them (ReverseProxy copies
-// response headers value by value into the client's header map).
-var corsValues = func() (v [len(corsHeaders)][]string) {
-	for i, kv := range corsHeaders {
-		v[i] = []string{kv[1]}
+// corsLines is the CORS block as written on the wire.
+var corsLines = func() []byte {
+	var b []byte
+	for _, kv := range corsHeaders {
+		b = append(b, kv[0]+": "+kv[1]+"\r\n"...)
 	}
-	return v
+	return b
 }()
 
-func setCORS(h http.Header) {
-	for i, kv := range corsHeaders {
-		h[kv[0]] = corsValues[i][:1:1] // full slice expression: appends copy
+// writeRequestHead writes the request head for the app: the client's
+// method, target and fields (hop-by-hop ones dropped), X-Real-IP and
+// X-Forwarded-For as nginx's proxy_set_header sets them, and the framing
+// of the body as the sidecar will send it.
+func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP string) {
+	target, authority := originForm(req.Target)
+	w.Write(req.Method)
+	w.WriteByte(' ')
+	w.Write(target)
+	w.WriteString(" HTTP/1.1\r\n")
+	if authority != nil {
+		// An absolute-form target names the host (RFC 9112 section 3.2.2).
+		w.WriteString("Host: ")
+		w.Write(authority)
+		w.WriteString("\r\n")
 	}
-}
-
-// headers passed through from the client unchanged. ReverseProxy strips the
-// first three before Rewrite runs, so they are copied back from the inbound
-// request (nginx forwards every client header it does not override).
-var passThrough = []string{"Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix"}
-
-// newProxy builds the reverse proxy for upstream.
-func newProxy(cfg Config, upstream *url.URL, transport http.RoundTripper) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			// proxy_set_header Host $host: keep the Host the client used
-			// (port included, so apps falling back to r.Host build usable URLs).
-			pr.Out.Host = pr.In.Host
-			for _, k := range passThrough {
-				if v, ok := pr.In.Header[k]; ok {
-					pr.Out.Header[k] = v[:len(v):len(v)] // read only; appends copy
-				}
-			}
-			clientIP := clientIP(pr.In)
-			// proxy_set_header X-Real-IP $remote_addr;
-			// proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			xff := clientIP
-			if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
-				xff = strings.Join(prior, ", ") + ", " + clientIP
-			}
-			// One allocation for both values; keys are already canonical.
-			vals := [2]string{clientIP, xff}
-			pr.Out.Header["X-Real-Ip"] = vals[0:1:1]
-			pr.Out.Header["X-Forwarded-For"] = vals[1:2:2]
-		},
-		Transport:  transport,
-		BufferPool: bufpool.New(),
-		ModifyResponse: func(resp *http.Response) error {
-			setCORS(resp.Header)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			handleProxyError(cfg.Logger, w, r, err)
-		},
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
-}
-
-func newTransport(cfg Config) *http.Transport {
-	return &http.Transport{
-		Proxy: nil, // never route task-local traffic through an environment proxy
-		DialContext: (&net.Dialer{
-			Timeout:   cfg.ConnectTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		MaxIdleConns:           128,
-		MaxIdleConnsPerHost:    128, // one upstream: keep plenty of warm connections
-		IdleConnTimeout:        60 * time.Second,
-		ResponseHeaderTimeout:  cfg.UpstreamTimeout,
-		ExpectContinueTimeout:  1 * time.Second,
-		MaxResponseHeaderBytes: int64(cfg.MaxHeaderBytes),
-		DisableCompression:     true, // pass bodies through as the app sent them
-	}
-}
-
-// clientIP is the host part of the peer address ($remote_addr).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// statusError is a response the sidecar generates itself.
-type statusError struct {
-	code int
-	err  error
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("%d: %v", e.code, e.err) }
-func (e *statusError) Unwrap() error { return e.err }
-
-// classify maps a proxy error to the status nginx would answer with.
-// It returns 0 when the client went away (nginx logs 499 and answers nothing).
-func classify(r *http.Request, err error) int {
-	var mbe *http.MaxBytesError
-	var se *statusError
-	var ne net.Error
-	switch {
-	case errors.As(err, &se):
-		return se.code
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		return 0
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return http.StatusGatewayTimeout
-	default:
-		return http.StatusBadGateway
-	}
-}
-
-// handleProxyError is the one place errors become responses.
-func handleProxyError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	code := classify(r, err)
-	if code == 0 {
-		log.Debug("client closed request", "method", r.Method, "path", r.URL.Path)
-		if sw, ok := w.(*statusWriter); ok {
-			sw.status = 499
+	var xff [][]byte
+	for _, f := range req.Fields {
+		switch {
+		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "x-real-ip"):
+			continue
+		case h1.Fold(f.Name, "x-forwarded-for"):
+			xff = append(xff, f.Value)
+			continue
+		case authority != nil && h1.Fold(f.Name, "host"):
+			continue
 		}
-		return
+		w.Write(f.Name)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
 	}
-	if code >= 500 {
-		log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	// proxy_set_header X-Real-IP $remote_addr;
+	// proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+	w.WriteString("X-Real-IP: ")
+	w.WriteString(clientIP)
+	w.WriteString("\r\nX-Forwarded-For: ")
+	for _, v := range xff {
+		w.Write(v)
+		w.WriteString(", ")
 	}
-	writeError(w, code)
+	w.WriteString(clientIP)
+	w.WriteString("\r\n")
+	switch {
+	case req.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case req.ContentLength >= 0:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), req.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
 }
 
-// writeError writes a small nginx-like HTML error page, CORS headers included.
-func writeError(w http.ResponseWriter, code int) {
+// originForm splits an absolute-form target ("http://host/path?q") into
+// its path and authority; other targets come back as they are.
+func originForm(target []byte) (path, authority []byte) {
+	const scheme = "http://"
+	if len(target) < len(scheme) || !h1.Fold(target[:len(scheme)], scheme) {
+		return target, nil
+	}
+	rest := target[len(scheme):]
+	for i, c := range rest {
+		if c == '/' || c == '?' {
+			if c == '?' {
+				return append([]byte("/"), rest[i:]...), rest[:i]
+			}
+			return rest[i:], rest[:i]
+		}
+	}
+	return []byte("/"), rest
+}
+
+// writeResponseHead writes the app's response head for the client: its
+// status and fields, hop-by-hop ones dropped and CORS replaced, with the
+// framing the sidecar will send the body in (chunked, else the app's
+// length, else none: the connection's end frames it).
+func writeResponseHead(w *bufio.Writer, res *h1.Head, chunked, closing bool) {
+	w.WriteString("HTTP/1.1 ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(res.Status), 10))
+	w.WriteByte(' ')
+	if len(res.Reason) > 0 {
+		w.Write(res.Reason)
+	} else {
+		w.WriteString(http.StatusText(res.Status))
+	}
+	w.WriteString("\r\n")
+	sawDate := false
+	for _, f := range res.Fields {
+		if h1.HopByHop(f.Name) || res.Listed(f.Name) || isCORS(f.Name) {
+			continue
+		}
+		if !sawDate && h1.Fold(f.Name, "date") {
+			sawDate = true
+		}
+		w.Write(f.Name)
+		w.WriteString(": ")
+		w.Write(f.Value)
+		w.WriteString("\r\n")
+	}
+	if !sawDate {
+		w.WriteString("Date: ")
+		w.WriteString(h1.Date(time.Now()))
+		w.WriteString("\r\n")
+	}
+	w.Write(corsLines)
+	switch {
+	case chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case res.ContentLength >= 0 && !res.Chunked && res.Status >= 200 && res.Status != http.StatusNoContent:
+		// Also for HEAD and 304: the length the body would have.
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), res.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	if closing {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+func isCORS(name []byte) bool {
+	const prefix = "access-control-allow-"
+	if len(name) <= len(prefix) || !h1.Fold(name[:len(prefix)], prefix) {
+		return false
+	}
+	for _, kv := range corsHeaders {
+		if h1.Fold(name, kv[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeError writes a small nginx-like HTML error page, CORS headers
+// included, and flushes it.
+func (s *Sidecar) writeError(cc *h1.ServerConn, code int, closing bool) {
 	text := http.StatusText(code)
 	switch code {
 	case http.StatusGatewayTimeout:
 		text = "Gateway Time-out" // nginx's spelling
 	case http.StatusRequestEntityTooLarge:
 		text = "Request Entity Too Large"
+	case http.StatusRequestTimeout:
+		text = "Request Time-out"
 	}
 	title := strconv.Itoa(code) + " " + text
 	body := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
 		title + "</h1></center>\r\n<hr><center>portway sidecar</center>\r\n</body>\r\n</html>\r\n"
-	h := w.Header()
-	for k := range h {
-		delete(h, k)
+	w := cc.W
+	_ = cc.Conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	w.WriteString("HTTP/1.1 " + title + "\r\nDate: " + h1.Date(time.Now()) + "\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	w.Write(corsLines)
+	if closing {
+		w.WriteString("Connection: close\r\n")
 	}
-	setCORS(h)
-	h.Set("Content-Type", "text/html")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if code == http.StatusRequestEntityTooLarge {
-		h.Set("Connection", "close")
+	w.WriteString("\r\n")
+	if string(cc.Req.Method) != http.MethodHead {
+		w.WriteString(body)
 	}
-	w.WriteHeader(code)
-	_, _ = w.Write([]byte(body))
+	_ = w.Flush()
 }

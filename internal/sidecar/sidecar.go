@@ -1,3 +1,16 @@
+// Package sidecar is the nginx-style proxy that runs in front of every app
+// container of a task: it forwards everything to the app on the task's own IP,
+// sets X-Real-IP / X-Forwarded-For like nginx's proxy_set_header, passes the
+// gateway's X-Forwarded-Proto/-Host/-Prefix through unchanged and adds the
+// storage service's CORS headers to every response.
+//
+// It is a lean HTTP/1.1 forwarder built on internal/h1 rather than on
+// net/http: one goroutine per client connection reads a request, forwards
+// it on a pooled keep-alive connection to the app and streams the response
+// back, with no per-request goroutines or header maps. Messages are checked
+// as strictly as nginx checks them (see package h1) and re-framed on the
+// way through, so the client, the sidecar and the app cannot disagree on
+// where a message ends.
 package sidecar
 
 import (
@@ -6,24 +19,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/portway/portway/internal/h1"
 )
 
 // Sidecar is a running (or ready to run) nginx-style proxy.
 type Sidecar struct {
-	cfg       Config
-	log       *slog.Logger
-	transport *http.Transport
-	proxy     *httputil.ReverseProxy
-	srv       *http.Server
+	cfg  Config
+	log  *slog.Logger
+	pool *h1.Pool
+	srv  *h1.Server
 
 	mu      sync.Mutex
 	ln      net.Listener
-	serveCh chan error
+	stopped bool
+	served  chan struct{} // closed when Serve returns
 }
 
 // New validates cfg and builds a Sidecar; nothing is bound until Start.
@@ -33,38 +46,30 @@ func New(cfg Config) (*Sidecar, error) {
 	}
 	cfg = cfg.withDefaults()
 	upstream, _ := url.Parse(cfg.Upstream) // validated above
-	s := &Sidecar{cfg: cfg, log: cfg.Logger, transport: newTransport(cfg)}
-	s.proxy = newProxy(cfg, upstream, s.transport)
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
+	addr := upstream.Host
+	if upstream.Port() == "" {
+		addr = net.JoinHostPort(upstream.Hostname(), "80")
+	}
+	s := &Sidecar{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		pool: &h1.Pool{Addr: addr, DialTimeout: cfg.ConnectTimeout, MaxIdle: 128, IdleTimeout: upstreamIdleTimeout},
+	}
+	s.srv = &h1.Server{
+		Handle:            s.exchange,
+		BadRequest:        s.badRequest,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		IdleTimeout:       cfg.IdleTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		Logger:            cfg.Logger,
 	}
 	return s, nil
 }
 
-// ServeHTTP proxies one request (exposed so the sidecar can be mounted in tests
-// or behind another listener).
-func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		s.log.Info("access", "remote", clientIP(r), "method", r.Method, "path", r.URL.Path,
-			"status", sw.code(), "bytes", sw.bytes, "duration", time.Since(start))
-	}()
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		writeError(sw, http.StatusRequestEntityTooLarge)
-		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
-	}
-	s.proxy.ServeHTTP(sw, r)
-}
+// upstreamIdleTimeout is how long an idle upstream connection is reused:
+// shorter than the app's own keep-alive (120 s), so the sidecar, not the
+// app, closes it.
+const upstreamIdleTimeout = 50 * time.Second
 
 // Start binds the listener and serves in the background. A busy address is an
 // error naming it, and nothing is left listening.
@@ -74,7 +79,7 @@ func (s *Sidecar) Start(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln != nil {
+	if s.ln != nil || s.stopped {
 		return errors.New("sidecar: already started")
 	}
 	var lc net.ListenConfig
@@ -86,13 +91,10 @@ func (s *Sidecar) Start(ctx context.Context) error {
 		ln = ProxyListener(ln, s.cfg.ProxyHeaderTimeout, s.log)
 	}
 	s.ln = ln
-	s.serveCh = make(chan error, 1)
+	s.served = make(chan struct{})
 	go func() {
-		err := s.srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.serveCh <- err
+		defer close(s.served)
+		_ = s.srv.Serve(ln)
 	}()
 	s.log.Info("sidecar listening", "addr", ln.Addr().String(), "upstream", s.cfg.Upstream, "proxyProtocol", s.cfg.ProxyProtocol)
 	return nil
@@ -108,58 +110,25 @@ func (s *Sidecar) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Stop stops accepting, lets in-flight requests finish until ctx ends, then
-// closes whatever is left.
+// Stop stops accepting, closes idle connections, lets requests in flight
+// finish until ctx ends, then closes whatever is left.
 func (s *Sidecar) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	started := s.ln != nil
-	serveCh := s.serveCh
-	s.mu.Unlock()
-	if !started {
+	if s.ln == nil || s.stopped {
+		s.stopped = true
+		s.mu.Unlock()
 		return nil
 	}
+	s.stopped = true
+	ln := s.ln
+	s.mu.Unlock()
+
+	ln.Close()
+	<-s.served
 	err := s.srv.Shutdown(ctx)
+	s.pool.Close()
 	if err != nil {
-		_ = s.srv.Close()
-		err = fmt.Errorf("sidecar: shutdown: %w", err)
+		return fmt.Errorf("sidecar: shutdown: %w", err)
 	}
-	s.transport.CloseIdleConnections()
-	if serr := <-serveCh; serr != nil && err == nil {
-		err = fmt.Errorf("sidecar: serve: %w", serr)
-	}
-	serveCh <- nil // let a second Stop return at once
-	return err
-}
-
-// statusWriter records the status and size for the access log. Unwrap lets
-// http.ResponseController (used by ReverseProxy) reach Flush and Hijack.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) code() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
+	return nil
 }

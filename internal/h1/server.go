@@ -1,0 +1,247 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server runs the connection loop of a proxy: one goroutine per client
+// connection reads a request head and hands it to Handle, over and over,
+// with nginx's timeouts (idle keep-alive, slow head). Handle does the rest
+// (body, upstream, response) on the connection's buffers.
+type Server struct {
+	// Handle serves the request whose head is in c.Req. It reports whether
+	// the connection may carry another request.
+	Handle func(c *ServerConn) bool
+	// BadRequest answers a request whose head could not be read; the
+	// connection is then closed (after a lingering read).
+	BadRequest func(c *ServerConn, err *Error)
+	// MaxHeaderBytes bounds a request head (ErrHeadTooLarge beyond).
+	MaxHeaderBytes int
+	// IdleTimeout bounds the wait for a request on a kept-alive
+	// connection, ReadHeaderTimeout the reading of its head.
+	IdleTimeout       time.Duration
+	ReadHeaderTimeout time.Duration
+	Logger            *slog.Logger // nil discards
+
+	mu       sync.Mutex
+	conns    map[*ServerConn]struct{}
+	stopping bool
+	connWG   sync.WaitGroup
+}
+
+// Connection states (ServerConn.state).
+const (
+	stateIdle   int32 = iota // waiting for the next request
+	stateActive              // an exchange is in flight
+	stateClosed              // closed by Shutdown while idle
+)
+
+// bufSize is a client connection's read and write buffer size.
+const bufSize = 16 << 10
+
+// ServerConn is one client connection and the buffers its exchanges reuse.
+type ServerConn struct {
+	Conn     net.Conn
+	R        *bufio.Reader
+	W        *bufio.Writer
+	Req      Head
+	Res      Head   // scratch for the upstream's response head
+	RemoteIP string // the peer's IP (the PROXY header's, when the listener reads one)
+
+	state atomic.Int32
+}
+
+var bufPool = sync.Pool{New: func() any {
+	return &connBufs{r: bufio.NewReaderSize(nil, bufSize), w: bufio.NewWriterSize(nil, bufSize)}
+}}
+
+type connBufs struct {
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Serve accepts connections on ln until it is closed (then it returns nil).
+func (s *Server) Serve(ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log().Error("accept failed", "err", err, "retryIn", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		sc := &ServerConn{Conn: c}
+		if !s.track(sc) {
+			c.Close()
+			continue
+		}
+		go s.serve(sc)
+	}
+}
+
+func (s *Server) track(sc *ServerConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[*ServerConn]struct{}{}
+	}
+	s.conns[sc] = struct{}{}
+	s.connWG.Add(1)
+	return true
+}
+
+func (s *Server) untrack(sc *ServerConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, sc)
+}
+
+// Stopping reports whether Shutdown has begun: connections close after
+// the exchange in flight.
+func (s *Server) Stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// Shutdown closes idle connections and waits for the others to finish
+// their exchange; when ctx ends first it closes them and returns ctx's
+// error. Close the listener first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.each(func(sc *ServerConn) {
+			if sc.state.CompareAndSwap(stateIdle, stateClosed) {
+				sc.Conn.Close()
+			}
+		})
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			s.each(func(sc *ServerConn) { sc.Conn.Close() })
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) each(fn func(*ServerConn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sc := range s.conns {
+		fn(sc)
+	}
+}
+
+// serve runs sc's exchanges one after the other until either side closes,
+// a timeout strikes or the server shuts down.
+func (s *Server) serve(sc *ServerConn) {
+	defer s.connWG.Done()
+	defer s.untrack(sc)
+	defer sc.Conn.Close()
+	sc.RemoteIP = hostOnly(sc.Conn.RemoteAddr()) // reads a PROXY header, if any
+	bufs := bufPool.Get().(*connBufs)
+	bufs.r.Reset(sc.Conn)
+	bufs.w.Reset(sc.Conn)
+	sc.R, sc.W = bufs.r, bufs.w
+	defer func() {
+		bufs.r.Reset(nil)
+		bufs.w.Reset(nil)
+		bufPool.Put(bufs)
+	}()
+	for {
+		if sc.R.Buffered() == 0 {
+			_ = sc.Conn.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+			if _, err := sc.R.Peek(1); err != nil {
+				return // closed, idle too long, or closed by Shutdown
+			}
+		}
+		if !sc.state.CompareAndSwap(stateIdle, stateActive) {
+			return
+		}
+		_ = sc.Conn.SetReadDeadline(time.Now().Add(s.ReadHeaderTimeout))
+		if err := sc.Req.ReadRequest(sc.R, s.MaxHeaderBytes); err != nil {
+			var he *Error
+			if errors.As(err, &he) {
+				s.BadRequest(sc, he)
+				sc.LingerClose()
+			} else if !IsCleanClose(err) && !IsTimeout(err) {
+				s.log().Debug("reading request failed", "remote", sc.RemoteIP, "err", err)
+			}
+			return
+		}
+		if !s.Handle(sc) || s.Stopping() {
+			return
+		}
+		sc.state.Store(stateIdle)
+	}
+}
+
+// LingerClose prepares to close a connection whose request was refused
+// before its body was read: it half-closes and reads what the client still
+// sends, briefly, so that the client gets the answer rather than a reset
+// (nginx's lingering close). The caller closes the connection after.
+func (sc *ServerConn) LingerClose() {
+	if tc, ok := sc.Conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = sc.Conn.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.CopyN(io.Discard, sc.R, 1<<20)
+}
+
+// IsTimeout reports whether err is a deadline that struck.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// hostOnly is the host part of a peer address ($remote_addr).
+func hostOnly(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap().String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
