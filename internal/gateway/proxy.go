@@ -91,6 +91,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 
 	start := g.now()
 	uc, err := g.send(r, pool, &call)
+	defer sc.SetUpstream(nil)
 	st.integrationLatency = g.now().Sub(start)
 	if err != nil {
 		return g.integrationFailed(r, st, err, hasBody)
@@ -166,12 +167,14 @@ func (g *Gateway) send(r *request, pool *h1.Pool, call *integrationCall) (*h1.Co
 	if err != nil {
 		return nil, &integrationError{err}
 	}
+	r.sc.SetUpstream(uc)
 	err = g.roundTrip(r, uc, call)
 	if err != nil && uc.Reused && !call.hasBody && !h1.IsTimeout(err) && isIntegrationError(err) {
 		uc.Close()
 		if uc, err = pool.Dial(ctx); err != nil {
 			return nil, &integrationError{err}
 		}
+		r.sc.SetUpstream(uc)
 		err = g.roundTrip(r, uc, call)
 	}
 	if err != nil {

@@ -168,11 +168,12 @@ func (h *Head) ReadRequest(br *bufio.Reader, max int) error {
 	if err := h.parseFields(true); err != nil {
 		return err
 	}
-	if h.Minor == 1 && h.hosts != 1 {
-		return badRequest("HTTP/1.1 request with %d Host fields", h.hosts)
+	if h.hosts > 1 || (h.Minor == 1 && h.hosts != 1) {
+		return badRequest("HTTP/1.%d request with %d Host fields", h.Minor, h.hosts)
 	}
 	if h.Minor == 0 {
 		h.Close = h.Close || !h.keepAlive
+		h.Expect100 = false // an HTTP/1.0 client gets no interim response (RFC 9110 10.1.1)
 	}
 	return nil
 }
@@ -262,6 +263,11 @@ func (h *Head) parseStatusLine(l []byte) error {
 	case len(l) == 12:
 	case l[12] == ' ':
 		h.Reason = l[13:]
+		for _, c := range h.Reason {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return bad
+			}
+		}
 	default:
 		return bad
 	}
@@ -370,7 +376,7 @@ func (h *Head) Listed(name []byte) bool {
 // Get returns the value of the first field named name (case-insensitive).
 func (h *Head) Get(name string) ([]byte, bool) {
 	for _, f := range h.Fields {
-		if equalFold(f.Name, name) {
+		if Fold(f.Name, name) {
 			return f.Value, true
 		}
 	}

@@ -58,6 +58,28 @@ type ServerConn struct {
 	RemoteIP string // the peer's IP (the PROXY header's, when the listener reads one)
 
 	state atomic.Int32
+
+	upMu     sync.Mutex
+	upstream io.Closer
+}
+
+// SetUpstream registers the upstream connection of the exchange in flight
+// (nil once it is done), so that a Shutdown whose deadline passes can cut
+// it too rather than wait for the upstream's timeout.
+func (sc *ServerConn) SetUpstream(c io.Closer) {
+	sc.upMu.Lock()
+	sc.upstream = c
+	sc.upMu.Unlock()
+}
+
+// abort closes the connection and the upstream one of its exchange.
+func (sc *ServerConn) abort() {
+	sc.Conn.Close()
+	sc.upMu.Lock()
+	if sc.upstream != nil {
+		sc.upstream.Close()
+	}
+	sc.upMu.Unlock()
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -153,7 +175,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-done:
 			return nil
 		case <-ctx.Done():
-			s.each(func(sc *ServerConn) { sc.Conn.Close() })
+			s.each(func(sc *ServerConn) { sc.abort() })
 			<-done
 			return ctx.Err()
 		case <-tick.C:

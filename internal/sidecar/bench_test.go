@@ -82,7 +82,7 @@ func BenchmarkHeaders(b *testing.B) {
 		if err := req.ReadRequest(br, 64<<10); err != nil {
 			b.Fatal(err)
 		}
-		writeRequestHead(bw, &req, "127.0.0.1")
+		writeRequestHead(bw, &req, "127.0.0.1", "127.0.0.1:9001")
 		resr.Reset(resText)
 		bres.Reset(resr)
 		if err := res.ReadResponse(bres, 64<<10); err != nil {

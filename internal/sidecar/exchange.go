@@ -28,6 +28,7 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) (keep bool) {
 	_ = cc.Conn.SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
 
 	uc, err := s.send(cc, hasBody)
+	defer cc.SetUpstream(nil)
 	if err != nil {
 		return s.failed(cc, &ex, err, hasBody)
 	}
@@ -96,12 +97,14 @@ func (s *Sidecar) send(cc *h1.ServerConn, hasBody bool) (*h1.Conn, error) {
 	if err != nil {
 		return nil, &upstreamError{err: err, connect: true}
 	}
+	cc.SetUpstream(uc)
 	err = s.roundTrip(cc, uc, hasBody)
 	if err != nil && uc.Reused && !hasBody && retryable(err) {
 		uc.Close()
 		if uc, err = s.pool.Dial(ctx); err != nil {
 			return nil, &upstreamError{err: err, connect: true}
 		}
+		cc.SetUpstream(uc)
 		err = s.roundTrip(cc, uc, hasBody)
 	}
 	if err != nil {
@@ -134,7 +137,7 @@ func retryable(err error) bool {
 // roundTrip sends cc.Req on uc and reads the final response head.
 func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error {
 	req := &cc.Req
-	writeRequestHead(uc.W, req, cc.RemoteIP)
+	writeRequestHead(uc.W, req, cc.RemoteIP, s.pool.Addr)
 	if hasBody {
 		if req.Expect100 {
 			// Answer the client's Expect ourselves, as nginx does: the

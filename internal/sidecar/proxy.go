@@ -40,8 +40,12 @@ var corsLines = func() []byte {
 // method, target and fields (hop-by-hop ones dropped), X-Real-IP and
 // X-Forwarded-For as nginx's proxy_set_header sets them, and the framing
 // of the body as the sidecar will send it.
-func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP string) {
+func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP, upstreamHost string) {
 	target, authority := originForm(req.Target)
+	if authority == nil && req.Host == nil {
+		// An HTTP/1.0 request may come without Host; the app gets one.
+		authority = []byte(upstreamHost)
+	}
 	w.Write(req.Method)
 	w.WriteByte(' ')
 	w.Write(target)
@@ -55,8 +59,10 @@ func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP string) {
 	var xff [][]byte
 	for _, f := range req.Fields {
 		switch {
-		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "x-real-ip"):
+		case h1.HopByHop(f.Name), h1.Fold(f.Name, "x-real-ip"):
 			continue
+		case req.Listed(f.Name) && !h1.Fold(f.Name, "host"):
+			continue // Host is end-to-end whatever Connection says
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 			continue
