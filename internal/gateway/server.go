@@ -129,7 +129,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if g.srv != nil {
 		return errors.New("gateway: already started")
 	}
-	var lc net.ListenConfig
+	// No TCP keep-alive probes on client connections (nginx sets none
+	// either): the idle timeout closes them, and accepting saves the
+	// setsockopt calls.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", g.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", g.cfg.Listen, err)

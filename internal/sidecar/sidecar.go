@@ -82,7 +82,10 @@ func (s *Sidecar) Start(ctx context.Context) error {
 	if s.ln != nil || s.stopped {
 		return errors.New("sidecar: already started")
 	}
-	var lc net.ListenConfig
+	// No TCP keep-alive probes on client connections (nginx sets none
+	// either): the idle timeout closes them, and accepting saves the
+	// setsockopt calls.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("sidecar: listen %s: %w", s.cfg.Listen, err)
