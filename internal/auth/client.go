@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // Errors returned by ClientStore.
@@ -93,10 +94,10 @@ func (r clientRecord) check() error {
 
 // Cognito's ClientName pattern, 1..128 characters, with plain spaces as the
 // only whitespace.
-var clientNameRe = regexp.MustCompile(`^[\w +=,.@-]{1,128}$`)
+var clientNameRe = lazyre.New(`^[\w +=,.@-]{1,128}$`)
 
 func validateName(name string) error {
-	if !clientNameRe.MatchString(name) {
+	if !clientNameRe().MatchString(name) {
 		return fmt.Errorf("name: %q must be 1-128 characters of letters, digits, spaces and +=,.@_-", name)
 	}
 	return nil

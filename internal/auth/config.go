@@ -25,11 +25,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/lazyre"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -105,12 +105,12 @@ type Config struct {
 }
 
 var (
-	userPoolIDRe = regexp.MustCompile(`^[\w-]+_[0-9a-zA-Z]+$`)
-	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	issuerPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
+	userPoolIDRe = lazyre.New(`^[\w-]+_[0-9a-zA-Z]+$`)
+	regionRe     = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	issuerPathRe = lazyre.New(`^(/[A-Za-z0-9._~-]+)*$`)
 	// Cognito's patterns for resource server identifiers and scope names.
-	identifierRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,256}$`)
-	scopeNameRe  = regexp.MustCompile(`^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$`)
+	identifierRe = lazyre.New(`^[\x21\x23-\x5B\x5D-\x7E]{1,256}$`)
+	scopeNameRe  = lazyre.New(`^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$`)
 )
 
 // withDefaults returns cfg with zero values replaced by defaults.
@@ -170,8 +170,8 @@ func (cfg Config) Validate() error {
 	if cfg.StateDir == "" {
 		return errors.New("stateDir: required")
 	}
-	if cfg.UserPoolID != "" && !userPoolIDRe.MatchString(cfg.UserPoolID) {
-		return fmt.Errorf("userPoolId: %q must match %s", cfg.UserPoolID, userPoolIDRe)
+	if cfg.UserPoolID != "" && !userPoolIDRe().MatchString(cfg.UserPoolID) {
+		return fmt.Errorf("userPoolId: %q must match %s", cfg.UserPoolID, userPoolIDRe())
 	}
 	if err := cfg.validateIssuer(); err != nil {
 		return err
@@ -214,7 +214,7 @@ func (cfg Config) validateIssuer() error {
 	default:
 		return fmt.Errorf("issuerStyle: %q must be %q or %q", cfg.IssuerStyle, IssuerStyleLocal, IssuerStyleAWS)
 	}
-	if cfg.Region != "" && !regionRe.MatchString(cfg.Region) {
+	if cfg.Region != "" && !regionRe().MatchString(cfg.Region) {
 		return fmt.Errorf("region: %q is not an AWS region name like eu-west-1", cfg.Region)
 	}
 	if cfg.Issuer != "" {
@@ -230,7 +230,7 @@ func (cfg Config) validateIssuer() error {
 			return errors.New("issuer: must not have userinfo, query or fragment")
 		case strings.HasSuffix(cfg.Issuer, "/"):
 			return errors.New("issuer: must not end with /")
-		case !issuerPathRe.MatchString(u.EscapedPath()):
+		case !issuerPathRe().MatchString(u.EscapedPath()):
 			return fmt.Errorf("issuer: path %q must be /-separated segments of letters, digits and ._~-", u.Path)
 		}
 	}
@@ -241,7 +241,7 @@ func (cfg Config) validateIssuer() error {
 // ("eu-west-1" of "eu-west-1_AbC123"), or "".
 func poolRegion(pool string) string {
 	i := strings.LastIndexByte(pool, '_')
-	if i <= 0 || !regionRe.MatchString(pool[:i]) {
+	if i <= 0 || !regionRe().MatchString(pool[:i]) {
 		return ""
 	}
 	return pool[:i]
@@ -263,7 +263,7 @@ func validateResourceServers(rss []ResourceServer) error {
 	seen := map[string]bool{}
 	for i, rs := range rss {
 		field := fmt.Sprintf("resourceServers[%d]", i)
-		if !identifierRe.MatchString(rs.Identifier) {
+		if !identifierRe().MatchString(rs.Identifier) {
 			return fmt.Errorf("%s.identifier: %q must be 1-256 printable characters without spaces, '\"' or '\\'", field, rs.Identifier)
 		}
 		if seen[rs.Identifier] {
@@ -272,7 +272,7 @@ func validateResourceServers(rss []ResourceServer) error {
 		seen[rs.Identifier] = true
 		names := map[string]bool{}
 		for j, sc := range rs.Scopes {
-			if !scopeNameRe.MatchString(sc) {
+			if !scopeNameRe().MatchString(sc) {
 				return fmt.Errorf("%s.scopes[%d]: %q must be 1-256 printable characters without spaces, '\"', '/' or '\\'", field, j, sc)
 			}
 			if names[sc] {
@@ -313,5 +313,5 @@ func validScopeSyntax(s string) bool {
 	if i <= 0 || i == len(s)-1 {
 		return false
 	}
-	return identifierRe.MatchString(s[:i]) && scopeNameRe.MatchString(s[i+1:])
+	return identifierRe().MatchString(s[:i]) && scopeNameRe().MatchString(s[i+1:])
 }

@@ -8,11 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // Integration and authorization kinds understood by the gateway.
@@ -173,11 +174,11 @@ type ResponseTemplate struct {
 }
 
 var (
-	stageRe       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-	stageVarName  = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
-	stageVarValue = regexp.MustCompile(`^[A-Za-z0-9\-._~:/?#&=,]{0,512}$`)
-	stageVarRef   = regexp.MustCompile(`\$\{stageVariables\.([^}]*)\}`)
-	headerNameRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	stageRe       = lazyre.New(`^[A-Za-z0-9_-]{1,128}$`)
+	stageVarName  = lazyre.New(`^[A-Za-z0-9_]{1,64}$`)
+	stageVarValue = lazyre.New(`^[A-Za-z0-9\-._~:/?#&=,]{0,512}$`)
+	stageVarRef   = lazyre.New(`\$\{stageVariables\.([^}]*)\}`)
+	headerNameRe  = lazyre.New("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	validMethods  = map[string]bool{
 		MethodAny: true, http.MethodGet: true, http.MethodPost: true, http.MethodPut: true,
 		http.MethodDelete: true, http.MethodPatch: true, http.MethodHead: true, http.MethodOptions: true,
@@ -327,7 +328,7 @@ func validateResponse(typ string, rt ResponseTemplate) []error {
 		errs = append(errs, fmt.Errorf("%s.statusCode: must be 0 (type default) or 200-599, got %d", f, rt.StatusCode))
 	}
 	for _, name := range sortedKeys(rt.Headers) {
-		if !headerNameRe.MatchString(name) {
+		if !headerNameRe().MatchString(name) {
 			errs = append(errs, fmt.Errorf("%s.headers.%s: invalid header name", f, name))
 		}
 		if strings.ContainsAny(rt.Headers[name], "\r\n\x00") {
@@ -340,8 +341,8 @@ func validateResponse(typ string, rt ResponseTemplate) []error {
 // substituteStageVars replaces ${stageVariables.x}; an undefined variable is an error.
 func substituteStageVars(s string, vars map[string]string) (string, error) {
 	var missing []string
-	out := stageVarRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := stageVarRef.FindStringSubmatch(m)[1]
+	out := stageVarRef().ReplaceAllStringFunc(s, func(m string) string {
+		name := stageVarRef().FindStringSubmatch(m)[1]
 		v, ok := vars[name]
 		if !ok {
 			missing = append(missing, name)

@@ -2,9 +2,10 @@ package gateway
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // The resource tree. A node's children are literal parts, at most one
@@ -16,8 +17,8 @@ import (
 // intermediate parts of a longer path are not resources by themselves.
 
 var (
-	literalPartRe = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-	paramNameRe   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	literalPartRe = lazyre.New(`^[A-Za-z0-9._:-]+$`)
+	paramNameRe   = lazyre.New(`^[A-Za-z0-9._-]+$`)
 )
 
 type pathPart struct {
@@ -77,7 +78,7 @@ func splitResourcePath(path string) ([]pathPart, error) {
 					return nil, fmt.Errorf("%s must be the last path part", s)
 				}
 			}
-			if !paramNameRe.MatchString(name) {
+			if !paramNameRe().MatchString(name) {
 				return nil, fmt.Errorf("invalid parameter name in %s", s)
 			}
 			if seen[name] {
@@ -85,7 +86,7 @@ func splitResourcePath(path string) ([]pathPart, error) {
 			}
 			seen[name] = true
 			p.param = name
-		case s == "." || s == ".." || !literalPartRe.MatchString(s):
+		case s == "." || s == ".." || !literalPartRe().MatchString(s):
 			return nil, fmt.Errorf("invalid path part %q (allowed: A-Z a-z 0-9 . _ - : or {name} / {name+})", s)
 		default:
 			p.literal = s

@@ -3,10 +3,11 @@ package gateway
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // Stages and custom domains. A request is placed on a stage in one of two
@@ -21,9 +22,9 @@ import (
 
 var (
 	// A host name: dot-separated labels of letters, digits and inner hyphens.
-	domainLabelRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	domainLabelRe = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	// A base path segment: AWS allows letters, digits and $-_.+!*'().
-	basePathSegRe = regexp.MustCompile(`^[A-Za-z0-9$\-_.+!*'()]+$`)
+	basePathSegRe = lazyre.New(`^[A-Za-z0-9$\-_.+!*'()]+$`)
 )
 
 // stageList is every stage: the Stage/StageVariables shorthand first, then Stages.
@@ -41,7 +42,7 @@ func validateStages(c Config) []error {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
 	}
 	if c.Stage != "" || len(c.Stages) == 0 {
-		if !stageRe.MatchString(c.Stage) {
+		if !stageRe().MatchString(c.Stage) {
 			add("stage", "must be 1-128 characters of A-Z a-z 0-9 _ -, got %q (or use stages)", c.Stage)
 		}
 	}
@@ -55,7 +56,7 @@ func validateStages(c Config) []error {
 	}
 	for i, st := range c.Stages {
 		f := fmt.Sprintf("stages[%d]", i)
-		if !stageRe.MatchString(st.Name) {
+		if !stageRe().MatchString(st.Name) {
 			add(f+".name", "must be 1-128 characters of A-Z a-z 0-9 _ -, got %q", st.Name)
 		} else if prev, dup := names[st.Name]; dup {
 			add(f+".name", "%q is already defined by %s", st.Name, prev)
@@ -73,10 +74,10 @@ func validateStages(c Config) []error {
 func validateStageVars(field string, vars map[string]string) []error {
 	var errs []error
 	for _, name := range sortedKeys(vars) {
-		if !stageVarName.MatchString(name) {
+		if !stageVarName().MatchString(name) {
 			errs = append(errs, fmt.Errorf("%s.%s: name must be 1-64 characters of A-Z a-z 0-9 _", field, name))
 		}
-		if !stageVarValue.MatchString(vars[name]) {
+		if !stageVarValue().MatchString(vars[name]) {
 			errs = append(errs, fmt.Errorf("%s.%s: value must be at most 512 characters of A-Z a-z 0-9 - . _ ~ : / ? # & = ,", field, name))
 		}
 	}
@@ -136,7 +137,7 @@ func checkDomainName(name string) error {
 		return fmt.Errorf("must be a host name without port, got %q", name)
 	}
 	for label := range strings.SplitSeq(name, ".") {
-		if !domainLabelRe.MatchString(label) {
+		if !domainLabelRe().MatchString(label) {
 			return fmt.Errorf("must be a host name (labels of a-z 0-9 -, separated by dots), got %q", name)
 		}
 	}
@@ -153,7 +154,7 @@ func splitBasePath(p string) ([]string, error) {
 	}
 	segs := strings.Split(p, "/")
 	for _, s := range segs {
-		if s == "" || s == "." || s == ".." || !basePathSegRe.MatchString(s) {
+		if s == "" || s == "." || s == ".." || !basePathSegRe().MatchString(s) {
 			return nil, fmt.Errorf("invalid segment %q in %q (allowed: A-Z a-z 0-9 $ - _ . + ! * ' ( ), separated by /)", s, p)
 		}
 	}

@@ -3,8 +3,9 @@ package gateway
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // uriTemplate is an integration URI after stage variable substitution, with
@@ -19,12 +20,12 @@ type uriPart struct {
 	param string // placeholder name; text is empty then
 }
 
-var placeholderRe = regexp.MustCompile(`\{([A-Za-z0-9._-]+)\}`)
+var placeholderRe = lazyre.New(`\{([A-Za-z0-9._-]+)\}`)
 
 func parseURITemplate(s string) (*uriTemplate, error) {
 	t := &uriTemplate{}
 	last := 0
-	for _, m := range placeholderRe.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range placeholderRe().FindAllStringSubmatchIndex(s, -1) {
 		if m[0] > last {
 			t.parts = append(t.parts, uriPart{text: s[last:m[0]]})
 		}
@@ -35,7 +36,7 @@ func parseURITemplate(s string) (*uriTemplate, error) {
 		t.parts = append(t.parts, uriPart{text: s[last:]})
 	}
 	// The scheme and host must be fixed: placeholders only in path or query.
-	probe := placeholderRe.ReplaceAllString(s, "x")
+	probe := placeholderRe().ReplaceAllString(s, "x")
 	u, err := url.Parse(probe)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid URL: %w", err)
@@ -46,7 +47,7 @@ func parseURITemplate(s string) (*uriTemplate, error) {
 	if u.Host == "" || u.User != nil || u.Fragment != "" {
 		return nil, fmt.Errorf("must have a host and no user info or fragment, got %q", s)
 	}
-	if loc := placeholderRe.FindStringIndex(s); loc != nil {
+	if loc := placeholderRe().FindStringIndex(s); loc != nil {
 		authorityEnd := len(u.Scheme) + len("://") + len(u.Host)
 		if loc[0] < authorityEnd || !strings.HasPrefix(s[authorityEnd:], "/") {
 			return nil, fmt.Errorf("placeholders are only allowed in the path or query, got %q", s)

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/portway/portway/internal/ecs"
@@ -59,7 +60,7 @@ func consoleHandler(lb consoleSource, sup serviceSource, endpoints func() Endpoi
 			d.Groups = append(d.Groups, consoleGroup{Name: name, Targets: ths})
 		}
 		var buf bytes.Buffer
-		if err := consolePage.Execute(&buf, d); err != nil {
+		if err := consolePage().Execute(&buf, d); err != nil {
 			log.Error("console page", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
@@ -70,7 +71,11 @@ func consoleHandler(lb consoleSource, sup serviceSource, endpoints func() Endpoi
 	})
 }
 
-var consolePage = template.Must(template.New("console").Parse(`<!doctype html>
+// consolePage is parsed on first use, not at init: every portway process
+// (sidecars and apps too) links this package.
+var consolePage = sync.OnceValue(func() *template.Template { return template.Must(template.New("console").Parse(consoleHTML)) })
+
+const consoleHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
 <title>portway</title>
 <style>
@@ -98,4 +103,4 @@ th{background:#f4f4f4} code{font-size:13px}
 {{range .Tasks}}<tr><td><code>{{.TaskID}}</code></td><td>{{.Service}}</td><td class="{{.LastStatus}}">{{.LastStatus}}</td><td>{{.IP}}</td><td>{{range .Containers}}{{.Name}} (pid {{.PID}}, {{.LastStatus}}){{if .ExitCode}} exit {{.ExitCode}}{{end}}<br>{{end}}</td><td>{{.StoppedReason}}</td></tr>
 {{end}}</table>
 </body></html>
-`))
+`

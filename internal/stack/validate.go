@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/lazyre"
 )
 
 // clientFileName is what a declared client's name may be: it names its
 // credentials file.
-var clientFileName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var clientFileName = lazyre.New(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Validate checks the stack as a whole: required fields, names and the
 // references between parts (listeners to target groups, services to target
@@ -62,7 +63,7 @@ func (c Config) Validate() error {
 	clientNames := map[string]bool{c.Auth.DefaultClient.Name: true}
 	for i, cl := range c.Auth.Clients {
 		f := fmt.Sprintf("auth.clients[%d]", i)
-		if !clientFileName.MatchString(cl.Name) {
+		if !clientFileName().MatchString(cl.Name) {
 			add(f+".name", "%q must be 1-64 characters of letters, digits, '-', '_' or '.'", cl.Name)
 		} else if clientNames[cl.Name] {
 			add(f+".name", "%q is used twice (the default client counts)", cl.Name)
