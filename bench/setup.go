@@ -115,10 +115,13 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// buildPortway builds the portway binary into dir.
+// buildPortway builds the portway binary into dir, static (CGO_ENABLED=0)
+// as the README builds it for deployment: no libc mapped into each of the
+// stack's processes.
 func buildPortway(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "portway")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portway")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/portway: %w\n%s", err, out)

@@ -36,6 +36,23 @@ type Server struct {
 	conns    map[*ServerConn]struct{}
 	stopping bool
 	connWG   sync.WaitGroup
+
+	// Goroutines that served a connection wait a while for the next one
+	// (handoff) rather than exit: a new connection then costs no goroutine
+	// start nor stack growth.
+	initOnce sync.Once
+	handoff  chan *ServerConn
+	done     chan struct{} // closed by Shutdown: idle workers exit
+}
+
+// workerIdle is how long a goroutine waits for another connection.
+const workerIdle = 10 * time.Second
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.handoff = make(chan *ServerConn)
+		s.done = make(chan struct{})
+	})
 }
 
 // Connection states (ServerConn.state).
@@ -82,13 +99,27 @@ func (sc *ServerConn) abort() {
 	sc.upMu.Unlock()
 }
 
-var bufPool = sync.Pool{New: func() any {
-	return &connBufs{r: bufio.NewReaderSize(nil, bufSize), w: bufio.NewWriterSize(nil, bufSize)}
+// connPool keeps ServerConns, with their buffers and the heads' grown
+// slices, from one connection to the next.
+var connPool = sync.Pool{New: func() any {
+	return &ServerConn{R: bufio.NewReaderSize(nil, bufSize), W: bufio.NewWriterSize(nil, bufSize)}
 }}
 
-type connBufs struct {
-	r *bufio.Reader
-	w *bufio.Writer
+func newServerConn(c net.Conn) *ServerConn {
+	sc := connPool.Get().(*ServerConn)
+	sc.Conn = c
+	sc.R.Reset(c)
+	sc.W.Reset(c)
+	sc.state.Store(stateIdle)
+	return sc
+}
+
+// release returns sc to the pool; it must be untracked and closed.
+func (sc *ServerConn) release() {
+	sc.Conn, sc.RemoteIP, sc.upstream = nil, "", nil
+	sc.R.Reset(nil)
+	sc.W.Reset(nil)
+	connPool.Put(sc)
 }
 
 func (s *Server) log() *slog.Logger {
@@ -100,6 +131,7 @@ func (s *Server) log() *slog.Logger {
 
 // Serve accepts connections on ln until it is closed (then it returns nil).
 func (s *Server) Serve(ln net.Listener) error {
+	s.init()
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -114,12 +146,35 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		sc := &ServerConn{Conn: c}
+		sc := newServerConn(c)
 		if !s.track(sc) {
 			c.Close()
+			sc.release()
 			continue
 		}
-		go s.serve(sc)
+		select {
+		case s.handoff <- sc:
+		default:
+			go s.worker(sc)
+		}
+	}
+}
+
+// worker serves sc, then further connections handed off to it, until none
+// comes for workerIdle or the server shuts down.
+func (s *Server) worker(sc *ServerConn) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		s.serve(sc)
+		t.Reset(workerIdle)
+		select {
+		case sc = <-s.handoff:
+		case <-t.C:
+			return
+		case <-s.done:
+			return
+		}
 	}
 }
 
@@ -155,7 +210,11 @@ func (s *Server) Stopping() bool {
 // their exchange; when ctx ends first it closes them and returns ctx's
 // error. Close the listener first.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
 	s.mu.Lock()
+	if !s.stopping {
+		close(s.done)
+	}
 	s.stopping = true
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -194,19 +253,13 @@ func (s *Server) each(fn func(*ServerConn)) {
 // serve runs sc's exchanges one after the other until either side closes,
 // a timeout strikes or the server shuts down.
 func (s *Server) serve(sc *ServerConn) {
-	defer s.connWG.Done()
-	defer s.untrack(sc)
-	defer sc.Conn.Close()
-	sc.RemoteIP = hostOnly(sc.Conn.RemoteAddr()) // reads a PROXY header, if any
-	bufs := bufPool.Get().(*connBufs)
-	bufs.r.Reset(sc.Conn)
-	bufs.w.Reset(sc.Conn)
-	sc.R, sc.W = bufs.r, bufs.w
 	defer func() {
-		bufs.r.Reset(nil)
-		bufs.w.Reset(nil)
-		bufPool.Put(bufs)
+		sc.Conn.Close()
+		s.untrack(sc)
+		sc.release()
+		s.connWG.Done()
 	}()
+	sc.RemoteIP = hostOnly(sc.Conn.RemoteAddr()) // reads a PROXY header, if any
 	for {
 		if sc.R.Buffered() == 0 {
 			_ = sc.Conn.SetReadDeadline(time.Now().Add(s.IdleTimeout))
