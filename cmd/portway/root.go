@@ -55,8 +55,7 @@ func newLogger(w io.Writer, level string) (log *slog.Logger, flush func(), err e
 		return nil, nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	lw := logbuf.New(w, 0, 0)
-	h := logbuf.FlushAbove(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: l}), lw, slog.LevelWarn)
-	return slog.New(h), func() { _ = lw.Close() }, nil
+	return slog.New(logbuf.NewTextHandler(lw, l, slog.LevelWarn)), func() { _ = lw.Close() }, nil
 }
 
 // loadConfig reads the stack file, or returns the built-in stack when path

@@ -6,9 +6,7 @@
 package logbuf
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -97,35 +95,4 @@ func (w *Writer) Close() error {
 	err := w.flushLocked()
 	w.closed = true
 	return err
-}
-
-// FlushAbove wraps h so that a record at level or above is written out at
-// once (with everything buffered before it): warnings and errors are never
-// held back.
-func FlushAbove(h slog.Handler, w *Writer, level slog.Level) slog.Handler {
-	return &flushHandler{Handler: h, w: w, level: level}
-}
-
-type flushHandler struct {
-	slog.Handler
-	w     *Writer
-	level slog.Level
-}
-
-func (h *flushHandler) Handle(ctx context.Context, r slog.Record) error {
-	err := h.Handler.Handle(ctx, r)
-	if r.Level >= h.level {
-		if ferr := h.w.Flush(); err == nil {
-			err = ferr
-		}
-	}
-	return err
-}
-
-func (h *flushHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &flushHandler{Handler: h.Handler.WithAttrs(as), w: h.w, level: h.level}
-}
-
-func (h *flushHandler) WithGroup(name string) slog.Handler {
-	return &flushHandler{Handler: h.Handler.WithGroup(name), w: h.w, level: h.level}
 }

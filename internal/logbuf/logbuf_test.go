@@ -1,8 +1,6 @@
 package logbuf
 
 import (
-	"bytes"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -90,26 +88,3 @@ func TestCloseWritesThrough(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
-
-func TestFlushAboveLevel(t *testing.T) {
-	var out bytes.Buffer
-	var mu sync.Mutex
-	w := New(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) }), 4096, time.Hour)
-	log := slog.New(FlushAbove(slog.NewTextHandler(w, nil), w, slog.LevelWarn)).With("component", "x")
-	log.Info("access")
-	mu.Lock()
-	if out.Len() != 0 {
-		t.Fatalf("info line written at once: %q", out.String())
-	}
-	mu.Unlock()
-	log.Warn("trouble")
-	mu.Lock()
-	defer mu.Unlock()
-	if s := out.String(); !strings.Contains(s, "msg=access") || !strings.Contains(s, "msg=trouble") || strings.Index(s, "access") > strings.Index(s, "trouble") {
-		t.Fatalf("a warning must flush it and what came before, in order: %q", s)
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
