@@ -33,7 +33,7 @@ const (
 	MaxIntegrationTimeout     = 29 * time.Second
 	MaxRequestBodyBytes       = 10 << 20 // 10 MB payload limit
 	MaxHeaderBytes            = 10 << 10 // 10 KiB: request line + header values (AWS's limit) → REQUEST_TOO_LARGE
-	hardMaxHeaderBytes        = 16 << 10 // net/http's own cap (plus its 4 KiB slack): 431 plain text beyond it
+	hardMaxHeaderBytes        = 16 << 10 // the whole head, bytes as received: 431 plain text beyond it
 	defaultJWKSFetchTimeout   = 5 * time.Second
 	defaultJWKSRefetchPeriod  = 5 * time.Second
 )

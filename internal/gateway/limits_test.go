@@ -13,7 +13,7 @@ import (
 
 // TestHeaderLimit: the request line plus header values may take 10 KiB; one
 // byte more is REQUEST_TOO_LARGE (413, a gateway response with the usual
-// ids); far beyond, net/http's own cap answers 431 before the gateway runs.
+// ids); a head over 16 KiB is refused with 431 before the gateway runs.
 func TestHeaderLimit(t *testing.T) {
 	backend := newEchoBackend(t)
 	g := startGateway(t, Config{Resources: []Resource{anyResource("/x", backend.URL+"/", 0)}})
@@ -24,7 +24,7 @@ func TestHeaderLimit(t *testing.T) {
 	request := func(pad int) string {
 		return "GET /v1/x HTTP/1.1\r\nHost: " + addr + "\r\nX-Pad: " + strings.Repeat("a", pad) + "\r\nConnection: close\r\n\r\n"
 	}
-	// "Connection: close" is consumed by net/http but is a header value too.
+	// "Connection: close" is a header value too.
 	fixed += len("close")
 	tests := []struct {
 		name   string
