@@ -43,7 +43,7 @@ func (g *Gateway) logAccess(r *request, st *reqState) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := []slog.Attr{
+	attrs := [15]slog.Attr{
 		slog.String("requestId", st.requestID),
 		slog.String("apigwId", st.apigwID),
 		slog.String("sourceIp", r.sc.RemoteIP),
@@ -58,13 +58,16 @@ func (g *Gateway) logAccess(r *request, st *reqState) {
 		slog.Int64("integrationLatency", st.integrationLatency.Milliseconds()),
 		slog.Int64("responseLatency", g.now().Sub(st.start).Milliseconds()),
 	}
+	n := 13
 	if st.errType != "" {
-		attrs = append(attrs, slog.String("errorType", st.errType))
+		attrs[n] = slog.String("errorType", st.errType)
+		n++
 	}
 	if st.reason != "" {
-		attrs = append(attrs, slog.String("errorReason", st.reason))
+		attrs[n] = slog.String("errorReason", st.reason)
+		n++
 	}
-	g.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs...)
+	g.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs[:n]...)
 }
 
 func orDash(s string) string {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -54,23 +55,24 @@ func newAuthorizer(issuer string, keys *jwksCache, now func() time.Time, max int
 	return &authorizer{issuer: issuer, keys: keys, now: now, max: max, cache: map[[sha256.Size]byte]*principal{}}
 }
 
-// authorize checks the Authorization header value against the method scopes.
-func (a *authorizer) authorize(ctx context.Context, header string, scopes []string) (*principal, *gwError) {
-	token := strings.TrimSpace(header)
-	if len(token) > 7 && strings.EqualFold(token[:7], "Bearer ") {
-		token = strings.TrimSpace(token[7:])
+// authorize checks the Authorization header value against the method
+// scopes. A cached token costs its hash and no copy of it.
+func (a *authorizer) authorize(ctx context.Context, header []byte, scopes []string) (*principal, *gwError) {
+	token := bytes.TrimSpace(header)
+	if len(token) > 7 && bytes.EqualFold(token[:7], []byte("Bearer ")) {
+		token = bytes.TrimSpace(token[7:])
 	}
-	if token == "" {
+	if len(token) == 0 {
 		return nil, unauthorized("missing token")
 	}
 	if len(token) > maxTokenBytes {
 		return nil, unauthorized("token too long")
 	}
-	key := sha256.Sum256([]byte(token))
+	key := sha256.Sum256(token)
 	p := a.cached(key)
 	if p == nil {
 		var gerr *gwError
-		if p, gerr = a.verify(ctx, token); gerr != nil {
+		if p, gerr = a.verify(ctx, string(token)); gerr != nil {
 			return nil, gerr
 		}
 		a.store(key, p)

@@ -48,12 +48,6 @@ func newRequest(sc *h1.ServerConn) *request {
 	return r
 }
 
-// header returns the first value of the named field ("" when absent).
-func (r *request) header(name string) string {
-	v, _ := r.sc.Req.Get(name)
-	return string(v)
-}
-
 // exchange serves one request on sc: the gateway's own response or the
 // integration's, and one access log line. It reports whether the
 // connection may carry another request.
@@ -100,7 +94,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 	if err != nil {
 		return nil, nil, newGWError(RespBadRequestParameters, "path rejected by normalization")
 	}
-	st.path = joinRaw(segs)
+	st.path = canonicalPath(st.path, segs)
 	stage, rest, gerr := g.resolveStage(r, st, segs)
 	if gerr != nil {
 		return nil, nil, gerr
@@ -121,7 +115,8 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 		return nil, nil, newGWError(RespMissingAuthToken, "no such method")
 	}
 	if m.auth == AuthCognito {
-		p, gerr := g.auth.authorize(context.Background(), r.header("authorization"), m.scopes)
+		authz, _ := r.sc.Req.Get("authorization")
+		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
 		if gerr != nil {
 			return nil, nil, gerr
 		}

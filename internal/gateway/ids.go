@@ -3,8 +3,8 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,7 +23,14 @@ func newAPIGWID() string {
 
 // newTraceID is an X-Ray style X-Amzn-Trace-Id: Root=1-<hex epoch>-<24 hex>.
 func newTraceID(now time.Time) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s", uint32(now.Unix()), hex.EncodeToString(b[:]))
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	var epoch [4]byte
+	binary.BigEndian.PutUint32(epoch[:], uint32(now.Unix()))
+	b := make([]byte, 0, len("Root=1-")+8+1+24)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, epoch[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, rnd[:])
+	return string(b)
 }

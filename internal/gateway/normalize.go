@@ -52,6 +52,15 @@ func normalizePath(raw string, allowEncodedSlash bool) ([]segment, error) {
 		if part == "" {
 			continue
 		}
+		if plainSegment(part) {
+			// Nothing to check or re-encode: raw and decoded are the part
+			// itself (no copy).
+			if isDotSegment(part) {
+				return nil, errInvalidPath
+			}
+			segs = append(segs, segment{raw: part, dec: part})
+			continue
+		}
 		rawB.Reset()
 		decB.Reset()
 		for i := 0; i < len(part); i++ {
@@ -103,6 +112,34 @@ func normalizePath(raw string, allowEncodedSlash bool) ([]segment, error) {
 	return segs, nil
 }
 
+// plainSegment reports whether every byte of part is an unreserved pchar,
+// so that normalization leaves it as it is.
+func plainSegment(part string) bool {
+	for i := 0; i < len(part); i++ {
+		if !pchar[part[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalPath is joinRaw(segs), or orig itself (not a copy) when that
+// is already canonical, as it usually is.
+func canonicalPath(orig string, segs []segment) string {
+	pos := 0
+	for _, s := range segs {
+		if pos >= len(orig) || orig[pos] != '/' || !strings.HasPrefix(orig[pos+1:], s.raw) {
+			pos = -1
+			break
+		}
+		pos += 1 + len(s.raw)
+	}
+	if pos == len(orig) && len(segs) > 0 {
+		return orig
+	}
+	return joinRaw(segs)
+}
+
 // joinRaw renders segments as a canonical escaped path ("/" when empty).
 func joinRaw(segs []segment) string {
 	if len(segs) == 0 {
@@ -124,13 +161,20 @@ func isDotSegment(dec string) bool {
 }
 
 // isPchar reports whether c may appear unescaped in a path segment (RFC 3986).
-func isPchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isPchar(c byte) bool { return pchar[c] }
+
+var pchar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	return strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=:@" {
+		t[c] = true
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {

@@ -195,3 +195,15 @@ func FuzzNormalizeRoute(f *testing.F) {
 		}
 	})
 }
+
+func TestCanonicalPathReusesCanonicalInput(t *testing.T) {
+	for _, raw := range []string{"/v1/bags/a", "/v1//bags/", "/v1/a%2e", "/v1/%7e", "/v1/é", "/", "/v1/bags/b;c"} {
+		segs, err := normalizePath(raw, false)
+		if err != nil {
+			continue
+		}
+		if got, want := canonicalPath(raw, segs), joinRaw(segs); got != want {
+			t.Errorf("%q: canonicalPath %q, joinRaw %q", raw, got, want)
+		}
+	}
+}
