@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,9 +63,22 @@ func (lb *LoadBalancer) DialListener(ctx context.Context, address string) (c net
 	return lc, true, nil
 }
 
-// linkSeq numbers in-process flows: it stands in for the source port in
-// their flow hash, so successive flows spread over the targets.
-var linkSeq atomic.Uint32
+// linkOrder orders the candidate targets of in-process flow number seq:
+// round-robin over them, then the others as fallbacks. A listener's flows
+// go to a target by the hash of their 5-tuple, which spreads many flows
+// evenly but a gateway's few dozen kept-alive ones unevenly; the link
+// picks its own "source ports", so it spreads them exactly. Each flow is
+// still pinned to its target for its life.
+func linkOrder(cands []*target, seq uint32) []*target {
+	if len(cands) < 2 {
+		return cands
+	}
+	slices.SortFunc(cands, func(a, b *target) int { return a.addr.Compare(b.addr) })
+	k := int(seq % uint32(len(cands)))
+	out := make([]*target, 0, len(cands))
+	out = append(out, cands[k:]...)
+	return append(out, cands[:k]...)
+}
 
 func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, error) {
 	g := l.group
@@ -72,7 +86,8 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 	if !src.IsValid() || src.IsUnspecified() {
 		src = l.addr.Addr()
 	}
-	client := netip.AddrPortFrom(src, uint16(1024+linkSeq.Add(1)%64512))
+	seq := lb.linkSeq.Add(1)
+	client := netip.AddrPortFrom(src, uint16(1024+seq%64512))
 	var header []byte
 	if g.cfg.ProxyProtocolV2 {
 		header = ProxyV2Header(client, l.addr)
@@ -84,7 +99,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 		return nil, net.ErrClosed
 	}
 	var lastErr error
-	for _, t := range g.candidates(flowHash(client, l.addr)) {
+	for _, t := range linkOrder(g.candidates(flowHash(client, l.addr)), seq) {
 		if !g.reserve(t, lc) {
 			continue
 		}

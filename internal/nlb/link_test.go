@@ -223,3 +223,25 @@ func TestDialListenerAfterStop(t *testing.T) {
 		t.Fatalf("after Stop: ok=%v err=%v, want net.ErrClosed", ok, err)
 	}
 }
+
+// TestDialListenerSpreadsEvenly: in-process flows alternate over the
+// healthy targets.
+func TestDialListenerSpreadsEvenly(t *testing.T) {
+	tts, hcPort := startTargets(t, targetSpec{ip: "127.0.0.2"}, targetSpec{ip: "127.0.0.3"})
+	lb := startLB(t, testConfig(t, hcPort))
+	register(t, lb, tts...)
+	waitState(t, lb, StateHealthy, tts...)
+	var seen counter
+	for range 20 {
+		c := dialLink(t, lb)
+		name, err := ask(c, bufio.NewReader(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen.add(name)
+		c.Close()
+	}
+	if seen.m[tts[0].ip] != 10 || seen.m[tts[1].ip] != 10 {
+		t.Fatalf("20 flows split %v, want 10 and 10", seen.m)
+	}
+}

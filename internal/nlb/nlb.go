@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,10 @@ type LoadBalancer struct {
 	connMu   sync.Mutex
 	conns    map[flow]struct{}
 	hardDone bool
+
+	// linkSeq numbers in-process flows (DialListener): it stands in for
+	// their source port and spreads them over the targets.
+	linkSeq atomic.Uint32
 }
 
 type listener struct {
