@@ -165,7 +165,7 @@ func BenchmarkForwardHeads(b *testing.B) {
 		if err := sc.Res.ReadResponse(rbr, 64<<10); err != nil {
 			b.Fatal(err)
 		}
-		g.writeResponseHead(w, &sc.Res, st, false, false)
+		g.writeResponseHead(w, &sc.Res, st, h1.Plan(&sc.Req, &sc.Res, true))
 		st.code, st.bytes = 200, 843
 		g.logAccess(r, st)
 		w.Reset(io.Discard)

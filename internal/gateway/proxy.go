@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -97,37 +96,21 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 		return g.integrationFailed(r, st, err, hasBody)
 	}
 	res := &sc.Res
-	keep := !g.srv.Stopping()
-	resBody := res.ResponseHasBody(req.Method)
-	byLength := !res.Chunked && res.ContentLength >= 0
-	clientChunked := resBody && !byLength && req.Minor == 1
-	if resBody && !byLength && !clientChunked {
-		keep = false
-	}
-	g.writeResponseHead(sc.W, res, st, clientChunked, !keep || req.Close)
+	f := h1.Plan(req, res, !g.srv.Stopping())
+	g.writeResponseHead(sc.W, res, st, f)
 	st.code = res.Status
-	reusable := !res.Close
-	if resBody {
-		switch {
-		case res.Chunked:
-			st.bytes, err = h1.CopyChunked(sc.W, uc.R, -1, clientChunked)
-		case byLength:
-			st.bytes, err = h1.CopyLength(sc.W, uc.R, res.ContentLength)
-		default:
-			st.bytes, err = h1.CopyUntilEOF(sc.W, uc.R, clientChunked)
-			reusable = false
+	var reusable bool
+	st.bytes, reusable, err = h1.CopyResponseBody(sc.W, uc.R, res, f)
+	if err != nil {
+		uc.Close()
+		var we *h1.WriteError
+		if errors.As(err, &we) {
+			st.status, st.reason = statusClientClosed, "client closed connection"
+		} else {
+			st.reason = "integration failed mid-response: " + err.Error()
+			g.log.Warn("integration failed mid-response", "requestId", st.requestID, "err", err)
 		}
-		if err != nil {
-			uc.Close()
-			var we *h1.WriteError
-			if errors.As(err, &we) {
-				st.status, st.reason = statusClientClosed, "client closed connection"
-			} else {
-				st.reason = "integration failed mid-response: " + err.Error()
-				g.log.Warn("integration failed mid-response", "requestId", st.requestID, "err", err)
-			}
-			return false
-		}
+		return false
 	}
 	ferr := sc.W.Flush()
 	if reusable {
@@ -139,7 +122,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 		st.status, st.reason = statusClientClosed, "client closed connection"
 		return false
 	}
-	return keep
+	return !f.Close
 }
 
 // integrationCall is one request to a backend.
@@ -198,21 +181,12 @@ func (g *Gateway) roundTrip(r *request, uc *h1.Conn, call *integrationCall) erro
 		if req.Expect100 {
 			// Go's server and AWS answer Expect themselves when the body
 			// is wanted; so does the gateway, before reading it.
-			if _, err := sc.W.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-				return &h1.WriteError{Err: err}
-			}
-			if err := sc.W.Flush(); err != nil {
-				return &h1.WriteError{Err: err}
+			if err := h1.WriteContinue(sc.W); err != nil {
+				return err
 			}
 		}
 		_ = sc.Conn.SetReadDeadline(time.Now().Add(g.timeouts.Read))
-		var err error
-		if req.Chunked {
-			_, err = h1.CopyChunked(uc.W, sc.R, MaxRequestBodyBytes, true)
-		} else {
-			_, err = h1.CopyLength(uc.W, sc.R, req.ContentLength)
-		}
-		if err != nil {
+		if err := h1.CopyRequestBody(uc.W, sc.R, req, MaxRequestBodyBytes); err != nil {
 			var we *h1.WriteError
 			if errors.As(err, &we) {
 				return &integrationError{err}
@@ -223,18 +197,10 @@ func (g *Gateway) roundTrip(r *request, uc *h1.Conn, call *integrationCall) erro
 	if err := uc.W.Flush(); err != nil {
 		return &integrationError{err}
 	}
-	for {
-		if err := sc.Res.ReadResponse(uc.R, 64<<10); err != nil {
-			return &integrationError{err}
-		}
-		if sc.Res.Status >= 200 {
-			return nil
-		}
-		if sc.Res.Status == http.StatusSwitchingProtocols {
-			return &integrationError{errors.New("backend switched protocols unasked")}
-		}
-		// Other interim responses are not passed on.
+	if err := h1.ReadFinalResponse(uc.R, &sc.Res, 64<<10); err != nil {
+		return &integrationError{err}
 	}
+	return nil
 }
 
 // integrationFailed answers a request that could not be forwarded.
@@ -335,20 +301,12 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	writeField(w, "X-Forwarded-Proto", "http")
 	writeField(w, "X-Forwarded-Prefix", call.prefix)
 	writeField(w, "X-Amzn-Trace-Id", call.traceID)
-	switch {
-	case req.Chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case req.ContentLength >= 0:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), req.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	w.WriteString("\r\n")
+	h1.WriteRequestFraming(w, req)
 }
 
 // writeResponseHead writes the backend's response head for the client, with
 // the gateway's ids and Date and the framing the gateway sends the body in.
-func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState, chunked, closing bool) {
+func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState, f h1.Framing) {
 	writeStatusLine(w, res.Status, string(res.Reason))
 	sawConnection := false
 	for _, f := range res.Fields {
@@ -373,18 +331,7 @@ func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState,
 	writeField(w, headerRequestID, st.requestID)
 	writeField(w, headerAPIGWID, st.apigwID)
 	writeField(w, "Date", h1.Date(g.now()))
-	switch {
-	case chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case res.ContentLength >= 0 && !res.Chunked && res.Status >= 200 && res.Status != http.StatusNoContent:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), res.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	if closing {
-		w.WriteString("Connection: close\r\n")
-	}
-	w.WriteString("\r\n")
+	h1.WriteResponseFraming(w, res, f)
 }
 
 // remapName is the canonical name of a remapped field, or "".

@@ -88,7 +88,7 @@ func BenchmarkHeaders(b *testing.B) {
 		if err := res.ReadResponse(bres, 64<<10); err != nil {
 			b.Fatal(err)
 		}
-		writeResponseHead(bw, &res, false, false)
+		writeResponseHead(bw, &res, h1.Plan(&req, &res, true))
 		bw.Reset(io.Discard)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // exchange forwards the request in cc.Req and the response to it. It
 // reports whether the client connection may carry another request.
-func (s *Sidecar) exchange(cc *h1.ServerConn) (keep bool) {
+func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 	start := time.Now()
 	req := &cc.Req
 	ex := exchangeLog{status: 0}
@@ -33,59 +33,36 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) (keep bool) {
 		return s.failed(cc, &ex, err, hasBody)
 	}
 	res := &cc.Res
-	keep = !req.Close && !s.srv.Stopping()
-	resBody := res.ResponseHasBody(req.Method)
-	// The client's framing: the app's length when it sent one; otherwise
-	// chunked for HTTP/1.1 clients and the connection's end for HTTP/1.0.
-	byLength := !res.Chunked && res.ContentLength >= 0
-	clientChunked := resBody && !byLength && req.Minor == 1
-	if resBody && !byLength && !clientChunked {
-		keep = false
-	}
-	writeResponseHead(cc.W, res, clientChunked, !keep)
+	f := h1.Plan(req, res, !s.srv.Stopping())
+	writeResponseHead(cc.W, res, f)
 	ex.status = res.Status
-
-	upstreamReusable := !res.Close
-	if resBody {
-		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
-		switch {
-		case res.Chunked:
-			ex.bytes, err = h1.CopyChunked(cc.W, uc.R, -1, clientChunked)
-		case res.ContentLength >= 0:
-			ex.bytes, err = h1.CopyLength(cc.W, uc.R, res.ContentLength)
-		default:
-			ex.bytes, err = h1.CopyUntilEOF(cc.W, uc.R, clientChunked)
-			upstreamReusable = false
-		}
-		if err != nil {
-			// Part of the response may be out: all that is left is to
-			// close both sides (nginx does the same).
-			uc.Close()
-			var we *h1.WriteError
-			if errors.As(err, &we) {
-				ex.status, ex.note = 499, "client closed connection while sending the response"
-			} else {
-				ex.note = "upstream failed while sending the response: " + err.Error()
-				s.log.Warn("upstream failed mid-response", "remote", cc.RemoteIP, "err", err)
-			}
-			return false
-		}
-	}
-	if err := cc.W.Flush(); err != nil {
-		ex.status, ex.note = 499, "client closed connection"
-		if upstreamReusable {
-			s.pool.Put(uc)
+	_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+	var reusable bool
+	ex.bytes, reusable, err = h1.CopyResponseBody(cc.W, uc.R, res, f)
+	if err != nil {
+		// Part of the response may be out: all that is left is to close
+		// both sides (nginx does the same).
+		uc.Close()
+		var we *h1.WriteError
+		if errors.As(err, &we) {
+			ex.status, ex.note = 499, "client closed connection while sending the response"
 		} else {
-			uc.Close()
+			ex.note = "upstream failed while sending the response: " + err.Error()
+			s.log.Warn("upstream failed mid-response", "remote", cc.RemoteIP, "err", err)
 		}
 		return false
 	}
-	if upstreamReusable {
+	ferr := cc.W.Flush()
+	if reusable {
 		s.pool.Put(uc)
 	} else {
 		uc.Close()
 	}
-	return keep
+	if ferr != nil {
+		ex.status, ex.note = 499, "client closed connection"
+		return false
+	}
+	return !f.Close
 }
 
 // send writes the request to the app and reads the response head into
@@ -142,21 +119,12 @@ func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error 
 		if req.Expect100 {
 			// Answer the client's Expect ourselves, as nginx does: the
 			// body is read now, whatever the app would have said.
-			if _, err := cc.W.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-				return &h1.WriteError{Err: err}
-			}
-			if err := cc.W.Flush(); err != nil {
-				return &h1.WriteError{Err: err}
+			if err := h1.WriteContinue(cc.W); err != nil {
+				return err
 			}
 		}
 		_ = cc.Conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-		var err error
-		if req.Chunked {
-			_, err = h1.CopyChunked(uc.W, cc.R, s.cfg.MaxBodyBytes, true)
-		} else {
-			_, err = h1.CopyLength(uc.W, cc.R, req.ContentLength)
-		}
-		if err != nil {
+		if err := h1.CopyRequestBody(uc.W, cc.R, req, s.cfg.MaxBodyBytes); err != nil {
 			var we *h1.WriteError
 			if errors.As(err, &we) {
 				return &upstreamError{err: err, wrote: true}
@@ -168,19 +136,8 @@ func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error 
 		return &upstreamError{err: err}
 	}
 	_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
-	for {
-		if err := cc.Res.ReadResponse(uc.R, s.cfg.MaxHeaderBytes); err != nil {
-			return &upstreamError{err: err, wrote: true}
-		}
-		// Interim responses (the app's own 100 Continue, 103 Early
-		// Hints) are not passed on; 101 is never asked for (Upgrade is
-		// not forwarded).
-		if cc.Res.Status >= 200 || cc.Res.Status == http.StatusSwitchingProtocols {
-			break
-		}
-	}
-	if cc.Res.Status == http.StatusSwitchingProtocols {
-		return &upstreamError{err: &h1.Error{Status: http.StatusBadGateway, Reason: "upstream switched protocols unasked"}, wrote: true}
+	if err := h1.ReadFinalResponse(uc.R, &cc.Res, s.cfg.MaxHeaderBytes); err != nil {
+		return &upstreamError{err: err, wrote: true}
 	}
 	return nil
 }

@@ -85,15 +85,7 @@ func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP, upstreamHost stri
 	}
 	w.WriteString(clientIP)
 	w.WriteString("\r\n")
-	switch {
-	case req.Chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case req.ContentLength >= 0:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), req.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	w.WriteString("\r\n")
+	h1.WriteRequestFraming(w, req)
 }
 
 // originForm splits an absolute-form target ("http://host/path?q") into
@@ -119,7 +111,7 @@ func originForm(target []byte) (path, authority []byte) {
 // status and fields, hop-by-hop ones dropped and CORS replaced, with the
 // framing the sidecar will send the body in (chunked, else the app's
 // length, else none: the connection's end frames it).
-func writeResponseHead(w *bufio.Writer, res *h1.Head, chunked, closing bool) {
+func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing) {
 	w.WriteString("HTTP/1.1 ")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(res.Status), 10))
 	w.WriteByte(' ')
@@ -148,19 +140,7 @@ func writeResponseHead(w *bufio.Writer, res *h1.Head, chunked, closing bool) {
 		w.WriteString("\r\n")
 	}
 	w.Write(corsLines)
-	switch {
-	case chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case res.ContentLength >= 0 && !res.Chunked && res.Status >= 200 && res.Status != http.StatusNoContent:
-		// Also for HEAD and 304: the length the body would have.
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), res.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	if closing {
-		w.WriteString("Connection: close\r\n")
-	}
-	w.WriteString("\r\n")
+	h1.WriteResponseFraming(w, res, f)
 }
 
 func isCORS(name []byte) bool {
