@@ -32,6 +32,10 @@ type Pool struct {
 	// DialFunc, when set, opens the connections (e.g. in process, through
 	// a co-located load balancer); nil dials Addr over TCP.
 	DialFunc func(ctx context.Context, addr string) (net.Conn, error)
+	// ProbeAfter: a connection idle longer than this is checked, without
+	// blocking, for the peer having closed it before it is reused (default
+	// 1s). Busier connections are reused unchecked.
+	ProbeAfter time.Duration
 
 	mu     sync.Mutex
 	idle   []*Conn
@@ -58,13 +62,40 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		p.idle = p.idle[:n-1]
 		if now.Sub(c.idleSince) < idleTimeout {
 			p.mu.Unlock()
-			c.Reused = true
-			return c, nil
+			if p.usable(c, now) {
+				c.Reused = true
+				return c, nil
+			}
+			c.Conn.Close()
+			p.mu.Lock()
+			continue
 		}
 		c.Conn.Close()
 	}
 	p.mu.Unlock()
 	return p.Dial(ctx)
+}
+
+// draining is a connection that can tell that its peer is going away (an
+// in-process load balancer flow to a draining target).
+type draining interface{ Draining() bool }
+
+// usable reports whether an idle connection may carry a new exchange: not
+// to a draining target, and, when it has been idle a while, not closed by
+// its peer meanwhile (the race every keep-alive client has with a server
+// closing idle connections, which would fail a request with a body).
+func (p *Pool) usable(c *Conn, now time.Time) bool {
+	if d, ok := c.Conn.(draining); ok && d.Draining() {
+		return false
+	}
+	probeAfter := p.ProbeAfter
+	if probeAfter <= 0 {
+		probeAfter = time.Second
+	}
+	if now.Sub(c.idleSince) < probeAfter {
+		return true
+	}
+	return peerOpen(c.Conn)
 }
 
 // Dial opens a new connection.

@@ -161,6 +161,7 @@ func (g *targetGroup) register(addrs []netip.AddrPort) {
 		if t, ok := g.targets[a]; ok {
 			if t.draining {
 				t.draining = false
+				t.leaving.Store(false)
 				if t.drainTimer != nil {
 					t.drainTimer.Stop()
 					t.drainTimer = nil
@@ -203,6 +204,7 @@ func (g *targetGroup) deregister(addrs []netip.AddrPort) error {
 			continue
 		}
 		t.draining = true
+		t.leaving.Store(true)
 		if t.cancelCheck != nil {
 			t.cancelCheck()
 			t.cancelCheck = nil
@@ -258,6 +260,7 @@ func (g *targetGroup) closeConns(t *target) {
 // remove drops t from the group. Call with g.mu held; the caller broadcasts.
 func (g *targetGroup) remove(t *target, why string) {
 	delete(g.targets, t.addr)
+	t.leaving.Store(true)
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}

@@ -178,6 +178,11 @@ func (c *linkConn) checkIdle() {
 	c.watchdog.Reset(c.idle - idleFor)
 }
 
+// Draining reports whether the flow's target is draining or gone: the
+// flow still works (as on AWS), but a connection pool should not start new
+// exchanges on it, so that the target's connections end and it can go.
+func (c *linkConn) Draining() bool { return c.t.leaving.Load() }
+
 func (c *linkConn) Read(p []byte) (int, error) {
 	n, err := c.TCPConn.Read(p)
 	if n > 0 {

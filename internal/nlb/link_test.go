@@ -119,8 +119,15 @@ func TestDialListenerDrainingEndsWithLastFlow(t *testing.T) {
 	register(t, lb, tts...)
 	waitState(t, lb, StateHealthy, tts...)
 	c := dialLink(t, lb)
+	d, ok := c.(interface{ Draining() bool })
+	if !ok || d.Draining() {
+		t.Fatal("a flow to a healthy target reports draining (or cannot tell)")
+	}
 	if err := lb.DeregisterTargets("tg", []Target{tts[0].target()}); err != nil {
 		t.Fatal(err)
+	}
+	if !d.Draining() {
+		t.Fatal("a flow to a draining target does not report it")
 	}
 	if s := healthOf(t, lb, tts[0]).TargetHealth.State; s != StateDraining {
 		t.Fatalf("target with an open flow is %q, want draining", s)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,10 @@ type target struct {
 	drainGen    int                // tells a stale drain timer from the current one
 	cancelCheck context.CancelFunc // nil when no checker runs
 	kick        chan struct{}      // buffered(1): run a check now
+
+	// leaving mirrors draining (and removal) for readers without the
+	// group's lock: in-process flows report it (linkConn.Draining).
+	leaving atomic.Bool
 
 	conns       map[flow]struct{} // dialing or established
 	connections int64             // established since registration
