@@ -225,8 +225,9 @@ func TestServicesScale(t *testing.T) {
 }
 
 // TestRollingDeployUnderLoad: `portway services deploy ingests --wait`
-// while two clients read an ingest through the gateway without pause:
-// every request succeeds, the old tasks are stopped with reason
+// while one client reads an ingest and another creates ingests (requests
+// with a body, which cannot be retried) through the gateway without
+// pause: every request succeeds, the old tasks are stopped with reason
 // "Deployment" and new ones are RUNNING.
 func TestRollingDeployUnderLoad(t *testing.T) {
 	stateDir := t.TempDir()
@@ -268,6 +269,7 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 	loadCtx, loadCancel := context.WithTimeout(ctx, 20*time.Second)
 	defer loadCancel()
 	for i := 0; i < 2; i++ {
+		post := i == 1
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -280,6 +282,12 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 				default:
 				}
 				req, _ := http.NewRequestWithContext(loadCtx, http.MethodGet, loc, nil)
+				want := http.StatusOK
+				if post {
+					req, _ = http.NewRequestWithContext(loadCtx, http.MethodPost, ep.APIURL+"/ingests", strings.NewReader(ingestBody))
+					req.Header.Set("Content-Type", "application/json")
+					want = http.StatusCreated
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					if loadCtx.Err() != nil {
@@ -291,9 +299,9 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != want {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %s", req.Method, resp.StatusCode, body))
 					continue
 				}
 				ok.Add(1)
