@@ -114,6 +114,14 @@ func retryable(err error) bool {
 // roundTrip sends cc.Req on uc and reads the final response head.
 func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error {
 	req := &cc.Req
+	// proxy_send_timeout and proxy_read_timeout: the app must take the
+	// request and start answering within UpstreamTimeout. (A head alone
+	// fits the idle connection's send buffer: its write cannot block.)
+	if hasBody {
+		_ = uc.SetDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+	} else {
+		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+	}
 	writeRequestHead(uc.W, req, cc.RemoteIP, s.pool.Addr)
 	if hasBody {
 		if req.Expect100 {
@@ -135,7 +143,9 @@ func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error 
 	if err := uc.W.Flush(); err != nil {
 		return &upstreamError{err: err}
 	}
-	_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+	if hasBody { // the body took its time: the answer gets the whole timeout
+		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+	}
 	if err := h1.ReadFinalResponse(uc.R, &cc.Res, s.cfg.MaxHeaderBytes); err != nil {
 		return &upstreamError{err: err, wrote: true}
 	}
