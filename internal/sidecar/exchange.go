@@ -144,6 +144,7 @@ func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error 
 		return &upstreamError{err: err}
 	}
 	if hasBody { // the body took its time: the answer gets the whole timeout
+		_ = uc.SetWriteDeadline(time.Time{}) // a pooled connection keeps no stale one
 		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
 	}
 	if err := h1.ReadFinalResponse(uc.R, &cc.Res, s.cfg.MaxHeaderBytes); err != nil {

@@ -380,3 +380,27 @@ func TestBusyPortAndStop(t *testing.T) {
 		t.Fatalf("%s still accepting after Stop", addr)
 	}
 }
+
+// TestKeepAliveAfterBodyPastUpstreamTimeout: a connection that carried a
+// request body is reused for a bodiless request after longer than the
+// upstream timeout, with no stale write deadline left on it.
+func TestKeepAliveAfterBodyPastUpstreamTimeout(t *testing.T) {
+	up := newUpstream(t, nil)
+	const timeout = 200 * time.Millisecond
+	s := startSidecar(t, Config{Upstream: up.URL, UpstreamTimeout: timeout})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr()+"/ingests", strings.NewReader(`{"a":1}`))
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(2 * timeout) // wait the timeout out, by the clock
+	for time.Now().Before(deadline) {
+		time.Sleep(timeout / 4)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/ingests/x", nil)
+	if resp, body := do(t, req); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET on the reused connection: %d %s", resp.StatusCode, body)
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("upstream saw %d connections, want 1 (reused)", n)
+	}
+}
