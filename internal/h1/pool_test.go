@@ -75,6 +75,7 @@ func TestPoolReusesOpenConnection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c.SetReadDeadline(time.Now().Add(-time.Second)) // a deadline left from the last exchange
 		p.Put(c)
 		c2, err := p.Get(context.Background())
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 // peerOpen reports whether an idle connection's peer has neither closed it
@@ -19,6 +20,9 @@ func peerOpen(c net.Conn) bool {
 	if err != nil {
 		return false
 	}
+	// A deadline left from the last exchange may have passed; the probe
+	// must not fail on it.
+	_ = c.SetReadDeadline(time.Time{})
 	open := false
 	err = rc.Read(func(fd uintptr) bool {
 		var b [1]byte
