@@ -3,7 +3,7 @@
 // COGNITO_USER_POOLS authorizer, HTTP_PROXY integrations, gateway responses,
 // limits, throttling and an access log.
 //
-// Request pipeline (server.go): header size → path normalization
+// Request pipeline (exchange.go): header size → path normalization
 // (normalize.go) → stage, by custom domain or invoke URL (stages.go) →
 // stage throttle (throttle.go) → body size (Content-Length) → resource and
 // method (router.go) → authorizer (authorizer.go, jwks.go) → per-client
@@ -43,8 +43,14 @@
 //   - Request line + header values over 10 KiB (AWS's limit) get
 //     REQUEST_TOO_LARGE 413 {"message":"Request Too Long"}: AWS has one
 //     response type for over-size requests, and a gateway response keeps the
-//     request ids and overrides. Past net/http's own cap (16 KiB + 4 KiB
-//     slack) the server answers 431 in plain text before the gateway runs.
+//     request ids and overrides. A head over 16 KiB is answered 431 in
+//     plain text before the gateway runs.
+//   - The server and the integration client are internal/h1 (not net/http):
+//     messages with ambiguous framing (CL+TE, duplicate Content-Length,
+//     obs-fold, …) are refused with 400 before routing, bodies are re-framed
+//     on the way to the backend, Expect: 100-continue is answered by the
+//     gateway, and connections to backends are kept alive in a pool per
+//     integration host (in process through Config.VPCLink when set).
 //   - A client that stalls sending its body past timeouts.read gets 408
 //     {"message":"Request Timeout"} (through DEFAULT_4XX) and the connection
 //     is closed; a client that disconnects is logged with status 499.

@@ -39,8 +39,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxHeaderBytes bounds the request header block.
 	MaxHeaderBytes int
-	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound the
-	// client side (http.Server).
+	// ReadHeaderTimeout (client_header_timeout), ReadTimeout
+	// (client_body_timeout), WriteTimeout (send_timeout, for a whole
+	// response) and IdleTimeout (keepalive_timeout) bound the client side.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
