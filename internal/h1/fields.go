@@ -31,20 +31,8 @@ func HopByHop(name []byte) bool {
 	return false
 }
 
-// Fold reports whether b equals s, ignoring ASCII case.
-func Fold[B []byte | string](b B, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func foldBytes(a, b []byte) bool {
+// Fold reports whether a equals b, ignoring ASCII case.
+func Fold[A, B []byte | string](a A, b B) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -366,7 +366,7 @@ func (h *Head) noteField(name, value []byte, request bool) error {
 // Listed reports whether name is one of the Connection field's tokens.
 func (h *Head) Listed(name []byte) bool {
 	for _, t := range h.ConnTokens {
-		if foldBytes(name, t) {
+		if Fold(name, t) {
 			return true
 		}
 	}
