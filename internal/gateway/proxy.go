@@ -96,7 +96,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 		return g.integrationFailed(r, st, err, hasBody)
 	}
 	res := &sc.Res
-	f := h1.Plan(req, res, !g.srv.Stopping())
+	f := h1.Plan(req, res, !sc.Stopping())
 	g.writeResponseHead(sc.W, res, st, f)
 	st.code = res.Status
 	var reusable bool

@@ -112,7 +112,8 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	size := p.bufSize()
-	return &Conn{Conn: nc, R: bufio.NewReaderSize(nc, size), W: bufio.NewWriterSize(nc, size)}, nil
+	io := fastIO(nc)
+	return &Conn{Conn: nc, R: bufio.NewReaderSize(io, size), W: bufio.NewWriterSize(io, size)}, nil
 }
 
 // Put returns a connection whose exchange completed cleanly; it is closed

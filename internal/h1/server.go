@@ -75,10 +75,15 @@ type ServerConn struct {
 	RemoteIP string // the peer's IP (the PROXY header's, when the listener reads one)
 
 	state atomic.Int32
+	srv   *Server
 
 	upMu     sync.Mutex
 	upstream io.Closer
 }
+
+// Stopping reports whether the connection's server is shutting down: the
+// exchange in flight should be its last.
+func (sc *ServerConn) Stopping() bool { return sc.srv != nil && sc.srv.Stopping() }
 
 // SetUpstream registers the upstream connection of the exchange in flight
 // (nil once it is done), so that a Shutdown whose deadline passes can cut
@@ -108,15 +113,16 @@ var connPool = sync.Pool{New: func() any {
 func newServerConn(c net.Conn) *ServerConn {
 	sc := connPool.Get().(*ServerConn)
 	sc.Conn = c
-	sc.R.Reset(c)
-	sc.W.Reset(c)
+	io := fastIO(c)
+	sc.R.Reset(io)
+	sc.W.Reset(io)
 	sc.state.Store(stateIdle)
 	return sc
 }
 
 // release returns sc to the pool; it must be untracked and closed.
 func (sc *ServerConn) release() {
-	sc.Conn, sc.RemoteIP, sc.upstream = nil, "", nil
+	sc.Conn, sc.RemoteIP, sc.upstream, sc.srv = nil, "", nil, nil
 	sc.R.Reset(nil)
 	sc.W.Reset(nil)
 	connPool.Put(sc)
@@ -147,6 +153,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		sc := newServerConn(c)
+		sc.srv = s
 		if !s.track(sc) {
 			c.Close()
 			sc.release()

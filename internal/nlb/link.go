@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -92,7 +91,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 	if g.cfg.ProxyProtocolV2 {
 		header = ProxyV2Header(client, l.addr)
 	}
-	lc := &linkConn{lb: lb, g: g, start: time.Now(), idle: l.cfg.IdleTimeout}
+	lc := &linkConn{lb: lb, g: g, idle: l.cfg.IdleTimeout}
 	lb.connWG.Add(1)
 	if !lb.track(lc) {
 		lb.connWG.Done()
@@ -136,12 +135,10 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 // load balancer's bookkeeping released on Close.
 type linkConn struct {
 	*net.TCPConn
-	lb    *LoadBalancer
-	g     *targetGroup
-	t     *target
-	start time.Time
-	idle  time.Duration
-	last  atomic.Int64 // nanoseconds since start of the last activity
+	lb   *LoadBalancer
+	g    *targetGroup
+	t    *target
+	idle time.Duration
 
 	watchdog *time.Timer
 	once     sync.Once
@@ -158,24 +155,26 @@ func (c *linkConn) attach(b *net.TCPConn, t *target) bool {
 		return false
 	}
 	c.TCPConn, c.t = b, t
-	c.touch()
 	c.watchdog = time.AfterFunc(c.idle, c.checkIdle)
 	return true
 }
 
-func (c *linkConn) touch() { c.last.Store(int64(time.Since(c.start))) }
-
-// checkIdle closes the flow once nothing has moved for the idle timeout.
+// checkIdle closes the flow once nothing has moved for the idle timeout,
+// as the socket itself tells (see socketIdle): reads and writes are not
+// intercepted, so the gateway may do them straight on the socket.
 func (c *linkConn) checkIdle() {
-	idleFor := time.Since(c.start) - time.Duration(c.last.Load())
-	if idleFor >= c.idle {
+	// The kernel's clock for it counts in jiffies; the slack keeps a flow
+	// from closing a tick before its timeout.
+	const slack = 20 * time.Millisecond
+	idleFor := socketIdle(c.TCPConn)
+	if idleFor >= c.idle+slack {
 		c.lb.log.Debug("idle timeout: in-process flow closed", "targetGroup", c.g.cfg.Name, "target", c.t.String())
 		c.close()
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.watchdog.Reset(c.idle - idleFor)
+	c.watchdog.Reset(c.idle + slack - idleFor)
 }
 
 // Draining reports whether the flow's target is draining or gone: the
@@ -183,21 +182,8 @@ func (c *linkConn) checkIdle() {
 // exchanges on it, so that the target's connections end and it can go.
 func (c *linkConn) Draining() bool { return c.t.leaving.Load() }
 
-func (c *linkConn) Read(p []byte) (int, error) {
-	n, err := c.TCPConn.Read(p)
-	if n > 0 {
-		c.touch()
-	}
-	return n, err
-}
-
-func (c *linkConn) Write(p []byte) (int, error) {
-	n, err := c.TCPConn.Write(p)
-	if n > 0 {
-		c.touch()
-	}
-	return n, err
-}
+// RawTCP is the flow's socket: reads and writes may go straight to it.
+func (c *linkConn) RawTCP() *net.TCPConn { return c.TCPConn }
 
 // close force-closes the connection (draining with connection termination,
 // idle timeout, a stop that gave up waiting). The caller may hold the

@@ -33,7 +33,7 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 		return s.failed(cc, &ex, err, hasBody)
 	}
 	res := &cc.Res
-	f := h1.Plan(req, res, !s.srv.Stopping())
+	f := h1.Plan(req, res, !cc.Stopping())
 	writeResponseHead(cc.W, res, f)
 	ex.status = res.Status
 	_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))

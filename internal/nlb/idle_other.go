@@ -1,0 +1,12 @@
+//go:build !linux
+
+package nlb
+
+import (
+	"net"
+	"time"
+)
+
+// socketIdle cannot ask the kernel here: in-process flows count as active
+// and end when their owner closes them.
+func socketIdle(*net.TCPConn) time.Duration { return 0 }
