@@ -48,8 +48,12 @@ func TestWholePath(t *testing.T) {
 	if !strings.HasSuffix(ep.APIURL, "/v1") || ep.TokenURL == "" || ep.JWKSURL == "" || ep.ControlURL == "" {
 		t.Fatalf("endpoints.json incomplete: %+v", ep)
 	}
-	if !strings.Contains(up.stdout.String(), ep.APIURL) {
-		t.Errorf("ready summary does not show the API URL:\n%s", up.stdout)
+	// The summary follows endpoints.json onto stdout.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(up.stdout.String(), ep.APIURL); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("ready summary does not show the API URL:\n%s", up.stdout)
+			break
+		}
 	}
 
 	// oauth-credentials.json holds exactly the three keys the Python client takes.
