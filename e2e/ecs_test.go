@@ -6,17 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/portway/portway/internal/stack"
 )
 
 type ecsTask struct {
@@ -244,15 +239,7 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 	stateDir := t.TempDir()
 	startUp(t, stateDir, "--config", writeConfig(t, testStack(32)))
 
-	var creds map[string]string
-	readJSONFile(t, filepath.Join(stateDir, stack.CredentialsFile), &creds)
-	var ep stack.Endpoints
-	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
-	cc := clientcredentials.Config{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: creds["token_url"]}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client := cc.Client(ctx)
-	client.Timeout = 30 * time.Second
+	client, ep := stackClient(t, stateDir)
 
 	resp, err := client.Post(ep.APIURL+"/ingests", "application/json", strings.NewReader(ingestBody))
 	if err != nil {
@@ -277,7 +264,7 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	loadCtx, loadCancel := context.WithTimeout(ctx, 20*time.Second)
+	loadCtx, loadCancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer loadCancel()
 	for i := 0; i < 2; i++ {
 		post := i == 1

@@ -2,19 +2,14 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portway/portway/internal/stack"
 )
@@ -30,14 +25,7 @@ func TestGatewayLink(t *testing.T) {
 			stateDir := t.TempDir()
 			startUp(t, stateDir, "--config", writeConfig(t, cfg))
 
-			var creds map[string]string
-			readJSONFile(t, filepath.Join(stateDir, stack.CredentialsFile), &creds)
-			var ep stack.Endpoints
-			readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
-			cc := clientcredentials.Config{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: creds["token_url"]}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			client := cc.Client(ctx)
+			client, ep := stackClient(t, stateDir)
 			resp, err := client.Post(ep.APIURL+"/ingests", "application/json", strings.NewReader(ingestBody))
 			if err != nil {
 				t.Fatal(err)

@@ -1,20 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/portway/portway/internal/stack"
 )
 
 // TestNginxSidecar runs the stack with the system's nginx as every task's
@@ -29,14 +22,7 @@ func TestNginxSidecar(t *testing.T) {
 	stateDir := t.TempDir()
 	up := startUp(t, stateDir, "--config", writeConfig(t, testStack(50)), "--sidecar", "nginx")
 
-	var creds map[string]string
-	readJSONFile(t, filepath.Join(stateDir, stack.CredentialsFile), &creds)
-	var ep stack.Endpoints
-	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
-	cc := clientcredentials.Config{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: creds["token_url"]}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client := cc.Client(ctx)
+	client, ep := stackClient(t, stateDir)
 
 	resp, err := client.Post(ep.APIURL+"/ingests", "application/json", strings.NewReader(ingestBody))
 	if err != nil {

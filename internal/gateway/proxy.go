@@ -113,11 +113,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 		return false
 	}
 	ferr := sc.W.Flush()
-	if reusable {
-		pool.Put(uc)
-	} else {
-		uc.Close()
-	}
+	pool.Release(uc, reusable)
 	if ferr != nil {
 		st.status, st.reason = statusClientClosed, "client closed connection"
 		return false
@@ -274,7 +270,8 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	}
 	w.WriteString(" HTTP/1.1\r\n")
 	writeField(w, "Host", call.target.Host)
-	var xff [][]byte
+	var xffBuf [4][]byte // the client's X-Forwarded-For fields, without allocating
+	xff := xffBuf[:0]
 	for _, f := range req.Fields {
 		switch {
 		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
@@ -285,18 +282,9 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 			xff = append(xff, f.Value)
 			continue
 		}
-		w.Write(f.Name)
-		w.WriteString(": ")
-		w.Write(f.Value)
-		w.WriteString("\r\n")
+		h1.WriteField(w, f)
 	}
-	w.WriteString("X-Forwarded-For: ")
-	for _, v := range xff {
-		w.Write(v)
-		w.WriteString(", ")
-	}
-	w.WriteString(r.sc.RemoteIP)
-	w.WriteString("\r\n")
+	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
 	writeField(w, "X-Forwarded-Host", r.host)
 	writeField(w, "X-Forwarded-Proto", "http")
 	writeField(w, "X-Forwarded-Prefix", call.prefix)
@@ -320,10 +308,7 @@ func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState,
 		if h1.HopByHop(f.Name) || res.Listed(f.Name) || h1.Fold(f.Name, headerRequestID) || h1.Fold(f.Name, headerAPIGWID) {
 			continue
 		}
-		w.Write(f.Name)
-		w.WriteString(": ")
-		w.Write(f.Value)
-		w.WriteString("\r\n")
+		h1.WriteField(w, f)
 	}
 	if res.Close && !sawConnection {
 		writeField(w, "x-amzn-Remapped-Connection", "close")

@@ -29,6 +29,27 @@ func Plan(req, res *Head, keep bool) Framing {
 	return f
 }
 
+// WriteField passes one field on as it came: "Name: value".
+func WriteField(w *bufio.Writer, f Field) {
+	w.Write(f.Name)
+	w.WriteString(": ")
+	w.Write(f.Value)
+	w.WriteString("\r\n")
+}
+
+// WriteForwardedFor writes X-Forwarded-For: the values the client sent
+// (prior, in order), then the client's own address — nginx's
+// $proxy_add_x_forwarded_for, and what API Gateway sends.
+func WriteForwardedFor(w *bufio.Writer, prior [][]byte, clientIP string) {
+	w.WriteString("X-Forwarded-For: ")
+	for _, v := range prior {
+		w.Write(v)
+		w.WriteString(", ")
+	}
+	w.WriteString(clientIP)
+	w.WriteString("\r\n")
+}
+
 // WriteRequestFraming ends a forwarded request head with the framing the
 // body is sent in (chunked, or the client's Content-Length) and the blank
 // line.

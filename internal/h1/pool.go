@@ -134,6 +134,16 @@ func (p *Pool) Put(c *Conn) {
 	p.mu.Unlock()
 }
 
+// Release ends an exchange on c: back to the pool when reusable (its
+// exchange completed and the peer keeps it open), else closed.
+func (p *Pool) Release(c *Conn, reusable bool) {
+	if reusable {
+		p.Put(c)
+		return
+	}
+	c.Conn.Close()
+}
+
 // Close closes the idle connections; later Puts close theirs.
 func (p *Pool) Close() {
 	p.mu.Lock()

@@ -34,7 +34,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*ServerConn]struct{}
-	stopping bool
+	stopping atomic.Bool // set under mu; read without it on every request
 	connWG   sync.WaitGroup
 
 	// Goroutines that served a connection wait a while for the next one
@@ -188,7 +188,7 @@ func (s *Server) worker(sc *ServerConn) {
 func (s *Server) track(sc *ServerConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
+	if s.stopping.Load() {
 		return false
 	}
 	if s.conns == nil {
@@ -207,11 +207,7 @@ func (s *Server) untrack(sc *ServerConn) {
 
 // Stopping reports whether Shutdown has begun: connections close after
 // the exchange in flight.
-func (s *Server) Stopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
-}
+func (s *Server) Stopping() bool { return s.stopping.Load() }
 
 // Shutdown closes idle connections and waits for the others to finish
 // their exchange; when ctx ends first it closes them and returns ctx's
@@ -219,10 +215,10 @@ func (s *Server) Stopping() bool {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	if !s.stopping {
+	if !s.stopping.Load() {
 		close(s.done)
 	}
-	s.stopping = true
+	s.stopping.Store(true)
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {

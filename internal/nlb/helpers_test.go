@@ -305,3 +305,24 @@ func (c *counter) add(k string) {
 	}
 	c.m[k]++
 }
+
+// checkIdleClose keeps c busy for twice idle, asking every idle/10 (it must
+// stay open), then leaves it idle: it must be closed, not before idle has
+// passed since the last answer.
+func checkIdleClose(t *testing.T, c net.Conn, idle time.Duration) {
+	t.Helper()
+	r := bufio.NewReader(c)
+	var last time.Time
+	for deadline := time.Now().Add(2 * idle); time.Now().Before(deadline); time.Sleep(idle / 10) {
+		if _, err := ask(c, r); err != nil {
+			t.Fatalf("active connection closed: %v (%s since the last answer)", err, time.Since(last))
+		}
+		last = time.Now()
+	}
+	if err := waitClosed(c, 10*time.Second); err != nil {
+		t.Fatalf("idle connection not closed: %v", err)
+	}
+	if el := time.Since(last); el < idle {
+		t.Errorf("closed after %s idle, before the %s timeout", el, idle)
+	}
+}

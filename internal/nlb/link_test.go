@@ -153,20 +153,7 @@ func TestDialListenerIdleTimeout(t *testing.T) {
 	register(t, lb, tts...)
 	waitState(t, lb, StateHealthy, tts...)
 	c := dialLink(t, lb)
-	r := bufio.NewReader(c)
-	var last time.Time
-	for deadline := time.Now().Add(2 * idle); time.Now().Before(deadline); time.Sleep(idle / 10) {
-		if _, err := ask(c, r); err != nil {
-			t.Fatalf("active flow closed: %v (%s since the last answer)", err, time.Since(last))
-		}
-		last = time.Now()
-	}
-	if err := waitClosed(c, 10*time.Second); err != nil {
-		t.Fatalf("idle flow not closed: %v", err)
-	}
-	if el := time.Since(last); el < idle {
-		t.Errorf("closed after %s idle, before the %s timeout", el, idle)
-	}
+	checkIdleClose(t, c, idle)
 	waitFor(t, 5*time.Second, "the idle flow released", func() bool {
 		return healthOf(t, lb, tts[0]).ActiveConnections == 0
 	})

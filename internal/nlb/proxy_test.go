@@ -344,21 +344,8 @@ func TestIdleTimeout(t *testing.T) {
 	register(t, lb, tts...)
 	waitState(t, lb, StateHealthy, tts...)
 	c := dialLB(t, lb)
-	r := bufio.NewReader(c)
 	// Traffic keeps the connection open well past the idle timeout.
-	var last time.Time
-	for deadline := time.Now().Add(2 * idle); time.Now().Before(deadline); time.Sleep(idle / 10) {
-		if _, err := ask(c, r); err != nil {
-			t.Fatalf("active connection closed: %v (%s since the last answer)", err, time.Since(last))
-		}
-		last = time.Now()
-	}
-	if err := waitClosed(c, 10*time.Second); err != nil {
-		t.Fatalf("idle connection not closed: %v", err)
-	}
-	if el := time.Since(last); el < idle {
-		t.Errorf("closed after %s idle, before the %s timeout", el, idle)
-	}
+	checkIdleClose(t, c, idle)
 }
 
 func TestUnhealthyAfterThresholdAndTCPCheck(t *testing.T) {

@@ -53,11 +53,7 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 		return false
 	}
 	ferr := cc.W.Flush()
-	if reusable {
-		s.pool.Put(uc)
-	} else {
-		uc.Close()
-	}
+	s.pool.Release(uc, reusable)
 	if ferr != nil {
 		ex.status, ex.note = 499, "client closed connection"
 		return false

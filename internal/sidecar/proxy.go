@@ -56,7 +56,8 @@ func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP, upstreamHost stri
 		w.Write(authority)
 		w.WriteString("\r\n")
 	}
-	var xff [][]byte
+	var xffBuf [4][]byte // the client's X-Forwarded-For fields, without allocating
+	xff := xffBuf[:0]
 	for _, f := range req.Fields {
 		switch {
 		case h1.HopByHop(f.Name), h1.Fold(f.Name, "x-real-ip"):
@@ -69,22 +70,14 @@ func writeRequestHead(w *bufio.Writer, req *h1.Head, clientIP, upstreamHost stri
 		case authority != nil && h1.Fold(f.Name, "host"):
 			continue
 		}
-		w.Write(f.Name)
-		w.WriteString(": ")
-		w.Write(f.Value)
-		w.WriteString("\r\n")
+		h1.WriteField(w, f)
 	}
 	// proxy_set_header X-Real-IP $remote_addr;
 	// proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 	w.WriteString("X-Real-IP: ")
 	w.WriteString(clientIP)
-	w.WriteString("\r\nX-Forwarded-For: ")
-	for _, v := range xff {
-		w.Write(v)
-		w.WriteString(", ")
-	}
-	w.WriteString(clientIP)
 	w.WriteString("\r\n")
+	h1.WriteForwardedFor(w, xff, clientIP)
 	h1.WriteRequestFraming(w, req)
 }
 
@@ -129,10 +122,7 @@ func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing) {
 		if !sawDate && h1.Fold(f.Name, "date") {
 			sawDate = true
 		}
-		w.Write(f.Name)
-		w.WriteString(": ")
-		w.Write(f.Value)
-		w.WriteString("\r\n")
+		h1.WriteField(w, f)
 	}
 	if !sawDate {
 		w.WriteString("Date: ")
