@@ -52,7 +52,9 @@ func TestUnhealthyTargetToleratedDuringGracePeriod(t *testing.T) {
 	svc := testService("ingests", 1)
 	svc.Containers = []ContainerConfig{webContainer("nginx", "-health=500")}
 	svc.ReadinessPath = "" // TCP readiness: the task registers, then fails the group's checks
-	svc.HealthCheckGracePeriod = 700 * time.Millisecond
+	// Long enough that a loaded machine still sees the task registered
+	// inside the grace period (700 ms was missed once under load).
+	svc.HealthCheckGracePeriod = 3 * time.Second
 	svc.BackoffInitial, svc.BackoffMax = time.Minute, time.Minute // no replacement during the test
 	s := start(t, reg, svc)
 
