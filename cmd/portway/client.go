@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portway/portway/internal/stack"
@@ -37,9 +38,14 @@ func newTokenCmd() *cobra.Command {
 				TokenURL:     creds.TokenURL,
 				Scopes:       scopes,
 			}
+			ep, _ := stack.ReadEndpoints(stateDir) // for its CA file; the stack may be stopped
+			hc, err := stackClient(stateDir, ep)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			tok, err := cc.Token(ctx)
+			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 			if err != nil {
 				return fmt.Errorf("get a token from %s: %w", creds.TokenURL, err)
 			}
@@ -64,7 +70,11 @@ func controlGet(ctx context.Context, stateDir, path string, v any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := stackClient(stateDir, ep)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("control API: %w (is `portway up` running?)", err)
 	}

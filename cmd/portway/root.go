@@ -37,6 +37,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newServicesCmd(),
 		newLogsCmd(),
 		newConfigCmd(),
+		newCACmd(),
 		newAuthCmd(),
 		newGatewayCmd(),
 		newNLBCmd(),

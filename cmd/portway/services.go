@@ -63,7 +63,11 @@ func controlPost(ctx context.Context, stateDir, path string, body, v any) error 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := stackClient(stateDir, ep)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("control API: %w (is `portway up` running?)", err)
 	}

@@ -20,6 +20,7 @@ func newUpCmd() *cobra.Command {
 		listen, authListen, controlListen string
 		store, sidecarEngine              string
 		readyTimeout, stopTimeout         time.Duration
+		useTLS                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -57,6 +58,9 @@ changed desiredCount scales; other changes wait for the next start.`,
 				}
 				if store != "" {
 					cfg.Storage.Store = store
+				}
+				if useTLS {
+					cfg.TLS.Enabled = true
 				}
 				switch sidecarEngine {
 				case "builtin":
@@ -111,6 +115,7 @@ changed desiredCount scales; other changes wait for the next start.`,
 	f.StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (targets, tasks)")
 	f.StringVar(&store, "store", os.Getenv("PORTWAY_STORE"), "PostgreSQL DSN for the apps' store (default $PORTWAY_STORE; empty: SQLite in the state dir)")
 	f.StringVar(&sidecarEngine, "sidecar", "builtin", "sidecar engine of the built-in sidecar containers: builtin or nginx (the system's nginx)")
+	f.BoolVar(&useTLS, "tls", false, "serve the gateway, auth and control over HTTPS with certificates from the local CA in <state-dir>/tls (see `portway ca`)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every service's healthy targets")
 	f.DurationVar(&stopTimeout, "stop-timeout", 2*time.Minute, "upper bound for draining and stopping on exit")

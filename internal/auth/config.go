@@ -20,6 +20,7 @@
 package auth
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,7 +65,10 @@ type Config struct {
 	// PublicURL optionally overrides the base URL used for the issuer and the
 	// discovery document (e.g. when clients reach auth through another
 	// address). Default: "http://" + the bound address.
-	PublicURL  string
+	PublicURL string
+	// TLS, when set, makes the server answer over HTTPS only; URL() and
+	// the local issuer are then https URLs.
+	TLS        *tls.Config
 	StateDir   string // keys in <StateDir>/auth/keys.json, clients in <StateDir>/auth/clients.json
 	UserPoolID string // "local_portway"
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,8 +129,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("auth: listen on %s: %w", s.cfg.Listen, err)
 	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	if s.cfg.PublicURL == "" {
-		base := "http://" + dialableAddr(ln.Addr())
+		base := s.scheme() + "://" + dialableAddr(ln.Addr())
 		s.base.Store(&base)
 	}
 	srv := &http.Server{
@@ -174,13 +178,21 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
-// URL is the base URL, e.g. "http://127.0.0.1:8081": PublicURL if set, else
-// the bound address after Start, else "http://" + Config.Listen.
+// URL is the base URL, e.g. "http://127.0.0.1:8081" ("https://…" with
+// TLS): PublicURL if set, else the bound address after Start, else
+// Config.Listen.
 func (s *Server) URL() string {
 	if p := s.base.Load(); p != nil {
 		return *p
 	}
-	return "http://" + s.cfg.Listen
+	return s.scheme() + "://" + s.cfg.Listen
+}
+
+func (s *Server) scheme() string {
+	if s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // Issuer is the iss of issued tokens, which verifiers must expect:

@@ -287,7 +287,7 @@ func TestJWKSFetchBounds(t *testing.T) {
 	}))
 	t.Cleanup(mixed.Close)
 
-	client := &http.Client{Transport: newTransport()}
+	client := &http.Client{Transport: newTransport(nil)}
 	tests := []struct {
 		name, url string
 		wantErr   error

@@ -37,7 +37,7 @@ func benchAuthorizer(b *testing.B) (*authorizer, []byte) {
 	js := newJWKSServer(b)
 	js.setKey("k1", testKey1())
 	clock := newFakeClock()
-	keys := newJWKSCache(js.URL(), &http.Client{Transport: newTransport()}, clock.Now, 5*time.Second, 5*time.Second)
+	keys := newJWKSCache(js.URL(), &http.Client{Transport: newTransport(nil)}, clock.Now, 5*time.Second, 5*time.Second)
 	a := newAuthorizer(testIssuer, keys, clock.Now, 0)
 	tok := []byte("Bearer " + signToken(b, testKey1(), "k1", tokenClaims(clock.Now(), scopeBags)))
 	if _, gerr := a.authorize(context.Background(), tok, []string{scopeBags}); gerr != nil {
@@ -158,7 +158,7 @@ func BenchmarkForwardHeads(b *testing.B) {
 		if gerr != nil {
 			b.Fatal(gerr)
 		}
-		call := integrationCall{target: target, prefix: st.prefix, traceID: newTraceID(g.now()), deadline: time.Now().Add(m.timeout)}
+		call := integrationCall{target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now()), deadline: time.Now().Add(m.timeout)}
 		writeIntegrationRequest(w, r, &call)
 		rsrc.Reset(resHead)
 		rbr.Reset(rsrc)

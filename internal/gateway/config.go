@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,10 @@ type Config struct {
 	// whether the address is its own (a co-located load balancer's
 	// listener). nil: every integration host is dialed over TCP.
 	VPCLink VPCLink `yaml:"-" json:"-"`
+
+	// TLS, when set, makes the listener serve HTTPS (execute-api is HTTPS
+	// only); backends then see X-Forwarded-Proto: https.
+	TLS *tls.Config `yaml:"-" json:"-"`
 
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
@@ -137,6 +142,10 @@ type AuthorizerConfig struct {
 	FetchTimeout    time.Duration `yaml:"fetchTimeout" json:"fetchTimeout"`       // default 5s
 	RefetchPeriod   time.Duration `yaml:"refetchPeriod" json:"refetchPeriod"`     // min gap between fetches, default 5s
 	MaxCachedTokens int           `yaml:"maxCachedTokens" json:"maxCachedTokens"` // default 10000
+
+	// ClientTLS is the TLS of the JWKS fetches (root CAs for an https
+	// JWKSURL); nil means the system's roots.
+	ClientTLS *tls.Config `yaml:"-" json:"-"`
 }
 
 // ThrottleConfig is a token bucket over all requests of a stage, and

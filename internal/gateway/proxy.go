@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -55,11 +56,13 @@ func (u *upstreams) close() {
 }
 
 // newTransport is the JWKS client's transport.
-func newTransport() *http.Transport {
+func newTransport(tlsConfig *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  nil, // never use proxies from the environment
 		DialContext:            d.DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    5 * time.Second,
 		MaxIdleConns:           8,
 		IdleConnTimeout:        90 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -86,7 +89,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 	hasBody := req.Chunked || req.ContentLength > 0
 	deadline := time.Now().Add(m.timeout)
 	pool := g.upstreams.pool(hostPort(target))
-	call := integrationCall{target: target, prefix: st.prefix, traceID: newTraceID(g.now()), hasBody: hasBody, deadline: deadline}
+	call := integrationCall{target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), hasBody: hasBody, deadline: deadline}
 
 	start := g.now()
 	uc, err := g.send(r, pool, &call)
@@ -125,6 +128,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 type integrationCall struct {
 	target   *url.URL
 	prefix   string // X-Forwarded-Prefix: "/stage" or "/base/path"
+	proto    string // X-Forwarded-Proto: the client's scheme
 	traceID  string
 	hasBody  bool
 	deadline time.Time // the integration timeout
@@ -286,7 +290,7 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
 	writeField(w, "X-Forwarded-Host", r.host)
-	writeField(w, "X-Forwarded-Proto", "http")
+	writeField(w, "X-Forwarded-Proto", call.proto)
 	writeField(w, "X-Forwarded-Prefix", call.prefix)
 	writeField(w, "X-Amzn-Trace-Id", call.traceID)
 	h1.WriteRequestFraming(w, req)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,7 @@ type Gateway struct {
 	byStage   map[string]*stageRT
 	domains   domainTable
 	timeouts  TimeoutsConfig // with defaults applied
+	scheme    string         // "https" when the listener serves TLS
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -49,7 +51,11 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport()}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport(cfg.Authorizer.ClientTLS)}
+	g.scheme = "http"
+	if cfg.TLS != nil {
+		g.scheme = "https"
+	}
 	g.upstreams = upstreams{link: cfg.VPCLink, pools: map[string]*h1.Pool{}}
 	t := cfg.Timeouts
 	g.timeouts = TimeoutsConfig{
@@ -137,6 +143,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", g.cfg.Listen, err)
 	}
+	if g.cfg.TLS != nil {
+		// The handshake runs on the connection's first read, under the
+		// server's header timeout.
+		ln = tls.NewListener(ln, g.cfg.TLS)
+	}
 	srv := &h1.Server{
 		Handle:            g.exchange,
 		BadRequest:        g.badRequest,
@@ -151,7 +162,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	g.log.Info("gateway listening", "url", "http://"+ln.Addr().String(), "stage", g.stages[0].name, "stages", len(g.stages), "domains", len(g.domains))
+	g.log.Info("gateway listening", "url", g.scheme+"://"+ln.Addr().String(), "stage", g.stages[0].name, "stages", len(g.stages), "domains", len(g.domains))
 	return nil
 }
 
@@ -182,7 +193,7 @@ func (g *Gateway) URL() string {
 	if g.ln == nil {
 		return ""
 	}
-	return "http://" + g.ln.Addr().String()
+	return g.scheme + "://" + g.ln.Addr().String()
 }
 
 // InvokeURL is URL() + "/" + the first stage.

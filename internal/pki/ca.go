@@ -192,7 +192,7 @@ func (ca *CA) Issue(names []string) (*tls.Certificate, error) {
 		return nil, fmt.Errorf("issue a certificate for %s: %w", strings.Join(names, ", "), err)
 	}
 	leaf, _ := x509.ParseCertificate(der)
-	return &tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // randomSerial is a positive 127-bit serial number.

@@ -27,7 +27,9 @@ type ListenerTLS struct {
 }
 
 // Own reports whether the listener has certificates of its own.
-func (l ListenerTLS) Own() bool { return l.CertFile != "" || l.KeyFile != "" || len(l.Certificates) > 0 }
+func (l ListenerTLS) Own() bool {
+	return l.CertFile != "" || l.KeyFile != "" || len(l.Certificates) > 0
+}
 
 // Validate checks that certificates and keys come in pairs and load.
 // Errors name the field below the listener's tls section.
@@ -132,7 +134,8 @@ func TrustHelp(certFile string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "portway's local CA certificate: %s\n\n", certFile)
 	b.WriteString("Trust it for one program, through its environment:\n")
-	fmt.Fprintf(&b, "  export SSL_CERT_FILE=%s        # Go, OpenSSL, curl, Python's ssl module\n", certFile)
+	fmt.Fprintf(&b, "  export SSL_CERT_FILE=%s        # Go, OpenSSL, Python's ssl module\n", certFile)
+	fmt.Fprintf(&b, "  export CURL_CA_BUNDLE=%s       # curl\n", certFile)
 	fmt.Fprintf(&b, "  export REQUESTS_CA_BUNDLE=%s   # Python requests, requests_oauthlib\n", certFile)
 	fmt.Fprintf(&b, "  export NODE_EXTRA_CA_CERTS=%s  # Node.js\n", certFile)
 	fmt.Fprintf(&b, "  export AWS_CA_BUNDLE=%s        # the AWS CLI and SDKs\n", certFile)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/pki"
 )
 
 // Config is a whole stack, as written in a stack YAML file.
@@ -26,6 +27,7 @@ type Config struct {
 	Tasks    TasksConfig     `yaml:"tasks"`
 	Services []ServiceConfig `yaml:"services"`
 	Storage  StorageConfig   `yaml:"storage,omitempty"`
+	TLS      TLSConfig       `yaml:"tls,omitempty"`
 }
 
 // StorageConfig is where the storage apps keep their data.
@@ -39,6 +41,7 @@ type StorageConfig struct {
 // AuthConfig describes the user pool that issues tokens.
 type AuthConfig struct {
 	Listen          string                 `yaml:"listen"`
+	TLS             pki.ListenerTLS        `yaml:"tls,omitempty"`
 	UserPoolID      string                 `yaml:"userPoolId"`
 	ResourceServers []ResourceServerConfig `yaml:"resourceServers"`
 	TokenValidity   time.Duration          `yaml:"tokenValidity"`
@@ -81,7 +84,11 @@ type ClientConfig struct {
 
 // GatewayConfig describes the REST API, its stage and where it listens.
 type GatewayConfig struct {
-	Listen         string            `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TLS is the listener's own certificates (more are picked by SNI, e.g.
+	// one per custom domain); with tls.enabled and none of its own, the
+	// local CA issues one for loopback, *.localhost and the domains.
+	TLS            pki.ListenerTLS   `yaml:"tls,omitempty"`
 	Stage          string            `yaml:"stage"`
 	StageVariables map[string]string `yaml:"stageVariables"`
 	// Responses selects the gateway response templates: "aws" (the AWS
@@ -190,7 +197,8 @@ type HealthCheckConfig struct {
 
 // ControlConfig is the control API (target and task state).
 type ControlConfig struct {
-	Listen string `yaml:"listen"`
+	Listen string          `yaml:"listen"`
+	TLS    pki.ListenerTLS `yaml:"tls,omitempty"`
 }
 
 // TasksConfig is the task network: each task gets its own address.

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"github.com/portway/portway/internal/pki"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"gateway component", func(c *Config) { c.Gateway.Resources[0].Path = "/a/{proxy+}/b" }, "gateway.resources[0].path"},
 		{"auth component", func(c *Config) { c.Auth.TokenValidity = time.Minute }, "auth.tokenValidity"},
 		{"ecs component", func(c *Config) { c.Services[0].Containers[0].Env = []string{"NOEQUALS"} }, "services[0].containers[0].env[0]"},
+		{"tls pair", func(c *Config) { c.Gateway.TLS.CertFile = "/nonexistent/cert.pem" }, "gateway.tls: certFile and keyFile go together"},
+		{"tls files", func(c *Config) { c.Auth.TLS.CertFile, c.Auth.TLS.KeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" }, "auth.tls: certFile/keyFile"},
+		{"tls extra", func(c *Config) {
+			c.Control.TLS = pki.ListenerTLS{Certificates: []pki.Files{{CertFile: "/z", KeyFile: "/k"}}}
+		}, "control.tls: certFile and keyFile go together (a listener with more certificates needs its default one too)"},
+		{"tls caFile", func(c *Config) { c.TLS.CAFile = "/nonexistent/ca.pem" }, "tls.caFile"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

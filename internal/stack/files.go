@@ -21,6 +21,9 @@ type Endpoints struct {
 	TokenURL   string `json:"token_url"`
 	JWKSURL    string `json:"jwks_url"`
 	ControlURL string `json:"control_url"`
+	// CAFile is the local CA's certificate when the stack serves HTTPS
+	// with it (portway up --tls): clients trust it to reach the URLs.
+	CAFile string `json:"ca_file,omitempty"`
 }
 
 // Credentials is oauth-credentials.json. The storage service's Python client

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
+	"github.com/portway/portway/internal/pki"
 )
 
 // Options are what `portway up` needs besides the stack itself.
@@ -104,7 +106,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
-	if s.auth, err = auth.New(cfg.AuthComponent(abs, log.With("component", "auth"))); err != nil {
+	tlsSet, err := cfg.BuildTLS(abs)
+	if err != nil {
+		return nil, err
+	}
+	acfg := cfg.AuthComponent(abs, log.With("component", "auth"))
+	acfg.TLS = tlsSet.Auth
+	if s.auth, err = auth.New(acfg); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if err = s.start(ctx, "auth", s.auth); err != nil {
@@ -135,12 +143,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	s.control = newControlServer(cfg.Control.Listen, s.lb.ControlHandler(), sup.Handler(), console)
+	s.control = newControlServer(cfg.Control.Listen, tlsSet.Control, s.lb.ControlHandler(), sup.Handler(), console)
 	if err = s.start(ctx, "control", s.control); err != nil {
 		return nil, err
 	}
 
 	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
+	gcfg.TLS = tlsSet.Gateway
+	gcfg.Authorizer.ClientTLS = tlsSet.Client
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
@@ -166,6 +176,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		TokenURL:   s.auth.TokenURL(),
 		JWKSURL:    s.auth.JWKSURL(),
 		ControlURL: s.control.URL(),
+		CAFile:     tlsSet.CAFile,
 	}
 	creds.TokenURL = s.auth.TokenURL()
 	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
@@ -378,17 +389,19 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 // console page at /.
 type controlServer struct {
 	listen string
+	tls    *tls.Config // nil: plain HTTP
 	srv    *http.Server
 	ln     net.Listener
 }
 
-func newControlServer(listen string, lbAPI, ecsAPI, console http.Handler) *controlServer {
+func newControlServer(listen string, tlsConfig *tls.Config, lbAPI, ecsAPI, console http.Handler) *controlServer {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
 	mux.Handle("/", console)
 	return &controlServer{
 		listen: listen,
+		tls:    tlsConfig,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
@@ -404,6 +417,9 @@ func (c *controlServer) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control.listen %s: %w", c.listen, err)
 	}
+	if c.tls != nil {
+		ln = tls.NewListener(ln, c.tls)
+	}
 	c.ln = ln
 	go func() { _ = c.srv.Serve(ln) }()
 	return nil
@@ -411,4 +427,4 @@ func (c *controlServer) Start(context.Context) error {
 
 func (c *controlServer) Stop(ctx context.Context) error { return c.srv.Shutdown(ctx) }
 
-func (c *controlServer) URL() string { return "http://" + c.ln.Addr().String() }
+func (c *controlServer) URL() string { return pki.Scheme(c.tls) + "://" + c.ln.Addr().String() }

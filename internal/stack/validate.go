@@ -170,6 +170,7 @@ func (c Config) Validate() error {
 			add(f+".containerName", "%q is not one of the service's containers", s.ContainerName)
 		}
 	}
+	errs = append(errs, c.validateTLS()...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
