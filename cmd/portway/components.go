@@ -75,7 +75,13 @@ func newAuthCmd() *cobra.Command {
 			if cmd.Flags().Changed("listen") {
 				cfg.Auth.Listen = listen
 			}
-			srv, err := auth.New(cfg.AuthComponent(stateDir, log))
+			tlsSet, err := cfg.BuildTLS(stateDir)
+			if err != nil {
+				return err
+			}
+			acfg := cfg.AuthComponent(stateDir, log)
+			acfg.TLS = tlsSet.Auth
+			srv, err := auth.New(acfg)
 			if err != nil {
 				return err
 			}
@@ -90,7 +96,7 @@ func newAuthCmd() *cobra.Command {
 
 func newGatewayCmd() *cobra.Command {
 	var cf componentFlags
-	var listen, issuer, jwksURL string
+	var listen, issuer, jwksURL, stateDir string
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the API gateway alone, authorizing against a remote auth server",
@@ -109,7 +115,14 @@ func newGatewayCmd() *cobra.Command {
 			if issuer == "" || jwksURL == "" {
 				return fmt.Errorf("--issuer and --jwks-url are required (the auth server's issuer, e.g. http://auth-host:8081/%s, and its JWKS URL)", cfg.Auth.UserPoolID)
 			}
-			gw, err := gateway.New(cfg.GatewayComponent(issuer, jwksURL, log))
+			tlsSet, err := cfg.BuildTLS(stateDir)
+			if err != nil {
+				return err
+			}
+			gcfg := cfg.GatewayComponent(issuer, jwksURL, log)
+			gcfg.TLS = tlsSet.Gateway
+			gcfg.Authorizer.ClientTLS = tlsSet.Client
+			gw, err := gateway.New(gcfg)
 			if err != nil {
 				return err
 			}
@@ -119,7 +132,8 @@ func newGatewayCmd() *cobra.Command {
 	cf.add(cmd)
 	cmd.Flags().StringVar(&listen, "listen", stack.DefaultGatewayListen, "address to listen on")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "token issuer the authorizer accepts")
-	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "URL of the issuer's JWKS")
+	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "URL of the issuer's JWKS (https: trusted with the system's roots and tls.caFile)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the local CA (tls/) when tls.enabled and the gateway has no certFile of its own")
 	return cmd
 }
 

@@ -229,3 +229,23 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// WriteFiles writes c's certificate chain and private key as PEM files,
+// the key with mode 0600: for hosts that serve with files of their own.
+func WriteFiles(c *tls.Certificate, f Files) error {
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pemBlock("CERTIFICATE", der)...)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", f.KeyFile, err)
+	}
+	if err := writeFileAtomic(f.KeyFile, pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", f.KeyFile, err)
+	}
+	if err := writeFileAtomic(f.CertFile, chain, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", f.CertFile, err)
+	}
+	return nil
+}
