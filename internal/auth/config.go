@@ -17,6 +17,12 @@
 // Config.IssuerStyle "aws", or any Config.Issuer; the discovery document and
 // the JWKS are served under the issuer's path and the JWKS also at
 // /.well-known/jwks.json.
+//
+// The token endpoint limits failed client authentications per source IP
+// (Config.AuthFailureBurst), never per client id, which is public; and it
+// spends one bcrypt comparison on every failure, whether the client id is
+// unknown or the secret wrong, so neither response codes nor times tell
+// which client ids exist.
 package auth
 
 import (
