@@ -2,8 +2,10 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -27,6 +29,38 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 		if w := serve(s, req); w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
+	}
+}
+
+// BenchmarkAuthenticateFailures shows side by side, at the production
+// bcrypt cost, the time to refuse each kind of bad credential; they should
+// all be about one bcrypt comparison (TestAuthenticateWorkIsUniform checks
+// the work itself). A cached right secret is shown for contrast.
+func BenchmarkAuthenticateFailures(b *testing.B) {
+	cs, err := OpenClientStore(b.TempDir(), WithBcryptCost(bcrypt.DefaultCost))
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, secret := mustCreate(b, cs, "bench", scopeBags)
+	cs.warm()
+	for _, bc := range []struct {
+		name, id, secret string
+		ok               bool
+	}{
+		{"unknown-id", "nosuchclient00000000000000", secret, false},
+		{"wrong-secret", id, strings.Repeat("z", len(secret)), false},
+		{"wrong-length", id, "x", false},
+		{"100-byte", id, strings.Repeat("a", 100), false},
+		{"right-cached", id, secret, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				_, err := cs.Authenticate(bc.id, bc.secret)
+				if (err == nil) != bc.ok || (err != nil && !errors.Is(err, ErrInvalidClient)) {
+					b.Fatalf("Authenticate: %v", err)
+				}
+			}
+		})
 	}
 }
 

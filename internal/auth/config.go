@@ -17,6 +17,12 @@
 // Config.IssuerStyle "aws", or any Config.Issuer; the discovery document and
 // the JWKS are served under the issuer's path and the JWKS also at
 // /.well-known/jwks.json.
+//
+// The token endpoint limits failed client authentications per source IP
+// (Config.AuthFailureBurst), never per client id, which is public; and it
+// spends one bcrypt comparison on every failure, whether the client id is
+// unknown or the secret wrong, so neither response codes nor times tell
+// which client ids exist.
 package auth
 
 import (
@@ -97,9 +103,11 @@ type Config struct {
 
 	// BcryptCost for new client secrets; 0 means bcrypt.DefaultCost.
 	BcryptCost int
-	// AuthFailureBurst is how many failed client authentications a client id
-	// or a source IP may make before being answered 429; 0 means 10, a
-	// negative value turns the limit off.
+	// AuthFailureBurst is how many failed client authentications a source IP
+	// may make before its requests are answered 429 (whatever client id they
+	// name); 0 means 10, a negative value turns the limit off. There is no
+	// limit per client id: ids are public, and a correct secret is never
+	// refused because of failures from other sources.
 	AuthFailureBurst int
 	// AuthFailureRefill is the time to regain one allowed failure; 0 means 1s.
 	AuthFailureRefill time.Duration

@@ -10,9 +10,13 @@ import (
 
 const maxLimiterKeys = 10000
 
-// failureLimiter limits failed client authentications per key (a source IP
-// or a client id). Only failures spend tokens; a key with no token left is
-// refused until one is regained.
+// failureLimiter limits failed client authentications per source IP. Only
+// failures spend tokens; a source with no token left is refused until it
+// regains one.
+//
+// It is deliberately not keyed by client id: client ids are public (every
+// token carries one), so such a limit would let anyone lock a client out.
+// A source can only exhaust its own budget.
 type failureLimiter struct {
 	limit rate.Limit
 	burst int // < 0: disabled
@@ -25,46 +29,41 @@ func newFailureLimiter(burst int, refill time.Duration) *failureLimiter {
 	return &failureLimiter{limit: rate.Every(refill), burst: burst, m: map[string]*rate.Limiter{}}
 }
 
-// blocked reports whether any of keys has no failure left at now, and how
-// long until it has one.
-func (l *failureLimiter) blocked(now time.Time, keys ...string) (time.Duration, bool) {
+// blocked reports whether key has no failure left at now, and how long
+// until it has one.
+func (l *failureLimiter) blocked(now time.Time, key string) (time.Duration, bool) {
 	if l.burst < 0 {
 		return 0, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		lim := l.m[k]
-		if lim == nil {
-			continue
-		}
-		if tokens := lim.TokensAt(now); tokens < 1 {
-			d := time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second)))
-			wait = max(wait, d)
-		}
+	lim := l.m[key]
+	if lim == nil {
+		return 0, false
 	}
-	return wait, wait > 0
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0, false
+	}
+	return time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second))), true
 }
 
-// fail records one failure against each key.
-func (l *failureLimiter) fail(now time.Time, keys ...string) {
+// fail records one failure against key.
+func (l *failureLimiter) fail(now time.Time, key string) {
 	if l.burst < 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range keys {
-		lim := l.m[k]
-		if lim == nil {
-			if len(l.m) >= maxLimiterKeys {
-				l.sweepLocked(now)
-			}
-			lim = rate.NewLimiter(l.limit, l.burst)
-			l.m[k] = lim
+	lim := l.m[key]
+	if lim == nil {
+		if len(l.m) >= maxLimiterKeys {
+			l.sweepLocked(now)
 		}
-		lim.AllowN(now, 1)
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.m[key] = lim
 	}
+	lim.AllowN(now, 1)
 }
 
 // sweepLocked forgets keys that have regained their whole burst: they hold

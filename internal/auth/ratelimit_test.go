@@ -1,13 +1,27 @@
 package auth
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestFailedAuthRateLimit(t *testing.T) {
+// limitFixture is a server (not listening) with a failure budget of 3 per
+// source and a 1s refill, and two clients.
+type limitFixture struct {
+	t                    *testing.T
+	clk                  *fakeClock
+	s                    *Server
+	id, secret           string // the victim
+	otherID, otherSecret string
+}
+
+func newLimitFixture(t *testing.T) *limitFixture {
+	t.Helper()
 	clk := newFakeClock()
 	cfg := testConfig(t, clk)
 	cfg.AuthFailureBurst = 3
@@ -16,65 +30,107 @@ func TestFailedAuthRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, secret := mustCreate(t, s.Clients(), "victim")
-	otherID, otherSecret := mustCreate(t, s.Clients(), "bystander")
+	f := &limitFixture{t: t, clk: clk, s: s}
+	f.id, f.secret = mustCreate(t, s.Clients(), "victim")
+	f.otherID, f.otherSecret = mustCreate(t, s.Clients(), "bystander")
+	return f
+}
 
-	req := func(ip, id, secret string) *http.Response {
-		w := serve(s, tokenReq{form: ccForm("client_id", id, "client_secret", secret), remoteAddr: ip + ":40000"})
-		return w.Result()
+// req sends a token request from ip with the given extra headers.
+func (f *limitFixture) req(ip, id, secret string, header ...string) *http.Response {
+	r := tokenReq{form: ccForm("client_id", id, "client_secret", secret), remoteAddr: ip + ":40000"}.build("http://auth.test/oauth2/token")
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
 	}
-	expect := func(resp *http.Response, status int, retryAfter string) {
-		t.Helper()
-		if resp.StatusCode != status || resp.Header.Get("Retry-After") != retryAfter {
-			t.Fatalf("got %d Retry-After %q, want %d %q", resp.StatusCode, resp.Header.Get("Retry-After"), status, retryAfter)
-		}
+	w := httptest.NewRecorder()
+	f.s.Handler().ServeHTTP(w, r)
+	return w.Result()
+}
+
+func (f *limitFixture) expect(resp *http.Response, status int, retryAfter string) {
+	f.t.Helper()
+	if resp.StatusCode != status || resp.Header.Get("Retry-After") != retryAfter {
+		f.t.Fatalf("got %d Retry-After %q, want %d %q", resp.StatusCode, resp.Header.Get("Retry-After"), status, retryAfter)
 	}
+	want := map[int]string{400: `{"error":"invalid_client"}`, 429: `{"error":"too_many_requests"}`}[status]
+	if body, _ := io.ReadAll(resp.Body); want != "" && string(body) != want {
+		f.t.Fatalf("body = %s, want %s", body, want)
+	}
+}
 
-	t.Run("per client id", func(t *testing.T) {
-		// Three wrong secrets from three different IPs exhaust the client's budget.
-		for i, ip := range []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"} {
-			expect(req(ip, id, "wrong"+string(rune('a'+i))), 400, "")
-		}
-		resp := req("127.0.1.4", id, secret)
-		expect(resp, 429, "1")
-		body, _ := io.ReadAll(resp.Body)
-		if string(body) != `{"error":"too_many_requests"}` {
-			t.Errorf("body = %s", body)
-		}
-		// Another client from a fresh IP is unaffected.
-		expect(req("127.0.1.5", otherID, otherSecret), 200, "")
-		// Half a token is not enough; one second restores one attempt.
-		clk.Advance(500 * time.Millisecond)
-		expect(req("127.0.1.4", id, secret), 429, "1")
-		clk.Advance(500 * time.Millisecond)
-		expect(req("127.0.1.4", id, secret), 200, "")
-	})
+// Failures for one client from many sources never refuse its right secret:
+// the client id is public, so a limit keyed on it is a lockout anyone can
+// trigger.
+func TestRateLimitDoesNotLockOutClient(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		wrong string
+	}{
+		{"wrong secret", "wrongsecret"},
+		{"wrong-length secret", "x"},
+		{"overlong secret", strings.Repeat("a", 100)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLimitFixture(t)
+			for i := range 50 {
+				ip := fmt.Sprintf("127.0.%d.%d", 1+i/200, 1+i%200)
+				f.expect(f.req(ip, f.id, tc.wrong), 400, "")
+			}
+			f.expect(f.req("127.0.9.9", f.id, f.secret), 200, "")
+			// A source that failed once still has budget for the right secret.
+			f.expect(f.req("127.0.1.1", f.id, f.secret), 200, "")
+			for k := range f.s.limiter.m {
+				if strings.Contains(k, f.id) {
+					t.Errorf("limiter holds a key for the client id: %q", k)
+				}
+			}
+		})
+	}
+}
 
-	t.Run("per source IP", func(t *testing.T) {
-		ip := "127.0.2.1"
-		for i := 0; i < 3; i++ {
-			expect(req(ip, "unknownclient0000000000000", "x"), 400, "")
-		}
-		// The IP is blocked even for valid credentials; other IPs are not.
-		expect(req(ip, otherID, otherSecret), 429, "1")
-		expect(req("127.0.2.2", otherID, otherSecret), 200, "")
-		// Unknown client ids do not create per-client entries.
-		if _, blocked := s.limiter.blocked(clk.Now(), "client:unknownclient0000000000000"); blocked {
-			t.Error("unknown client id was rate limited by id")
-		}
-		clk.Advance(3 * time.Second)
-		expect(req(ip, otherID, otherSecret), 200, "")
-	})
+// A source that keeps failing is refused for every client id until it
+// regains budget; other sources are not affected.
+func TestRateLimitPerSource(t *testing.T) {
+	for _, tc := range []struct {
+		name, id, secret string
+	}{
+		{"unknown client", "unknownclient0000000000000", "x"},
+		{"wrong secret", "victim", "wrongsecret"},
+		{"overlong secret", "victim", strings.Repeat("a", 100)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLimitFixture(t)
+			id := tc.id
+			if id == "victim" {
+				id = f.id
+			}
+			ip := "127.0.2.1"
+			for range 3 {
+				f.expect(f.req(ip, id, tc.secret), 400, "")
+			}
+			f.expect(f.req(ip, f.otherID, f.otherSecret), 429, "1")
+			f.expect(f.req(ip, f.otherID, "wrongsecret"), 429, "1")
+			f.expect(f.req("127.0.2.2", f.otherID, f.otherSecret), 200, "")
+			// Blocked requests spend nothing, so the wait does not grow;
+			// half a token is not enough, one second restores one attempt.
+			f.clk.Advance(500 * time.Millisecond)
+			f.expect(f.req(ip, f.otherID, f.otherSecret), 429, "1")
+			f.clk.Advance(500 * time.Millisecond)
+			f.expect(f.req(ip, f.otherID, f.otherSecret), 200, "")
+		})
+	}
+}
 
-	t.Run("retry-after grows with debt", func(t *testing.T) {
-		ip := "127.0.3.1"
-		for i := 0; i < 3; i++ {
-			expect(req(ip, "unknownclient0000000000000", "x"), 400, "")
-		}
-		expect(req(ip, otherID, otherSecret), 429, "1")
-		// Blocked requests spend nothing, so the wait does not grow.
-		expect(req(ip, otherID, otherSecret), 429, "1")
-	})
+// X-Forwarded-For is not trusted: rotating it does not give a source a
+// fresh budget, and it cannot charge another source.
+func TestRateLimitIgnoresForwardedFor(t *testing.T) {
+	f := newLimitFixture(t)
+	ip := "127.0.3.1"
+	for i := range 3 {
+		f.expect(f.req(ip, f.id, "wrongsecret", "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i), "X-Real-Ip", "10.1.1.1"), 400, "")
+	}
+	f.expect(f.req(ip, f.id, f.secret, "X-Forwarded-For", "10.9.9.9"), 429, "1")
+	f.expect(f.req("127.0.3.2", f.otherID, f.otherSecret, "X-Forwarded-For", ip), 200, "")
 }
 
 func TestFailureLimiterUnit(t *testing.T) {
@@ -82,7 +138,7 @@ func TestFailureLimiterUnit(t *testing.T) {
 	l := newFailureLimiter(2, 2*time.Second)
 	l.fail(now, "a")
 	l.fail(now, "a")
-	wait, blocked := l.blocked(now, "a", "b")
+	wait, blocked := l.blocked(now, "a")
 	if !blocked || wait != 2*time.Second || retryAfterSeconds(wait) != 2 {
 		t.Errorf("blocked=%v wait=%v", blocked, wait)
 	}

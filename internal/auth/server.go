@@ -65,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	clients.warm()
 	keys, err := OpenKeyStore(cfg.StateDir, WithClock(cfg.Now), WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,11 +32,13 @@ type ClientStore struct {
 	dir, path string
 	opt       storeOptions
 	cache     *verifyCache
-	dummyHash func() []byte
+	dummies   dummyHashes
+	compare   func(hash, secret []byte) error // bcrypt's; a seam for tests
 
-	mu      sync.Mutex
-	clients map[string]clientRecord
-	stamp   os.FileInfo // of the file the map was loaded from; nil if none
+	mu        sync.Mutex
+	clients   map[string]clientRecord
+	usualCost int         // the bcrypt cost most clients' hashes use
+	stamp     os.FileInfo // of the file the map was loaded from; nil if none
 }
 
 type storeOptions struct {
@@ -99,14 +100,11 @@ func OpenClientStore(stateDir string, opts ...StoreOption) (*ClientStore, error)
 		return nil, fmt.Errorf("client store: %w", err)
 	}
 	c := &ClientStore{
-		dir:   dir,
-		path:  filepath.Join(dir, clientsFileName),
-		opt:   o,
-		cache: newVerifyCache(verifyCacheSize),
-		dummyHash: sync.OnceValue(func() []byte {
-			h, _ := bcrypt.GenerateFromPassword([]byte("portway-dummy-secret"), o.cost)
-			return h
-		}),
+		dir:     dir,
+		path:    filepath.Join(dir, clientsFileName),
+		opt:     o,
+		cache:   newVerifyCache(verifyCacheSize),
+		compare: bcrypt.CompareHashAndPassword,
 		clients: map[string]clientRecord{},
 	}
 	c.mu.Lock()
@@ -295,43 +293,6 @@ func (c *ClientStore) Update(id string, u ClientUpdate) (Client, error) {
 	return out, err
 }
 
-// Authenticate checks a client id and secret. Any failure wraps
-// ErrInvalidClient. Successful verifications are cached in memory keyed by
-// the client id and the SHA-256 of the secret, so repeated token requests
-// do not pay the bcrypt cost; a rotated or deleted client misses the cache.
-func (c *ClientStore) Authenticate(id, secret string) (Client, error) {
-	if id == "" || len(id) > maxIDLen {
-		c.burnTime()
-		return Client{}, fmt.Errorf("%w: %w", ErrInvalidClient, errUnknownClient)
-	}
-	c.mu.Lock()
-	c.refreshLocked()
-	rec, ok := c.clients[id]
-	c.mu.Unlock()
-	if !ok {
-		c.burnTime()
-		return Client{}, fmt.Errorf("%w: %w", ErrInvalidClient, errUnknownClient)
-	}
-	if secret == "" || len(secret) > maxSecretLen {
-		return Client{}, fmt.Errorf("%w: %w", ErrInvalidClient, errWrongSecret)
-	}
-	key := cacheKey{id: id, sum: sha256.Sum256([]byte(secret))}
-	if c.cache.get(key) == rec.SecretHash {
-		return rec.public(), nil
-	}
-	if bcrypt.CompareHashAndPassword([]byte(rec.SecretHash), []byte(secret)) != nil {
-		return Client{}, fmt.Errorf("%w: %w", ErrInvalidClient, errWrongSecret)
-	}
-	c.cache.put(key, rec.SecretHash)
-	return rec.public(), nil
-}
-
-// burnTime spends about one bcrypt comparison so that unknown client ids
-// take as long to reject as wrong secrets.
-func (c *ClientStore) burnTime() {
-	_ = bcrypt.CompareHashAndPassword(c.dummyHash(), []byte("x"))
-}
-
 func (c *ClientStore) newSecret() (secret, hash string, err error) {
 	secret, err = newClientSecret()
 	if err != nil {
@@ -383,7 +344,7 @@ func (c *ClientStore) mutate(fn func(map[string]clientRecord) error) error {
 		if err := c.writeLocked(m); err != nil {
 			return err
 		}
-		c.clients = m
+		c.setClientsLocked(m, c.stamp)
 		return nil
 	})
 }
@@ -395,7 +356,7 @@ func (c *ClientStore) refreshLocked() {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if c.stamp != nil {
-			c.clients, c.stamp = map[string]clientRecord{}, nil
+			c.setClientsLocked(map[string]clientRecord{}, nil)
 		}
 		return
 	case err != nil:
@@ -418,7 +379,7 @@ func sameVersion(a, b os.FileInfo) bool {
 func (c *ClientStore) reloadLocked() error {
 	f, err := os.Open(c.path)
 	if errors.Is(err, os.ErrNotExist) {
-		c.clients, c.stamp = map[string]clientRecord{}, nil
+		c.setClientsLocked(map[string]clientRecord{}, nil)
 		return nil
 	}
 	if err != nil {
@@ -455,8 +416,14 @@ func (c *ClientStore) reloadLocked() error {
 		}
 		m[rec.ClientID] = rec
 	}
-	c.clients, c.stamp = m, fi
+	c.setClientsLocked(m, fi)
 	return nil
+}
+
+// setClientsLocked adopts m, read from the file version stamp.
+func (c *ClientStore) setClientsLocked(m map[string]clientRecord, stamp os.FileInfo) {
+	c.clients, c.stamp = m, stamp
+	c.usualCost = usualCost(m, c.opt.cost)
 }
 
 type clientsFile struct {

@@ -59,21 +59,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// Failures are limited per source only, checked before the (costly)
+	// secret comparison. The peer address is used, never X-Forwarded-For.
 	now := s.now()
-	ipKey := "ip:" + sourceIP(r)
-	clientKey := "client:" + id
-	if wait, blocked := s.limiter.blocked(now, ipKey, clientKey); blocked {
-		s.log.Warn("auth: token request refused: too many failed authentications", "client_id", logID(id), "remote_ip", sourceIP(r))
+	ip := sourceIP(r)
+	if wait, blocked := s.limiter.blocked(now, ip); blocked {
+		s.log.Warn("auth: token request refused: too many failed authentications from source", "client_id", logID(id), "remote_ip", ip)
 		return tooManyRequests(retryAfterSeconds(wait))
 	}
 	client, err := s.clients.Authenticate(id, secret)
 	if err != nil {
-		keys := []string{ipKey}
-		if !errors.Is(err, errUnknownClient) {
-			keys = append(keys, clientKey)
-		}
-		s.limiter.fail(now, keys...)
-		s.log.Info("auth: token request rejected", "client_id", logID(id), "outcome", errInvalidClient, "reason", err.Error())
+		s.limiter.fail(now, ip)
+		s.log.Info("auth: token request rejected", "client_id", logID(id), "remote_ip", ip, "outcome", errInvalidClient, "reason", err.Error())
 		return badRequest(errInvalidClient, err.Error())
 	}
 	if !client.AllowsFlow(FlowClientCredentials) {
