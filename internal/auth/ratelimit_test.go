@@ -113,12 +113,31 @@ func TestRateLimitPerSource(t *testing.T) {
 			f.expect(f.req("127.0.2.2", f.otherID, f.otherSecret), 200, "")
 			// Blocked requests spend nothing, so the wait does not grow;
 			// half a token is not enough, one second restores one attempt.
+			// (f.id's secret has not been verified yet: no shortcut.)
 			f.clk.Advance(500 * time.Millisecond)
-			f.expect(f.req(ip, f.otherID, f.otherSecret), 429, "1")
+			f.expect(f.req(ip, f.id, f.secret), 429, "1")
 			f.clk.Advance(500 * time.Millisecond)
-			f.expect(f.req(ip, f.otherID, f.otherSecret), 200, "")
+			f.expect(f.req(ip, f.id, f.secret), 200, "")
 		})
 	}
+}
+
+// A secret the server has already verified gets through a source that is
+// over its budget: every local process shares 127.0.0.1, and one of them
+// failing must not lock out the clients that work.
+func TestRateLimitLetsAProvenSecretThrough(t *testing.T) {
+	f := newLimitFixture(t)
+	ip := "127.0.0.1"
+	f.expect(f.req(ip, f.id, f.secret), 200, "")
+	for range 3 {
+		f.expect(f.req(ip, f.id, "wrongsecret"), 400, "")
+	}
+	f.expect(f.req(ip, f.id, "wrongsecret"), 429, "1")
+	f.expect(f.req(ip, f.id, f.secret), 200, "")
+	// A secret never verified still waits, and a near miss of the proven
+	// one is no shortcut.
+	f.expect(f.req(ip, f.otherID, f.otherSecret), 429, "1")
+	f.expect(f.req(ip, f.id, f.secret+"x"), 429, "1")
 }
 
 // X-Forwarded-For is not trusted: rotating it does not give a source a

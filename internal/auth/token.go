@@ -61,14 +61,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 
 	// Failures are limited per source only, checked before the (costly)
 	// secret comparison. The peer address is used, never X-Forwarded-For.
+	// A secret this server has already verified passes a blocked source
+	// (cheaply), so a shared address cannot lock out working clients.
 	now := s.now()
 	ip := sourceIP(r)
+	var client Client
 	if wait, blocked := s.limiter.blocked(now, ip); blocked {
-		s.log.Warn("auth: token request refused: too many failed authentications from source", "client_id", logID(id), "remote_ip", ip)
-		return tooManyRequests(retryAfterSeconds(wait))
-	}
-	client, err := s.clients.Authenticate(id, secret)
-	if err != nil {
+		var ok bool
+		if client, ok = s.clients.Verified(id, secret); !ok {
+			s.log.Warn("auth: token request refused: too many failed authentications from source", "client_id", logID(id), "remote_ip", ip)
+			return tooManyRequests(retryAfterSeconds(wait))
+		}
+	} else if client, err = s.clients.Authenticate(id, secret); err != nil {
 		s.limiter.fail(now, ip)
 		s.log.Info("auth: token request rejected", "client_id", logID(id), "remote_ip", ip, "outcome", errInvalidClient, "reason", err.Error())
 		return badRequest(errInvalidClient, err.Error())
