@@ -39,6 +39,7 @@ func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 		{"control", s.cfg.Control, cfg.Control},
 		{"tasks", s.cfg.Tasks, cfg.Tasks},
 		{"storage", s.cfg.Storage, cfg.Storage},
+		{"tls", s.cfg.TLS, cfg.TLS},
 	} {
 		if !reflect.DeepEqual(part.old, part.new) {
 			res.NeedRestart = append(res.NeedRestart, part.name)
