@@ -50,7 +50,7 @@ func TestProxyRequestIntact(t *testing.T) {
 	body := make([]byte, 256<<10)
 	_, _ = rand.Read(body)
 	req, _ := http.NewRequest(http.MethodPost, g.URL()+"/v1/ingests/a/b?x=1&x=2&y=%20z&empty=&raw;semi", bytes.NewReader(body))
-	req.Host = "api.example.org"
+	req.Host = "localhost:8443"
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Authorization", "Bearer abc")
 	req.Header.Set("X-Forwarded-For", "203.0.113.9")
@@ -79,7 +79,7 @@ func TestProxyRequestIntact(t *testing.T) {
 		"Authorization":      "Bearer abc",
 		"X-Forwarded-For":    "203.0.113.9, 127.0.0.1",
 		"X-Forwarded-Proto":  "http",
-		"X-Forwarded-Host":   "api.example.org",
+		"X-Forwarded-Host":   "localhost:8443",
 		"X-Forwarded-Prefix": "/v1",
 		"X-Custom":           "kept",
 		"X-Hop":              "",
