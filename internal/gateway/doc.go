@@ -18,7 +18,7 @@
 //     routed, authorized, logged and forwarded ({proxy} gets its escaped form).
 //   - Only the hosts the gateway serves are answered (hosts.go): its listen
 //     address (on 0.0.0.0 or [::], the address the connection arrived on),
-//     localhost and the custom domains, any port. Another Host, or
+//     localhost, the custom domains and Config.Hosts, any port. Another Host, or
 //     absolute-form authority (which replaces Host), is 403
 //     {"message":"Forbidden"} (ForbiddenException) before any API is
 //     selected, so gateway response overrides do not apply; internal/h1

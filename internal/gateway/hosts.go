@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -12,7 +13,7 @@ import (
 //   - its listen address, an IP literal; when it listens on an unspecified
 //     address (0.0.0.0, [::]), the address the connection arrived on;
 //   - localhost;
-//   - the custom domain names (Config.Domains).
+//   - the custom domain names (Config.Domains) and Config.Hosts.
 //
 // Names compare case-insensitively, without a trailing dot; any port (or
 // none) is accepted, as behind a port mapping or a TLS terminator the port
@@ -37,6 +38,9 @@ func newServedHosts(cfg Config) *servedHosts {
 	s.add(host)
 	for _, d := range cfg.Domains {
 		s.add(d.Name)
+	}
+	for _, h := range cfg.Hosts {
+		s.add(h)
 	}
 	return s
 }
@@ -126,4 +130,44 @@ func hostName(host string) (name string, bracketed bool) {
 		host = host[:i]
 	}
 	return strings.ToLower(strings.TrimSuffix(host, ".")), false
+}
+
+// validateHosts checks Config.Hosts: host names or IP addresses (IPv6 with
+// or without brackets), without port, each once and none a custom domain.
+func validateHosts(hosts []string, domains []Domain) []error {
+	var errs []error
+	add := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	domainOf := map[string]string{}
+	for i, d := range domains {
+		domainOf[strings.ToLower(d.Name)] = fmt.Sprintf("domains[%d]", i)
+	}
+	seen := map[string]string{}
+	for i, h := range hosts {
+		f := fmt.Sprintf("hosts[%d]", i)
+		if h == "" {
+			add(f, "must not be empty")
+			continue
+		}
+		key := strings.ToLower(strings.TrimSuffix(h, "."))
+		if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil && ip.Zone() == "" {
+			if ip.IsUnspecified() {
+				add(f, "must not be an unspecified address, got %q", h)
+				continue
+			}
+			key = ip.Unmap().String()
+		} else if checkDomainName(key) != nil {
+			add(f, "must be a host name or IP address without port, got %q", h)
+			continue
+		}
+		if d, ok := domainOf[key]; ok {
+			add(f, "%q is a custom domain (%s), served already", h, d)
+		} else if prev, dup := seen[key]; dup {
+			add(f, "%q is already listed by %s", h, prev)
+		} else {
+			seen[key] = f
+		}
+	}
+	return errs
 }

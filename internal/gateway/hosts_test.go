@@ -328,3 +328,26 @@ func TestHostCheckAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConfiguredHosts: Config.Hosts are served by the invoke URL, as the
+// listen address is.
+func TestConfiguredHosts(t *testing.T) {
+	app, _ := newIngestsLikeApp(t)
+	cfg := hostsConfig(app.URL)
+	cfg.Hosts = []string{"gw.example.org", "10.0.0.8", "fd00::8", "[fd00::9]"}
+	g := startGateway(t, cfg) // New validates
+	addr := hostOf(g.URL())
+	for host, want := range map[string]int{
+		"gw.example.org": 201, "GW.Example.org.:8443": 201, "10.0.0.8:80": 201, "[fd00::8]": 201, "[fd00::9]:80": 201,
+		"example.org": 403, "x.gw.example.org": 403, "10.0.0.9": 403,
+	} {
+		res, body := rawRequest(t, addr, "POST /v1/ingests HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 2\r\n\r\n{}")
+		if res.StatusCode != want {
+			t.Errorf("Host %s: %d %s, want %d", host, res.StatusCode, body, want)
+			continue
+		}
+		if loc := "http://" + host + "/v1/ingests/" + testIngestID; want == 201 && res.Header.Get("Location") != loc {
+			t.Errorf("Host %s: Location %q, want %q", host, res.Header.Get("Location"), loc)
+		}
+	}
+}

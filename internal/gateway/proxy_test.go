@@ -46,11 +46,11 @@ func assertGatewayIDs(t *testing.T, res *http.Response) {
 
 func TestProxyRequestIntact(t *testing.T) {
 	backend := newEchoBackend(t)
-	g := startGateway(t, Config{Resources: []Resource{anyResource("/ingests/{proxy+}", backend.URL+"/ingests/{proxy}", 0)}})
+	g := startGateway(t, Config{Resources: []Resource{anyResource("/ingests/{proxy+}", backend.URL+"/ingests/{proxy}", 0)}, Hosts: []string{"api.example.org"}})
 	body := make([]byte, 256<<10)
 	_, _ = rand.Read(body)
 	req, _ := http.NewRequest(http.MethodPost, g.URL()+"/v1/ingests/a/b?x=1&x=2&y=%20z&empty=&raw;semi", bytes.NewReader(body))
-	req.Host = "localhost:8443"
+	req.Host = "api.example.org"
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Authorization", "Bearer abc")
 	req.Header.Set("X-Forwarded-For", "203.0.113.9")
@@ -79,7 +79,7 @@ func TestProxyRequestIntact(t *testing.T) {
 		"Authorization":      "Bearer abc",
 		"X-Forwarded-For":    "203.0.113.9, 127.0.0.1",
 		"X-Forwarded-Proto":  "http",
-		"X-Forwarded-Host":   "localhost:8443",
+		"X-Forwarded-Host":   "api.example.org",
 		"X-Forwarded-Prefix": "/v1",
 		"X-Custom":           "kept",
 		"X-Hop":              "",
