@@ -171,3 +171,15 @@ func BenchmarkForwardHeads(b *testing.B) {
 		w.Reset(io.Discard)
 	}
 }
+
+// BenchmarkHostCheck: the check of the host a request names.
+func BenchmarkHostCheck(b *testing.B) {
+	s := newServedHosts(Config{Listen: "127.0.0.1:8080", Domains: []Domain{{Name: "api.localhost"}}})
+	hosts := []string{"127.0.0.1:8080", "api.localhost:8080", "localhost", "evil.example"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.check(hosts[i%len(hosts)], nil)
+		i++
+	}
+}

@@ -54,6 +54,12 @@ type Config struct {
 	// for any other Host use the invoke URL form /{stage}/....
 	Domains []Domain `yaml:"domains" json:"domains"`
 
+	// Hosts are more host names (or IP addresses) the gateway serves by the
+	// invoke URL, beside its listen address, localhost and the custom
+	// domains: e.g. the DNS name of the machine it runs on. Requests naming
+	// any other host are refused (hosts.go).
+	Hosts []string `yaml:"hosts" json:"hosts"`
+
 	Resources  []Resource                  `yaml:"resources" json:"resources"`
 	Authorizer AuthorizerConfig            `yaml:"authorizer" json:"authorizer"`
 	Responses  map[string]ResponseTemplate `yaml:"responses" json:"responses"` // gateway response overrides by type
@@ -208,6 +214,7 @@ func (c Config) Validate() error {
 	stages := c.stageList()
 	errs = append(errs, validateStages(c)...)
 	errs = append(errs, validateDomains(c.Domains, stages)...)
+	errs = append(errs, validateHosts(c.Hosts, c.Domains)...)
 	needAuthorizer := ""
 	for i, res := range c.Resources {
 		rf := fmt.Sprintf("resources[%d]", i)

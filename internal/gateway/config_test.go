@@ -122,6 +122,16 @@ func TestConfigValidate(t *testing.T) {
 		{"base path twice", func(c *Config) {
 			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "(none)", Stage: "v1"}, {BasePath: "", Stage: "v1"}}}}
 		}, `domains[0].mappings[1].basePath: "" is already mapped by domains[0].mappings[0]`},
+		{"host with port", func(c *Config) { c.Hosts = []string{"gw.example.org:8080"} }, `hosts[0]: must be a host name or IP address without port, got "gw.example.org:8080"`},
+		{"host unspecified", func(c *Config) { c.Hosts = []string{"0.0.0.0"} }, `hosts[0]: must not be an unspecified address, got "0.0.0.0"`},
+		{"host empty", func(c *Config) { c.Hosts = []string{"gw.example.org", ""} }, "hosts[1]: must not be empty"},
+		{"host wildcard", func(c *Config) { c.Hosts = []string{"*.example.org"} }, `hosts[0]: must be a host name or IP address without port, got "*.example.org"`},
+		{"host with scheme", func(c *Config) { c.Hosts = []string{"http://gw"} }, `hosts[0]: must be a host name or IP address without port`},
+		{"host duplicate", func(c *Config) { c.Hosts = []string{"gw.example.org", "GW.example.org."} }, `hosts[1]: "GW.example.org." is already listed by hosts[0]`},
+		{"host is a domain", func(c *Config) {
+			c.Domains = []Domain{{Name: "api.example.org", Mappings: []BasePathMapping{{Stage: "v1"}}}}
+			c.Hosts = []string{"API.example.org"}
+		}, `hosts[0]: "API.example.org" is a custom domain (domains[0]), served already`},
 		{"unknown stage", func(c *Config) {
 			c.Domains = []Domain{{Name: "a.b", Mappings: []BasePathMapping{{BasePath: "x", Stage: "v1"}, {BasePath: "y", Stage: "v2"}}}}
 		}, `domains[0].mappings[1].stage: "v2" is not a stage`},

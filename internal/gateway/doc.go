@@ -3,7 +3,7 @@
 // COGNITO_USER_POOLS authorizer, HTTP_PROXY integrations, gateway responses,
 // limits, throttling and an access log.
 //
-// Request pipeline (exchange.go): header size → path normalization
+// Request pipeline (exchange.go): host (hosts.go) → header size → path normalization
 // (normalize.go) → stage, by custom domain or invoke URL (stages.go) →
 // stage throttle (throttle.go) → body size (Content-Length) → resource and
 // method (router.go) → authorizer (authorizer.go, jwks.go) → per-client
@@ -16,6 +16,14 @@
 //     400 {"message":"Invalid request path"}. "//" collapses and a trailing
 //     "/" is dropped; the canonical path is what is mapped to a base path,
 //     routed, authorized, logged and forwarded ({proxy} gets its escaped form).
+//   - Only the hosts the gateway serves are answered (hosts.go): its listen
+//     address (on 0.0.0.0 or [::], the address the connection arrived on),
+//     localhost, the custom domains and Config.Hosts, any port. Another Host, or
+//     absolute-form authority (which replaces Host), is 403
+//     {"message":"Forbidden"} (ForbiddenException) before any API is
+//     selected, so gateway response overrides do not apply; internal/h1
+//     refuses one with userinfo or an invalid port with 400. An HTTP/1.0
+//     request without Host is taken to name the address it arrived on.
 //   - One REST API, several stages (Config.Stage is the single-stage
 //     shorthand, Config.Stages the list). A Host that is a custom domain
 //     (case-insensitive, port and trailing dot ignored) is routed by the
@@ -25,10 +33,10 @@
 //     paths compare case-sensitively. An unmapped base path is 403
 //     {"message":"Forbidden"} (ForbiddenException): AWS answers it before
 //     selecting an API, so gateway response overrides do not apply. Any
-//     other Host uses the invoke URL /{stage}/…; an unknown stage is 403
+//     other served host uses the invoke URL /{stage}/…; an unknown stage is 403
 //     MISSING_AUTHENTICATION_TOKEN. Wildcard domains are not supported.
 //   - The backend learns the public base URL: X-Forwarded-Proto, -Host (the
-//     client's Host) and -Prefix: "/"+base path ("/" for "(none)") on a
+//     checked host the client named, never the integration's) and -Prefix: "/"+base path ("/" for "(none)") on a
 //     custom domain, "/"+stage on the invoke URL.
 //   - An expired token gets UNAUTHORIZED (401) with the message "The incoming
 //     token has expired", as AWS does for Cognito authorizers; EXPIRED_TOKEN

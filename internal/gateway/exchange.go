@@ -18,24 +18,23 @@ type request struct {
 	method   string
 	rawPath  string // the escaped path as sent
 	rawQuery string // without "?"; "" when none
-	host     string // the Host field (or an absolute-form target's authority)
+	host     string // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
 }
 
 func newRequest(sc *h1.ServerConn) *request {
 	h := &sc.Req
 	r := &request{sc: sc, method: string(h.Method), host: string(h.Host)}
 	target := h.Target
-	if len(target) > 0 && target[0] != '/' && target[0] != '*' { // absolute form: http://host/path
-		rest := target[len("http://"):]
-		i := 0
-		for i < len(rest) && rest[i] != '/' && rest[i] != '?' {
-			i++
-		}
-		r.host = string(rest[:i])
-		target = rest[i:]
+	switch {
+	case h.Authority != nil: // absolute form: http://host/path; the authority replaces Host
+		r.host = string(h.Authority)
+		target = target[len("http://")+len(h.Authority):]
 		if len(target) == 0 || target[0] == '?' {
 			target = append([]byte("/"), target...)
 		}
+	case h.Host == nil && sc.Conn != nil:
+		// HTTP/1.0 without Host: the address the client connected to.
+		r.host = sc.Conn.LocalAddr().String()
 	}
 	for i, c := range target {
 		if c == '?' {
@@ -87,6 +86,10 @@ func (g *Gateway) answer(r *request, st *reqState, e *gwError) bool {
 // (gwError), or the method and integration URL to forward it to.
 func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwError) {
 	st.path = r.rawPath
+	var served bool
+	if st.domain, served = g.hosts.check(r.host, r.sc.Conn); !served {
+		return nil, nil, newGWError(respUnknownHost, "host not served")
+	}
 	if requestHeaderSize(&r.sc.Req) > MaxHeaderBytes {
 		return nil, nil, newGWError(RespRequestTooLarge, "request line and headers over 10 KiB")
 	}
@@ -136,7 +139,6 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 // path mapping or by the invoke URL's first segment (see stages.go), and
 // returns the segments left for the resource tree.
 func (g *Gateway) resolveStage(r *request, st *reqState, segs []segment) (*stageRT, []segment, *gwError) {
-	st.domain = hostName(r.host)
 	if ms := g.domains.lookup(st.domain); ms != nil {
 		m, rest := matchMapping(ms, segs)
 		if m == nil {

@@ -46,7 +46,7 @@ func assertGatewayIDs(t *testing.T, res *http.Response) {
 
 func TestProxyRequestIntact(t *testing.T) {
 	backend := newEchoBackend(t)
-	g := startGateway(t, Config{Resources: []Resource{anyResource("/ingests/{proxy+}", backend.URL+"/ingests/{proxy}", 0)}})
+	g := startGateway(t, Config{Resources: []Resource{anyResource("/ingests/{proxy+}", backend.URL+"/ingests/{proxy}", 0)}, Hosts: []string{"api.example.org"}})
 	body := make([]byte, 256<<10)
 	_, _ = rand.Read(body)
 	req, _ := http.NewRequest(http.MethodPost, g.URL()+"/v1/ingests/a/b?x=1&x=2&y=%20z&empty=&raw;semi", bytes.NewReader(body))

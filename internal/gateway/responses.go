@@ -32,6 +32,7 @@ const (
 	RespUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
 	RespWAFFiltered            = "WAF_FILTERED"
 	respNoBasePathMapping      = "NO_BASE_PATH_MAPPING" // not a gateway response type: fixed, before any API
+	respUnknownHost            = "UNKNOWN_HOST"         // not a gateway response type: fixed, before any API
 	defaultResponseBody        = `{"message":$context.error.messageString}`
 	msgUnauthorized            = "Unauthorized"
 	msgExpired                 = "The incoming token has expired"
@@ -166,11 +167,14 @@ func resolveResponses(overrides map[string]ResponseTemplate) map[string]*resolve
 		}
 		out[typ] = rr
 	}
-	// An unmapped base path of a custom domain: AWS answers before it has
-	// selected an API, so no gateway response of the API applies.
-	out[respNoBasePathMapping] = &resolvedResponse{
-		typ: respNoBasePathMapping, status: http.StatusForbidden, errorType: "ForbiddenException", message: "Forbidden",
-		headers: map[string]string{"Content-Type": contentTypeJSON}, body: defaultResponseBody,
+	// An unmapped base path of a custom domain, a host the gateway does not
+	// serve: AWS answers before it has selected an API, so no gateway
+	// response of the API applies.
+	for _, typ := range []string{respNoBasePathMapping, respUnknownHost} {
+		out[typ] = &resolvedResponse{
+			typ: typ, status: http.StatusForbidden, errorType: "ForbiddenException", message: "Forbidden",
+			headers: map[string]string{"Content-Type": contentTypeJSON}, body: defaultResponseBody,
+		}
 	}
 	return out
 }

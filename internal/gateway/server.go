@@ -37,6 +37,7 @@ type Gateway struct {
 	stages    []*stageRT
 	byStage   map[string]*stageRT
 	domains   domainTable
+	hosts     *servedHosts
 	timeouts  TimeoutsConfig // with defaults applied
 	scheme    string         // "https" when the listener serves TLS
 
@@ -77,6 +78,7 @@ func New(cfg Config) (*Gateway, error) {
 		g.byStage[st.Name] = srt
 	}
 	g.domains = buildDomains(cfg.Domains, g.byStage)
+	g.hosts = newServedHosts(cfg)
 	rt, err := buildTree(cfg.Resources, g.buildRoute)
 	if err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -156,6 +158,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		ReadHeaderTimeout: g.timeouts.ReadHeader,
 		Logger:            g.log,
 	}
+	g.hosts.addListener(ln.Addr()) // before serving: read without a lock
 	done := make(chan struct{})
 	g.srv, g.ln, g.done = srv, ln, done
 	go func() {

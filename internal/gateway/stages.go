@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -17,8 +16,9 @@ import (
 //     the stage is not part of the URL. No mapping: 403 {"message":"Forbidden"}
 //     (ForbiddenException), as AWS answers before any API is selected, so the
 //     API's gateway responses do not apply to it.
-//   - any other Host: the invoke URL form /{stage}/...; an unknown stage is
-//     403 MISSING_AUTHENTICATION_TOKEN, as for an unknown resource.
+//   - any other host the gateway serves (hosts.go): the invoke URL form
+//     /{stage}/...; an unknown stage is 403 MISSING_AUTHENTICATION_TOKEN, as
+//     for an unknown resource.
 
 var (
 	// A host name: dot-separated labels of letters, digits and inner hyphens.
@@ -243,14 +243,6 @@ func (t domainTable) lookup(host string) []basePathMapping {
 		return nil
 	}
 	return t[host]
-}
-
-// hostName is the Host header without port, lower-cased, without a trailing dot.
-func hostName(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // match picks the longest mapping whose base path prefixes segs (segment-wise).

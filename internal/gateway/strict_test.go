@@ -37,14 +37,14 @@ func TestSmugglingRefused(t *testing.T) {
 		name, req string
 		status    int
 	}{
-		{"CL and TE", "POST /v1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-		{"TE and CL", "POST /v1/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", 400},
-		{"duplicate CL", "POST /v1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
-		{"obs-fold", "GET /v1/x HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", 400},
-		{"space before colon", "POST /v1/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400},
-		{"signed CL", "POST /v1/x HTTP/1.1\r\nHost: h\r\nContent-Length: +2\r\n\r\nab", 400},
-		{"unknown coding", "POST /v1/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
-		{"TE on HTTP/1.0", "POST /v1/x HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"CL and TE", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"TE and CL", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", 400},
+		{"duplicate CL", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+		{"obs-fold", "GET /v1/x HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", 400},
+		{"space before colon", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400},
+		{"signed CL", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: +2\r\n\r\nab", 400},
+		{"unknown coding", "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+		{"TE on HTTP/1.0", "POST /v1/x HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
 		{"two Hosts", "GET /v1/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
 		{"no Host", "GET /v1/x HTTP/1.1\r\n\r\n", 400},
 	}
@@ -91,10 +91,10 @@ func TestChunkedAndPipelined(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "POST /v1/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer-X: 1\r\n\r\n"+
-		"GET /v1/b HTTP/1.1\r\nHost: h\r\n\r\n"+
-		"HEAD /v1/c HTTP/1.1\r\nHost: h\r\n\r\n"+
-		"GET /v1/d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	io.WriteString(c, "POST /v1/a HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer-X: 1\r\n\r\n"+
+		"GET /v1/b HTTP/1.1\r\nHost: localhost\r\n\r\n"+
+		"HEAD /v1/c HTTP/1.1\r\nHost: localhost\r\n\r\n"+
+		"GET /v1/d HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 	br := bufio.NewReader(c)
 	for _, want := range []struct{ method, body string }{
 		{"POST", `POST /a "abcde"`}, {"GET", `GET /b ""`}, {"HEAD", ""}, {"GET", `GET /d ""`},
@@ -128,7 +128,7 @@ func TestExpectContinue(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "POST /v1/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	io.WriteString(c, "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {

@@ -12,7 +12,9 @@
 //   - obs-fold (a field line starting with white space), white space
 //     between a field name and its colon, control characters in a field
 //     value, bare CR and non-digit Content-Length values are refused;
-//   - HTTP/1.1 requests need exactly one Host;
+//   - HTTP/1.1 requests need exactly one Host; a Host, or the authority
+//     of an absolute-form target, must be host[:port] (RFC 3986: no
+//     userinfo, a port of 1 to 65535);
 //   - the head is bounded (MaxHead), and so are chunk-size lines.
 package h1
 
@@ -67,6 +69,10 @@ type Head struct {
 	Close         bool  // the sender will close after this message (or wants us to)
 	Expect100     bool  // Expect: 100-continue
 	Host          []byte
+	// Authority is the authority of an absolute-form target
+	// ("http://authority/path"), nil for any other form. It replaces Host
+	// (RFC 9112 section 3.2.3).
+	Authority []byte
 	// ConnTokens are the field names listed in Connection other than close
 	// and keep-alive: hop-by-hop fields that a proxy must not forward.
 	ConnTokens [][]byte
@@ -93,7 +99,7 @@ func IsCleanClose(err error) bool { return errors.Is(err, errEmpty) }
 func (h *Head) reset() {
 	h.raw = h.raw[:0]
 	h.lines = h.lines[:0]
-	h.Method, h.Target, h.Reason, h.Host = nil, nil, nil, nil
+	h.Method, h.Target, h.Reason, h.Host, h.Authority = nil, nil, nil, nil, nil
 	h.Status, h.Minor = 0, 0
 	h.Fields = h.Fields[:0]
 	h.ContentLength = -1
@@ -226,7 +232,15 @@ func (h *Head) parseRequestLine(l []byte) error {
 			return badRequest("invalid request target")
 		}
 	}
-	if h.Target[0] != '/' && !(len(h.Target) == 1 && h.Target[0] == '*') && !hasPrefixFold(h.Target, "http://") {
+	if hasPrefixFold(h.Target, "http://") {
+		h.Authority = absoluteAuthority(h.Target)
+		if indexByte(h.Authority, '@') >= 0 {
+			return badRequest("userinfo in request target")
+		}
+		if !ValidAuthority(h.Authority) {
+			return badRequest("invalid authority in request target")
+		}
+	} else if h.Target[0] != '/' && !(len(h.Target) == 1 && h.Target[0] == '*') {
 		return badRequest("request target must be a path")
 	}
 	return h.parseVersion(rest[sp2+1:], true)
@@ -349,10 +363,8 @@ func (h *Head) noteField(name, value []byte, request bool) error {
 	case request && equalFold(name, "host"):
 		h.hosts++
 		h.Host = value
-		for _, c := range value {
-			if c <= ' ' || c == '/' || c == '?' || c == '#' || c == '@' || c == '\\' {
-				return badRequest("invalid Host")
-			}
+		if len(value) > 0 && !ValidAuthority(value) { // host[:port], no userinfo
+			return badRequest("invalid Host")
 		}
 	case request && equalFold(name, "expect"):
 		if !equalFold(value, "100-continue") {

@@ -380,6 +380,26 @@ func TestReadRequestRejected(t *testing.T) {
 		{"Host with hash", rl + "Host: a#b\r\n\r\n", 400},
 		{"Host with backslash", rl + "Host: a\\b\r\n\r\n", 400},
 		{"Host on HTTP/1.0 with slash", "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", 400},
+		{"Host with port not digits", rl + "Host: a:8x\r\n\r\n", 400},
+		{"Host with empty port", rl + "Host: a:\r\n\r\n", 400},
+		{"Host with port 0", rl + "Host: a:0\r\n\r\n", 400},
+		{"Host with port over 65535", rl + "Host: a:65536\r\n\r\n", 400},
+		{"Host with two ports", rl + "Host: a:80:80\r\n\r\n", 400},
+		{"Host with port only", rl + "Host: :80\r\n\r\n", 400},
+		{"Host with quote", rl + "Host: a\"b\r\n\r\n", 400},
+		{"Host with angle bracket", rl + "Host: a<b\r\n\r\n", 400},
+		{"Host with non-ASCII", rl + "Host: caf\xc3\xa9\r\n\r\n", 400},
+		{"Host with bad percent", rl + "Host: a%zz\r\n\r\n", 400},
+		{"Host with unclosed bracket", rl + "Host: [::1\r\n\r\n", 400},
+		{"Host with empty brackets", rl + "Host: []\r\n\r\n", 400},
+		{"Host with text after bracket", rl + "Host: [::1]x\r\n\r\n", 400},
+		{"absolute form with userinfo", "GET http://evil.example:80@x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form with user", "GET http://user@h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form with port over 65535", "GET http://h:99999/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form with port not digits", "GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form with empty authority", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form, authority only, empty", "GET http:// HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+		{"absolute form with fragment", "GET http://h#x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
 
 		// Request line.
 		{"invalid method char", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
@@ -833,5 +853,47 @@ func TestErrorText(t *testing.T) {
 	e := &h1.Error{Status: 400, Reason: "bad thing"}
 	if got := e.Error(); !strings.Contains(got, "400") || !strings.Contains(got, "Bad Request") || !strings.Contains(got, "bad thing") {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+// TestAbsoluteFormAuthority: an absolute-form target's authority is kept
+// apart from Host; other forms have none.
+func TestAbsoluteFormAuthority(t *testing.T) {
+	for raw, want := range map[string]string{
+		"GET http://example.test/ingests?x=1 HTTP/1.1\r\nHost: other\r\n\r\n": "example.test",
+		"GET HTTP://Example.Test:8080 HTTP/1.1\r\nHost: other\r\n\r\n":        "Example.Test:8080",
+		"GET http://[::1]:80?q HTTP/1.1\r\nHost: other\r\n\r\n":               "[::1]:80",
+		"GET / HTTP/1.1\r\nHost: other\r\n\r\n":                               "",
+	} {
+		h, err := readRequest(raw)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if string(h.Authority) != want || (want == "") != (h.Authority == nil) {
+			t.Errorf("%q: Authority %q (nil %v), want %q", raw, h.Authority, h.Authority == nil, want)
+		}
+		if string(h.Host) != "other" {
+			t.Errorf("%q: Host %q", raw, h.Host)
+		}
+	}
+}
+
+func TestValidAuthority(t *testing.T) {
+	for _, a := range []string{
+		"h", "example.test", "EXAMPLE.test.", "127.0.0.1", "127.0.0.1:8080", "h:1", "h:65535", "h:08080",
+		"[::1]", "[::1]:8080", "[fe80::1%25eth0]:80", "a_b-c~d", "xn--caf-dma.example", "a%20b", "!$&'()*+,;=",
+	} {
+		if !h1.ValidAuthority([]byte(a)) {
+			t.Errorf("ValidAuthority(%q) = false", a)
+		}
+	}
+	for _, a := range []string{
+		"", ":80", "h:", "h:0", "h:65536", "h:123456", "h:8x", "h:80:80", "u@h", "u:p@h:80", "h/x", "h?x", "h#x",
+		"h\\x", "a b", "a\"b", "a<b", "a>b", "a`b", "caf\xc3\xa9", "a%2", "a%zz", "[", "[]", "[::1", "[::1]x", "[::1]:",
+		"[::1]:0", "[a/b]", "[a@b]",
+	} {
+		if h1.ValidAuthority([]byte(a)) {
+			t.Errorf("ValidAuthority(%q) = true", a)
+		}
 	}
 }

@@ -202,6 +202,9 @@ func TestStrictSmugglingRefused(t *testing.T) {
 		{"missing Host", "GET /front HTTP/1.1\r\n\r\n"},
 		{"two Hosts", "GET /front HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
 		{"Host with userinfo", "GET /front HTTP/1.1\r\nHost: a@b\r\n\r\n"},
+		{"Host with invalid port", "GET /front HTTP/1.1\r\nHost: a:8x\r\n\r\n"},
+		{"absolute form with userinfo", "GET http://evil.example:80@x/front HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"absolute form with invalid port", "GET http://x:99999/front HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"relative target", "GET front HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"double space in request line", "GET  /front HTTP/1.1\r\nHost: x\r\n\r\n"},
 	}

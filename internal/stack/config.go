@@ -108,6 +108,10 @@ type GatewayConfig struct {
 	Stages []gateway.Stage `yaml:"stages,omitempty"`
 	// Domains are custom domain names with base path mappings to stages.
 	Domains []gateway.Domain `yaml:"domains,omitempty"`
+	// Hosts are more host names or IP addresses the gateway answers for by
+	// the invoke URL (beside its listen address, localhost and the
+	// domains), e.g. the DNS name of its machine.
+	Hosts []string `yaml:"hosts,omitempty"`
 	// Throttle is the default token bucket of every stage (and optionally
 	// per client); zero is off.
 	Throttle gateway.ThrottleConfig `yaml:"throttle,omitempty"`

@@ -50,6 +50,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"nlb component", func(c *Config) { c.NLB.TargetGroups[0].HealthCheck.HealthyThreshold = 99 }, "nlb.targetGroups[0].healthCheck.healthyThreshold"},
 		{"gateway component", func(c *Config) { c.Gateway.Resources[0].Path = "/a/{proxy+}/b" }, "gateway.resources[0].path"},
 		{"auth component", func(c *Config) { c.Auth.TokenValidity = time.Minute }, "auth.tokenValidity"},
+		{"gateway hosts", func(c *Config) { c.Gateway.Hosts = []string{"gw.example.org", "gw.example.org:8080"} }, "gateway.hosts[1]: must be a host name or IP address without port"},
 		{"ecs component", func(c *Config) { c.Services[0].Containers[0].Env = []string{"NOEQUALS"} }, "services[0].containers[0].env[0]"},
 		{"tls pair", func(c *Config) { c.Gateway.TLS.CertFile = "/nonexistent/cert.pem" }, "gateway.tls: certFile and keyFile go together"},
 		{"tls files", func(c *Config) { c.Auth.TLS.CertFile, c.Auth.TLS.KeyFile = "/nonexistent/c.pem", "/nonexistent/k.pem" }, "auth.tls: certFile/keyFile"},
@@ -131,5 +132,22 @@ func TestResponseOverrides(t *testing.T) {
 	cfg.Gateway.ResponseOverrides = map[string]gateway.ResponseTemplate{"NOT_A_TYPE": {StatusCode: 400}}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gateway.responses") {
 		t.Errorf("unknown response type: %v", err)
+	}
+}
+
+// TestGatewayHosts: gateway.hosts reaches the gateway's config.
+func TestGatewayHosts(t *testing.T) {
+	data, err := Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(string(data), "gateway:\n", "gateway:\n  hosts: [gw.example.org, 10.0.0.8]\n", 1)
+	cfg, err := Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := cfg.GatewayComponent("http://127.0.0.1/issuer", "http://127.0.0.1/jwks", nil)
+	if strings.Join(gc.Hosts, ",") != "gw.example.org,10.0.0.8" {
+		t.Fatalf("gateway hosts %q", gc.Hosts)
 	}
 }

@@ -75,6 +75,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 		AllowEncodedSlashes: c.Gateway.AllowEncodedSlashes,
 		Stages:              c.Gateway.Stages,
 		Domains:             c.Gateway.Domains,
+		Hosts:               c.Gateway.Hosts,
 		Throttle:            c.Gateway.Throttle,
 		Timeouts:            c.Gateway.Timeouts,
 		Logger:              log,
