@@ -55,35 +55,14 @@ func (l ListenerTLS) Validate() error {
 
 // ServerConfig is the TLS a listener serves: its own certificates when it
 // has them (the first is the default, the others picked by SNI), else one
-// the local CA issues for names. TLS 1.2 at least; HTTP/1.1 only.
+// the local CA issues for names. TLS 1.2 at least; HTTP/1.1 only. Use
+// NewCerts instead to swap certificates while serving.
 func ServerConfig(l ListenerTLS, ca *CA, names []string) (*tls.Config, error) {
-	var certs []tls.Certificate
-	if l.Own() {
-		if err := l.Validate(); err != nil {
-			return nil, err
-		}
-		for _, f := range append([]Files{{l.CertFile, l.KeyFile}}, l.Certificates...) {
-			c, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", f.CertFile, err)
-			}
-			certs = append(certs, c)
-		}
-	} else {
-		if ca == nil {
-			return nil, errors.New("no certificate: give the listener certFile and keyFile, or enable the local CA")
-		}
-		c, err := ca.Issue(names)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, *c)
+	c, err := NewCerts(l, ca, names)
+	if err != nil {
+		return nil, err
 	}
-	return &tls.Config{
-		Certificates: certs,
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-	}, nil
+	return c.Config(), nil
 }
 
 // LocalNames are the names a local CA certificate covers for a listener
