@@ -42,6 +42,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"scope", func(c *Config) { c.Gateway.Resources[2].Methods[0].Scopes = []string{"foo/bar"} }, "gateway.resources[2].methods[0].scopes[0]"},
 		{"subnet", func(c *Config) { c.Tasks.Subnet = "10.0.0.1" }, "tasks.subnet"},
 		{"nlb address", func(c *Config) { c.NLB.Address = "" }, "nlb.address"},
+		{"target CIDRs", func(c *Config) { c.NLB.TargetCIDRs = []string{"10.0.1.0/24", "10.0.2.0"} }, `nlb.targetCIDRs[1]: "10.0.2.0" is not a CIDR`},
 		{"gateway link", func(c *Config) { c.NLB.GatewayLink = "pipe" }, `nlb.gatewayLink: must be "in-process" or "tcp", got "pipe"`},
 		{"container name", func(c *Config) { c.Services[1].ContainerName = "web" }, "services[1].containerName"},
 		{"duplicate service", func(c *Config) { c.Services[1].Name = "bags" }, `services[1].name: "bags" is used twice`},
@@ -124,5 +125,20 @@ func TestResponseOverrides(t *testing.T) {
 	cfg.Gateway.ResponseOverrides = map[string]gateway.ResponseTemplate{"NOT_A_TYPE": {StatusCode: 400}}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gateway.responses") {
 		t.Errorf("unknown response type: %v", err)
+	}
+}
+
+func TestUpTargetCIDRs(t *testing.T) {
+	cfg := Default()
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != DefaultTaskSubnet {
+		t.Errorf("no nlb.targetCIDRs: %s, want the task subnet", got)
+	}
+	cfg.NLB.TargetCIDRs = []string{"10.0.1.0/24"}
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != "10.0.1.0/24,"+DefaultTaskSubnet {
+		t.Errorf("nlb.targetCIDRs 10.0.1.0/24: %s, want it and the task subnet", got)
+	}
+	cfg.NLB.TargetCIDRs = []string{DefaultTaskSubnet}
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != DefaultTaskSubnet {
+		t.Errorf("nlb.targetCIDRs = the task subnet: %s", got)
 	}
 }

@@ -118,7 +118,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	if s.lb, err = nlb.New(cfg.NLBComponent(log.With("component", "nlb"))); err != nil {
+	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
+	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
+	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
 	if err = s.start(ctx, "nlb", s.lb); err != nil {
