@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
@@ -51,6 +52,9 @@ type Stack struct {
 	Endpoint Endpoints
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
+
+	// controlToken guards the control API (controlauth.TokenFile).
+	controlToken string
 }
 
 type namedComponent struct {
@@ -68,6 +72,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
+	}
+	ctl := controlConfig{Listen: cfg.Control.Listen} // TLSEnabled: wired when the control API gets TLS
+	if err := controlauth.CheckListen("control.listen", ctl.Listen, ctl.TLSEnabled); err != nil {
+		return nil, err
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 60 * time.Second
@@ -104,6 +112,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
+	tokenPath := filepath.Join(abs, controlauth.TokenFile)
+	if s.controlToken, err = controlauth.LoadOrCreateToken(tokenPath); err != nil {
+		return nil, err
+	}
+	ctl.Token = s.controlToken
+	ctl.Hint = fmt.Sprintf("open the console login URL that `portway up` prints (or `portway control-url --state-dir %s`), "+
+		"or send Authorization: Bearer <the token in %s>", shellQuote(abs), tokenPath)
+
 	if s.auth, err = auth.New(cfg.AuthComponent(abs, log.With("component", "auth"))); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -137,7 +153,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	s.control = newControlServer(cfg.Control.Listen, s.lb.ControlHandler(), sup.Handler(), console)
+	s.control = newControlServer(ctl, s.lb.ControlHandler(), sup.Handler(), console)
 	if err = s.start(ctx, "control", s.control); err != nil {
 		return nil, err
 	}
@@ -301,8 +317,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 func (s *Stack) Summary(w io.Writer) {
 	e := s.Endpoint
 	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
-	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s\n  state    %s\n\n",
-		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, s.opts.StateDir)
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
+		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
+		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
 	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  curl -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
 		shellQuote(s.opts.StateDir), e.APIURL)
 }
@@ -375,24 +392,35 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 	return "unused", nil
 }
 
-// controlServer serves the control API: the load balancer's ELBv2-shaped
-// API under /elbv2/, the services and tasks under /ecs/, and a read-only
-// console page at /.
-type controlServer struct {
-	listen string
-	srv    *http.Server
-	ln     net.Listener
+// controlConfig is the control server's: where it listens and what guards it.
+type controlConfig struct {
+	Listen string
+	// TLSEnabled: the listener serves HTTPS. Without it only a loopback
+	// listen address is allowed (controlauth.CheckListen).
+	TLSEnabled bool
+	Token      string
+	Hint       string // how to authenticate, for a 401
 }
 
-func newControlServer(listen string, lbAPI, ecsAPI, console http.Handler) *controlServer {
+// controlServer serves the control API: the load balancer's ELBv2-shaped
+// API under /elbv2/, the services and tasks under /ecs/, and a read-only
+// console page at /, every request through a controlauth.Guard.
+type controlServer struct {
+	cfg controlConfig
+	mux *http.ServeMux
+	srv *http.Server
+	ln  net.Listener
+}
+
+func newControlServer(cfg controlConfig, lbAPI, ecsAPI, console http.Handler) *controlServer {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
 	mux.Handle("/", console)
 	return &controlServer{
-		listen: listen,
+		cfg: cfg,
+		mux: mux,
 		srv: &http.Server{
-			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
@@ -402,10 +430,21 @@ func newControlServer(listen string, lbAPI, ecsAPI, console http.Handler) *contr
 }
 
 func (c *controlServer) Start(context.Context) error {
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return fmt.Errorf("control.listen %s: %w", c.listen, err)
+	if err := controlauth.CheckListen("control.listen", c.cfg.Listen, c.cfg.TLSEnabled); err != nil {
+		return err
 	}
+	ln, err := net.Listen("tcp", c.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("control.listen %s: %w", c.cfg.Listen, err)
+	}
+	// The guard checks Host against the bound address, so it is made
+	// once the port is known.
+	g, err := controlauth.New(controlauth.Config{Token: c.cfg.Token, Addr: ln.Addr().String(), TLS: c.cfg.TLSEnabled, Hint: c.cfg.Hint})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	c.srv.Handler = g.Handler(c.mux)
 	c.ln = ln
 	go func() { _ = c.srv.Serve(ln) }()
 	return nil
