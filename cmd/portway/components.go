@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/sidecar"
@@ -125,16 +127,34 @@ func newGatewayCmd() *cobra.Command {
 
 func newNLBCmd() *cobra.Command {
 	var cf componentFlags
-	var controlListen string
+	var controlListen, stateDir, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "nlb",
 		Short: "Run the load balancer alone; targets are registered through its control API",
-		Args:  cobra.NoArgs,
+		Long: `Run the load balancer alone; targets are registered through its control API.
+Every control request needs "Authorization: Bearer <token>", the token in
+--control-token-file (default <--state-dir>/control-token, made at the first
+start, mode 0600). Targets must be within nlb.targetCIDRs (default loopback).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, flush, err := cf.load(cmd)
 			if flush != nil {
 				defer flush()
 			}
+			if err != nil {
+				return err
+			}
+			const controlTLS = false // wired when the control API gets TLS
+			if err := controlauth.CheckListen("--control-listen", controlListen, controlTLS); err != nil {
+				return err
+			}
+			if tokenFile == "" {
+				if err := os.MkdirAll(stateDir, 0o700); err != nil {
+					return fmt.Errorf("--state-dir: %w", err)
+				}
+				tokenFile = filepath.Join(stateDir, controlauth.TokenFile)
+			}
+			token, err := controlauth.LoadOrCreateToken(tokenFile)
 			if err != nil {
 				return err
 			}
@@ -146,8 +166,14 @@ func newNLBCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--control-listen %s: %w", controlListen, err)
 			}
+			guard, err := controlauth.New(controlauth.Config{Token: token, Addr: ln.Addr().String(), TLS: controlTLS,
+				Hint: "send Authorization: Bearer <the token in " + tokenFile + ">"})
+			if err != nil {
+				ln.Close()
+				return err
+			}
 			srv := &http.Server{
-				Handler:           lb.ControlHandler(),
+				Handler:           guard.Handler(lb.ControlHandler()),
 				ReadHeaderTimeout: 5 * time.Second,
 				ReadTimeout:       30 * time.Second,
 				WriteTimeout:      30 * time.Second,
@@ -156,12 +182,14 @@ func newNLBCmd() *cobra.Command {
 			}
 			go func() { _ = srv.Serve(ln) }()
 			defer srv.Close()
-			log.Info("control API listening", "addr", ln.Addr().String())
+			log.Info("control API listening", "addr", ln.Addr().String(), "tokenFile", tokenFile)
 			return serve(cmd.Context(), log, "nlb", lb, func() string { return cfg.NLB.Address })
 		},
 	}
 	cf.add(cmd)
-	cmd.Flags().StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address")
+	cmd.Flags().StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (loopback: the API has no TLS yet)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the control token file")
+	cmd.Flags().StringVar(&tokenFile, "control-token-file", "", "control API token file (made if missing); default <state-dir>/control-token")
 	return cmd
 }
 
