@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portway/portway/internal/controlauth"
 )
 
 // killWorkers is how many clients keep requesting during the kill test,
@@ -162,10 +165,14 @@ func killPortwayTarget(ctx context.Context, bin string, pw *portwayStack, c chai
 	if err != nil {
 		return KillResult{}, err
 	}
+	token, err := controlauth.ReadToken(filepath.Join(pw.stateDir, controlauth.TokenFile))
+	if err != nil {
+		return KillResult{}, err
+	}
 	client := &http.Client{Timeout: time.Second}
 	healthURL := pw.endpoints.ControlURL + "/elbv2/DescribeTargetHealth?TargetGroupName=" + url.QueryEscape("ingests")
 	markedDown := func() bool {
-		down, err := portwayTargetDown(client, healthURL, ip)
+		down, err := portwayTargetDown(client, healthURL, token, ip)
 		return err == nil && down
 	}
 	kill := func() error { return syscall.Kill(pid, syscall.SIGKILL) }
@@ -176,8 +183,13 @@ func killPortwayTarget(ctx context.Context, bin string, pw *portwayStack, c chai
 
 // portwayTargetDown reports whether target ip is no longer healthy (or no
 // longer registered) according to the control API.
-func portwayTargetDown(client *http.Client, healthURL, ip string) (bool, error) {
-	resp, err := client.Get(healthURL)
+func portwayTargetDown(client *http.Client, healthURL, token, ip string) (bool, error) {
+	req, err := http.NewRequest(http.MethodGet, healthURL, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
 	if err != nil {
 		return false, err
 	}

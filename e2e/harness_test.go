@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/stack"
 )
 
@@ -165,6 +166,16 @@ func runPortway(t *testing.T, args ...string) (stdout, stderr string, err error)
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	return o.String(), e.String(), err
+}
+
+// controlToken is the control API token of the stack in stateDir.
+func controlToken(t *testing.T, stateDir string) string {
+	t.Helper()
+	tok, err := controlauth.ReadToken(filepath.Join(stateDir, controlauth.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func readJSONFile(t *testing.T, path string, v any) {

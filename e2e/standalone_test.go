@@ -36,7 +36,8 @@ func TestStandaloneNLB(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	stderr := &syncBuffer{}
-	cmd := exec.Command(binary, "nlb", "--config", cfgPath, "--control-listen", "127.0.0.1:0")
+	stateDir := t.TempDir()
+	cmd := exec.Command(binary, "nlb", "--config", cfgPath, "--control-listen", "127.0.0.1:0", "--state-dir", stateDir)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -55,12 +56,12 @@ func TestStandaloneNLB(t *testing.T) {
 		}
 	})
 
-	addrRe := regexp.MustCompile(`control API listening" addr=(\S+)`)
+	addrRe := regexp.MustCompile(`control API listening" url=(\S+)`)
 	var control string
 	deadline := time.Now().Add(30 * time.Second)
 	for control == "" {
 		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			control = "http://" + m[1]
+			control = m[1]
 			break
 		}
 		select {
@@ -73,15 +74,37 @@ func TestStandaloneNLB(t *testing.T) {
 		}
 	}
 
-	reg := fmt.Sprintf(`{"TargetGroupName": "bags", "Targets": [{"Id": "127.77.250.1", "Port": %d}]}`, port)
-	resp, err := http.Post(control+"/elbv2/RegisterTargets", "application/json", strings.NewReader(reg))
-	if err != nil {
-		t.Fatal(err)
+	// The control token was made in the state dir; nothing is registered
+	// without it.
+	token := controlToken(t, stateDir)
+	if strings.Contains(stderr.String(), token) {
+		t.Errorf("portway nlb logged its control token:\n%s", stderr)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("RegisterTargets: %d %s", resp.StatusCode, body)
+	registerTargets := func(auth, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, control+"/elbv2/RegisterTargets", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(data)
+	}
+	reg := fmt.Sprintf(`{"TargetGroupName": "bags", "Targets": [{"Id": "127.77.250.1", "Port": %d}]}`, port)
+	if code, body := registerTargets("", reg); code != http.StatusUnauthorized {
+		t.Fatalf("RegisterTargets without the token: %d %s", code, body)
+	}
+	// Outside nlb.targetCIDRs (default loopback): refused.
+	if code, body := registerTargets("Bearer "+token, `{"TargetGroupName": "bags", "Targets": [{"Id": "10.0.1.1", "Port": 9000}]}`); code != http.StatusBadRequest || !strings.Contains(body, "ValidationError") {
+		t.Fatalf("RegisterTargets 10.0.1.1: %d %s", code, body)
+	}
+	if code, body := registerTargets("Bearer "+token, reg); code != http.StatusOK {
+		t.Fatalf("RegisterTargets: %d %s", code, body)
 	}
 
 	for {
@@ -90,7 +113,9 @@ func TestStandaloneNLB(t *testing.T) {
 				TargetHealth struct{ State string } `json:"TargetHealth"`
 			} `json:"TargetHealthDescriptions"`
 		}
-		resp, err := http.Get(control + "/elbv2/DescribeTargetHealth?TargetGroupName=bags")
+		req, _ := http.NewRequest(http.MethodGet, control+"/elbv2/DescribeTargetHealth?TargetGroupName=bags", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,11 +137,11 @@ func TestStandaloneNLB(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.NLB.Address+":65534/bags/b1", nil)
 	req.Close = true // an idle kept-alive connection would hold the load balancer's stop
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ = io.ReadAll(resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if string(body) != "target saw /bags/b1" {
 		t.Errorf("through the listener: %d %q", resp.StatusCode, body)

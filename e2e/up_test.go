@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,15 +148,31 @@ func TestWholePath(t *testing.T) {
 		t.Errorf("POST via custom domain: %d, Location %q, want prefix %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 
-	// The console at the control address shows the live stack.
+	// The console at the control address shows the live stack once the
+	// browser has opened the login URL of the summary; before, 401.
 	resp, err = http.Get(ep.ControlURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("console without login: %d, want 401", resp.StatusCode)
+	}
+	login := ep.ControlURL + "/?token=" + controlToken(t, stateDir)
+	if !strings.Contains(up.stdout.String(), "console  "+login+"\n") {
+		t.Errorf("ready summary lacks the console login URL:\n%s", up.stdout)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err = browser.Get(login)
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), ep.APIURL) || strings.Count(string(page), ">healthy<") != 4 {
-		t.Errorf("console: %d, want the API URL and 4 healthy targets:\n%s", resp.StatusCode, page)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != ep.ControlURL+"/" ||
+		!strings.Contains(string(page), ep.APIURL) || strings.Count(string(page), ">healthy<") != 4 {
+		t.Errorf("console after login (at %s): %d, want the API URL and 4 healthy targets:\n%s", resp.Request.URL, resp.StatusCode, page)
 	}
 
 	// Bags: 404 in the storage service's error shape until bags exist.

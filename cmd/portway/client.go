@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/stack"
 )
 
@@ -58,19 +59,45 @@ func newTokenCmd() *cobra.Command {
 	return cmd
 }
 
-// controlGet fetches path from the running stack's control API into v.
-func controlGet(ctx context.Context, stateDir, path string, v any) error {
+// controlToken reads the running stack's control API token.
+func controlToken(stateDir string) (string, error) {
+	path := filepath.Join(stateDir, controlauth.TokenFile)
+	tok, err := controlauth.ReadToken(path)
+	if err != nil {
+		return "", fmt.Errorf("the control API needs the token in %s, which `portway up --state-dir %s` makes at its first start: %w",
+			path, stateDir, err)
+	}
+	return tok, nil
+}
+
+// newControlRequest makes a request to path of the running stack's control
+// API, with its token, and the client to send it with.
+func newControlRequest(ctx context.Context, stateDir, method, path string, body io.Reader) (*http.Request, *http.Client, error) {
 	ep, err := stack.ReadEndpoints(stateDir)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.ControlURL+path, nil)
+	tok, err := controlToken(stateDir)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	hc, err := stackClient(stateDir, ep)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, ep.ControlURL+path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req, hc, nil
+}
+
+// controlGet fetches path from the running stack's control API into v.
+func controlGet(ctx context.Context, stateDir, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, hc, err := newControlRequest(ctx, stateDir, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
@@ -87,6 +114,29 @@ func controlGet(ctx context.Context, stateDir, path string, v any) error {
 		return fmt.Errorf("control API %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return json.Unmarshal(body, v)
+}
+
+func newControlURLCmd() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "control-url",
+		Short: "Print the console login URL of the running stack (it holds the control token)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ep, err := stack.ReadEndpoints(stateDir)
+			if err != nil {
+				return err
+			}
+			tok, err := controlToken(stateDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), controlauth.LoginURL(ep.ControlURL, tok))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
+	return cmd
 }
 
 type targetHealth struct {

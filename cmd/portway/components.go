@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/sidecar"
@@ -139,11 +139,15 @@ func newGatewayCmd() *cobra.Command {
 
 func newNLBCmd() *cobra.Command {
 	var cf componentFlags
-	var controlListen string
+	var controlListen, stateDir, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "nlb",
 		Short: "Run the load balancer alone; targets are registered through its control API",
-		Args:  cobra.NoArgs,
+		Long: `Run the load balancer alone; targets are registered through its control API.
+Every control request needs "Authorization: Bearer <token>", the token in
+--control-token-file (default <--state-dir>/control-token, made at the first
+start, mode 0600). Targets must be within nlb.targetCIDRs (default loopback).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, flush, err := cf.load(cmd)
 			if flush != nil {
@@ -152,30 +156,46 @@ func newNLBCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if tokenFile == "" {
+				if err := os.MkdirAll(stateDir, 0o700); err != nil {
+					return fmt.Errorf("--state-dir: %w", err)
+				}
+				tokenFile = filepath.Join(stateDir, controlauth.TokenFile)
+			}
+			if err := controlauth.CheckListen("--control-listen", controlListen, cfg.TLS.Enabled || cfg.Control.TLS.Own()); err != nil {
+				return err
+			}
+			tlsSet, err := cfg.BuildTLS(stateDir)
+			if err != nil {
+				return err
+			}
+			token, err := controlauth.LoadOrCreateToken(tokenFile)
+			if err != nil {
+				return err
+			}
 			lb, err := nlb.New(cfg.NLBComponent(log.With("component", "nlb")))
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", controlListen)
+			ctl, err := controlauth.NewServer(controlauth.ServerConfig{
+				Field: "--control-listen", Listen: controlListen, TLS: tlsSet.Control, Token: token,
+				Hint: "send Authorization: Bearer <the token in " + tokenFile + ">", Handler: lb.ControlHandler(),
+			})
 			if err != nil {
-				return fmt.Errorf("--control-listen %s: %w", controlListen, err)
+				return err
 			}
-			srv := &http.Server{
-				Handler:           lb.ControlHandler(),
-				ReadHeaderTimeout: 5 * time.Second,
-				ReadTimeout:       30 * time.Second,
-				WriteTimeout:      30 * time.Second,
-				IdleTimeout:       time.Minute,
-				MaxHeaderBytes:    64 << 10,
+			if err := ctl.Start(cmd.Context()); err != nil {
+				return err
 			}
-			go func() { _ = srv.Serve(ln) }()
-			defer srv.Close()
-			log.Info("control API listening", "addr", ln.Addr().String())
+			defer ctl.Stop(context.Background())
+			log.Info("control API listening", "url", ctl.URL(), "tokenFile", tokenFile)
 			return serve(cmd.Context(), log, "nlb", lb, func() string { return cfg.NLB.Address })
 		},
 	}
 	cf.add(cmd)
-	cmd.Flags().StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address")
+	cmd.Flags().StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (a network address needs TLS: control.tls or tls.enabled in --config)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the control token file (and of the local CA with tls.enabled)")
+	cmd.Flags().StringVar(&tokenFile, "control-token-file", "", "control API token file (made if missing); default <state-dir>/control-token")
 	return cmd
 }
 

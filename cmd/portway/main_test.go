@@ -37,6 +37,11 @@ func TestConfigDefaultParsesBack(t *testing.T) {
 
 func TestCLIErrorsNameTheProblem(t *testing.T) {
 	dir := t.TempDir()
+	// A state dir with endpoints.json but without the control token.
+	noToken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noToken, stack.EndpointsFile), []byte(`{"control_url": "http://127.0.0.1:1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string
@@ -45,6 +50,10 @@ func TestCLIErrorsNameTheProblem(t *testing.T) {
 		{[]string{"up", "--log-level", "loud"}, "--log-level"},
 		{[]string{"token", "--state-dir", dir}, "oauth-credentials.json"},
 		{[]string{"targets", "--state-dir", dir}, "endpoints.json"},
+		{[]string{"targets", "--state-dir", noToken}, filepath.Join(noToken, "control-token")},
+		{[]string{"services", "scale", "bags", "1", "--state-dir", noToken}, "control-token"},
+		{[]string{"control-url", "--state-dir", noToken}, "control-token"},
+		{[]string{"nlb", "--control-listen", "10.0.0.6:8082", "--state-dir", dir}, "--control-listen 10.0.0.6:8082 is not a loopback address"},
 		{[]string{"logs", "nope", "--state-dir", dir}, `no task "nope"`},
 		{[]string{"app", "--kind", "widgets", "--listen", "127.0.0.1:0"}, "kind"},
 		{[]string{"gateway"}, "--issuer"},

@@ -35,6 +35,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newTargetsCmd(),
 		newTasksCmd(),
 		newServicesCmd(),
+		newControlURLCmd(),
 		newLogsCmd(),
 		newConfigCmd(),
 		newCACmd(),

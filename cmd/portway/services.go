@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/portway/portway/internal/stack"
 )
 
 // serviceStatus mirrors ecs.ServiceStatus as the control API returns it.
@@ -44,10 +42,6 @@ func (s serviceStatus) done() bool {
 // controlPost POSTs body (JSON, may be nil) to path of the running stack's
 // control API and decodes the answer into v.
 func controlPost(ctx context.Context, stateDir, path string, body, v any) error {
-	ep, err := stack.ReadEndpoints(stateDir)
-	if err != nil {
-		return err
-	}
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -58,15 +52,11 @@ func controlPost(ctx context.Context, stateDir, path string, body, v any) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.ControlURL+path, rd)
+	req, hc, err := newControlRequest(ctx, stateDir, http.MethodPost, path, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	hc, err := stackClient(stateDir, ep)
-	if err != nil {
-		return err
-	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("control API: %w (is `portway up` running?)", err)

@@ -56,6 +56,11 @@ type Config struct {
 	// ConnectTimeout bounds a dial to a target; on failure the next target is
 	// tried. Default 1s.
 	ConnectTimeout time.Duration
+	// TargetCIDRs are the networks targets may be registered from, like the
+	// VPC CIDRs of an AWS target group of type ip: RegisterTargets refuses
+	// any other address with ValidationError. Default: loopback only
+	// (127.0.0.0/8 and ::1/128).
+	TargetCIDRs []string
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
@@ -176,6 +181,9 @@ func (c Config) withDefaults() Config {
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
+	if len(c.TargetCIDRs) == 0 {
+		c.TargetCIDRs = DefaultTargetCIDRs()
+	}
 	c.Listeners = append([]ListenerConfig(nil), c.Listeners...)
 	for i := range c.Listeners {
 		if c.Listeners[i].IdleTimeout == 0 {
@@ -189,6 +197,10 @@ func (c Config) withDefaults() Config {
 	c.TargetGroups = tgs
 	return c
 }
+
+// DefaultTargetCIDRs are the target CIDRs of a load balancer that configures
+// none: loopback.
+func DefaultTargetCIDRs() []string { return []string{"127.0.0.0/8", "::1/128"} }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?$`)
 
@@ -214,6 +226,11 @@ func (c Config) validate() error {
 	}
 	if c.ConnectTimeout < 0 {
 		add("connectTimeout", "must be >= 0")
+	}
+	for i, s := range c.TargetCIDRs {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			add(fmt.Sprintf("targetCIDRs[%d]", i), "%q is not a CIDR such as 10.0.1.0/24", s)
+		}
 	}
 	names := map[string]bool{}
 	for i, tg := range c.TargetGroups {

@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,8 @@ type LoadBalancer struct {
 	dial   dialer
 	arn    string
 	groups map[string]*targetGroup
+	// targetNets are Config.TargetCIDRs, parsed.
+	targetNets []netip.Prefix
 
 	mu        sync.Mutex
 	started   bool
@@ -92,6 +95,10 @@ func New(cfg Config) (*LoadBalancer, error) {
 		arn:    loadBalancerARN(cfg.Name),
 		groups: map[string]*targetGroup{},
 		conns:  map[flow]struct{}{},
+	}
+	for _, c := range cfg.TargetCIDRs {
+		p, _ := netip.ParsePrefix(c) // validated
+		lb.targetNets = append(lb.targetNets, p.Masked())
 	}
 	used := map[string]bool{}
 	for _, l := range cfg.Listeners {
@@ -243,6 +250,8 @@ func (lb *LoadBalancer) group(name string) (*targetGroup, error) {
 // RegisterTargets registers targets with group (a zero Port means the
 // group's port). Health checks start at once. Registering a registered
 // target is a no-op; registering a draining one cancels its deregistration.
+// Every address must be within Config.TargetCIDRs (else ErrValidation,
+// nothing changes).
 func (lb *LoadBalancer) RegisterTargets(group string, ts []Target) error {
 	g, err := lb.group(group)
 	if err != nil {
@@ -252,8 +261,24 @@ func (lb *LoadBalancer) RegisterTargets(group string, ts []Target) error {
 	if err != nil {
 		return err
 	}
+	for _, a := range addrs {
+		if !lb.targetAllowed(a.Addr()) {
+			return fmt.Errorf("%w: The IP address '%s' is not within the load balancer's target CIDRs (%s)",
+				ErrValidation, a.Addr(), strings.Join(lb.cfg.TargetCIDRs, ", "))
+		}
+	}
 	g.register(addrs)
 	return nil
+}
+
+// targetAllowed reports whether ip (unmapped) is within a target CIDR.
+func (lb *LoadBalancer) targetAllowed(ip netip.Addr) bool {
+	for _, p := range lb.targetNets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // DeregisterTargets starts draining targets and returns at once: they get

@@ -154,7 +154,12 @@ type NLBConfig struct {
 	// straight to the chosen target, with the same target choice, health,
 	// draining and timeouts as the listener but no extra TCP hop; "tcp"
 	// connects to the listener's socket like any other client.
-	GatewayLink  string              `yaml:"gatewayLink,omitempty"`
+	GatewayLink string `yaml:"gatewayLink,omitempty"`
+	// TargetCIDRs are the networks targets may be registered from (the
+	// control API's RegisterTargets refuses other addresses). Empty: under
+	// `portway up` tasks.subnet, for `portway nlb` loopback; `portway up`
+	// always accepts its own tasks.subnet as well.
+	TargetCIDRs  []string            `yaml:"targetCIDRs,omitempty"`
 	Listeners    []ListenerConfig    `yaml:"listeners"`
 	TargetGroups []TargetGroupConfig `yaml:"targetGroups"`
 }

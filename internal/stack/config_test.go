@@ -43,6 +43,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"scope", func(c *Config) { c.Gateway.Resources[2].Methods[0].Scopes = []string{"foo/bar"} }, "gateway.resources[2].methods[0].scopes[0]"},
 		{"subnet", func(c *Config) { c.Tasks.Subnet = "10.0.0.1" }, "tasks.subnet"},
 		{"nlb address", func(c *Config) { c.NLB.Address = "" }, "nlb.address"},
+		{"target CIDRs", func(c *Config) { c.NLB.TargetCIDRs = []string{"10.0.1.0/24", "10.0.2.0"} }, `nlb.targetCIDRs[1]: "10.0.2.0" is not a CIDR`},
 		{"gateway link", func(c *Config) { c.NLB.GatewayLink = "pipe" }, `nlb.gatewayLink: must be "in-process" or "tcp", got "pipe"`},
 		{"container name", func(c *Config) { c.Services[1].ContainerName = "web" }, "services[1].containerName"},
 		{"duplicate service", func(c *Config) { c.Services[1].Name = "bags" }, `services[1].name: "bags" is used twice`},
@@ -149,5 +150,20 @@ func TestGatewayHosts(t *testing.T) {
 	gc := cfg.GatewayComponent("http://127.0.0.1/issuer", "http://127.0.0.1/jwks", nil)
 	if strings.Join(gc.Hosts, ",") != "gw.example.org,10.0.0.8" {
 		t.Fatalf("gateway hosts %q", gc.Hosts)
+	}
+}
+
+func TestUpTargetCIDRs(t *testing.T) {
+	cfg := Default()
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != DefaultTaskSubnet {
+		t.Errorf("no nlb.targetCIDRs: %s, want the task subnet", got)
+	}
+	cfg.NLB.TargetCIDRs = []string{"10.0.1.0/24"}
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != "10.0.1.0/24,"+DefaultTaskSubnet {
+		t.Errorf("nlb.targetCIDRs 10.0.1.0/24: %s, want it and the task subnet", got)
+	}
+	cfg.NLB.TargetCIDRs = []string{DefaultTaskSubnet}
+	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != DefaultTaskSubnet {
+		t.Errorf("nlb.targetCIDRs = the task subnet: %s", got)
 	}
 }

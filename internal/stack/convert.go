@@ -92,7 +92,8 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 
 // NLBComponent returns the load balancer's config.
 func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
-	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, IdleTimeout: c.NLB.IdleTimeout, Logger: log}
+	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, IdleTimeout: c.NLB.IdleTimeout,
+		TargetCIDRs: c.NLB.TargetCIDRs, Logger: log}
 	for _, l := range c.NLB.Listeners {
 		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup, IdleTimeout: l.IdleTimeout})
 	}
@@ -117,6 +118,19 @@ func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 		})
 	}
 	return nc
+}
+
+// upTargetCIDRs are the load balancer's target CIDRs under `portway up`:
+// nlb.targetCIDRs and always tasks.subnet, where the services' own tasks
+// get their addresses.
+func (c Config) upTargetCIDRs() []string {
+	out := append([]string(nil), c.NLB.TargetCIDRs...)
+	for _, s := range out {
+		if s == c.Tasks.Subnet {
+			return out
+		}
+	}
+	return append(out, c.Tasks.Subnet)
 }
 
 // ECSComponent returns the supervisor's config. Containers run exe.

@@ -2,12 +2,10 @@ package stack
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,10 +15,10 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
-	"github.com/portway/portway/internal/pki"
 )
 
 // Options are what `portway up` needs besides the stack itself.
@@ -49,10 +47,13 @@ type Stack struct {
 	gateway  *gateway.Gateway
 	lb       *nlb.LoadBalancer
 	tasks    *ecs.Supervisor
-	control  *controlServer
+	control  *controlauth.Server
 	Endpoint Endpoints
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
+
+	// controlToken guards the control API (controlauth.TokenFile).
+	controlToken string
 }
 
 type namedComponent struct {
@@ -71,6 +72,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
 	}
+	if err := controlauth.CheckListen("control.listen", cfg.Control.Listen, cfg.serves(cfg.Control.TLS)); err != nil {
+		return nil, err
+	}
+	ctl := controlauth.ServerConfig{Field: "control.listen", Listen: cfg.Control.Listen}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
@@ -106,10 +111,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 	}()
 
+	tokenPath := filepath.Join(abs, controlauth.TokenFile)
+	if s.controlToken, err = controlauth.LoadOrCreateToken(tokenPath); err != nil {
+		return nil, err
+	}
+	ctl.Token = s.controlToken
+	ctl.Hint = fmt.Sprintf("open the console login URL that `portway up` prints (or `portway control-url --state-dir %s`), "+
+		"or send Authorization: Bearer <the token in %s>", shellQuote(abs), tokenPath)
+
 	tlsSet, err := cfg.BuildTLS(abs)
 	if err != nil {
 		return nil, err
 	}
+	ctl.TLS = tlsSet.Control
 	acfg := cfg.AuthComponent(abs, log.With("component", "auth"))
 	acfg.TLS = tlsSet.Auth
 	if s.auth, err = auth.New(acfg); err != nil {
@@ -126,7 +140,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	if s.lb, err = nlb.New(cfg.NLBComponent(log.With("component", "nlb"))); err != nil {
+	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
+	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
+	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
 	if err = s.start(ctx, "nlb", s.lb); err != nil {
@@ -143,7 +159,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	s.control = newControlServer(cfg.Control.Listen, tlsSet.Control, s.lb.ControlHandler(), sup.Handler(), console)
+	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), console)
+	if s.control, err = controlauth.NewServer(ctl); err != nil {
+		return nil, err
+	}
 	if err = s.start(ctx, "control", s.control); err != nil {
 		return nil, err
 	}
@@ -310,8 +329,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 func (s *Stack) Summary(w io.Writer) {
 	e := s.Endpoint
 	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
-	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s\n  state    %s\n\n",
-		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, s.opts.StateDir)
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
+		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
+		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
 	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  curl -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
 		shellQuote(s.opts.StateDir), e.APIURL)
 }
@@ -384,47 +404,13 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 	return "unused", nil
 }
 
-// controlServer serves the control API: the load balancer's ELBv2-shaped
-// API under /elbv2/, the services and tasks under /ecs/, and a read-only
+// controlMux routes the control API: the load balancer's ELBv2-shaped API
+// under /elbv2/, the services and tasks under /ecs/, and a read-only
 // console page at /.
-type controlServer struct {
-	listen string
-	tls    *tls.Config // nil: plain HTTP
-	srv    *http.Server
-	ln     net.Listener
-}
-
-func newControlServer(listen string, tlsConfig *tls.Config, lbAPI, ecsAPI, console http.Handler) *controlServer {
+func controlMux(lbAPI, ecsAPI, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
 	mux.Handle("/", console)
-	return &controlServer{
-		listen: listen,
-		tls:    tlsConfig,
-		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-		},
-	}
+	return mux
 }
-
-func (c *controlServer) Start(context.Context) error {
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return fmt.Errorf("control.listen %s: %w", c.listen, err)
-	}
-	if c.tls != nil {
-		ln = tls.NewListener(ln, c.tls)
-	}
-	c.ln = ln
-	go func() { _ = c.srv.Serve(ln) }()
-	return nil
-}
-
-func (c *controlServer) Stop(ctx context.Context) error { return c.srv.Shutdown(ctx) }
-
-func (c *controlServer) URL() string { return pki.Scheme(c.tls) + "://" + c.ln.Addr().String() }
