@@ -50,6 +50,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"gateway component", func(c *Config) { c.Gateway.Resources[0].Path = "/a/{proxy+}/b" }, "gateway.resources[0].path"},
 		{"auth component", func(c *Config) { c.Auth.TokenValidity = time.Minute }, "auth.tokenValidity"},
 		{"ecs component", func(c *Config) { c.Services[0].Containers[0].Env = []string{"NOEQUALS"} }, "services[0].containers[0].env[0]"},
+		{"callback allow", func(c *Config) { c.Storage.Callbacks.Allow = []string{"127.0.0.0/8", "localhost"} },
+			`storage.callbacks.allow[1]: "localhost" is not a CIDR`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,5 +126,26 @@ func TestResponseOverrides(t *testing.T) {
 	cfg.Gateway.ResponseOverrides = map[string]gateway.ResponseTemplate{"NOT_A_TYPE": {StatusCode: 400}}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gateway.responses") {
 		t.Errorf("unknown response type: %v", err)
+	}
+}
+
+// The callbacks' allow list in YAML: the built-in stack allows loopback,
+// and a bad entry is named by its YAML path.
+func TestCallbacksAllowYAML(t *testing.T) {
+	d := Default()
+	if got := d.Storage.Callbacks.Allow; len(got) != 2 || got[0] != "127.0.0.0/8" || got[1] != "::1/128" {
+		t.Fatalf("built-in storage.callbacks.allow = %q", got)
+	}
+	data, err := d.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "callbacks:\n    allow:\n      - 127.0.0.0/8\n      - ::1/128\n") {
+		t.Fatalf("built-in stack YAML lacks storage.callbacks.allow:\n%s", data)
+	}
+	bad := strings.Replace(string(data), "- ::1/128", "- ::1/129", 1)
+	_, err = Parse([]byte(bad))
+	if want := `storage.callbacks.allow[1]: "::1/129" is not a CIDR`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse: %v, want %q", err, want)
 	}
 }

@@ -51,6 +51,9 @@ type Stack struct {
 	Endpoint Endpoints
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
+	// callbackEnv is the tasks' callback policy, set once the listeners
+	// are bound (callbacks.go).
+	callbackEnv atomic.Pointer[[]string]
 }
 
 type namedComponent struct {
@@ -125,7 +128,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	sup, err := ecs.New(cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs")))
+	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
+	ecfg.ExtraEnv = s.taskEnv
+	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
@@ -150,6 +155,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 	s.gateway = gw
 	if err = s.start(ctx, "gateway", gw); err != nil {
+		return nil, err
+	}
+	if err = s.setCallbackEnv(gw); err != nil {
 		return nil, err
 	}
 
