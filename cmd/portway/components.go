@@ -249,18 +249,11 @@ tasks, as $PORTWAY_CALLBACK_ALLOW and $PORTWAY_CALLBACK_DENY.`,
 	f.IntVar(&workers, "worker-concurrency", 0, "ingests processed at once by this app's worker (0: 2; negative: no worker)")
 	f.DurationVar(&pollInterval, "poll-interval", 0, "how often the worker looks for new ingests (default 1s)")
 	f.DurationVar(&leaseDuration, "lease-duration", 0, "how long a worker's claim on an ingest lasts without renewal (default 1m)")
-	f.StringVar(&callbackAllow, "callback-allow", "", "CIDRs (comma-separated) whose loopback and private addresses callbacks may go to; default $"+envCallbackAllow)
-	f.StringVar(&callbackDeny, "callback-deny", "", "addresses (comma-separated IP, IP:port or CIDR) callbacks never go to; default $"+envCallbackDeny)
+	f.StringVar(&callbackAllow, "callback-allow", "", "CIDRs (comma-separated) whose loopback and private addresses callbacks may go to; default $"+stack.EnvCallbackAllow)
+	f.StringVar(&callbackDeny, "callback-deny", "", "addresses (comma-separated IP, IP:port or CIDR) callbacks never go to; default $"+stack.EnvCallbackDeny)
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
-
-// The environment variables portway up sets in every container, read by
-// `portway app` when its flags are not given.
-const (
-	envCallbackAllow = "PORTWAY_CALLBACK_ALLOW"
-	envCallbackDeny  = "PORTWAY_CALLBACK_DENY"
-)
 
 // callbackPolicy is the app's callback policy from --callback-allow and
 // --callback-deny, or the environment variables in their place; an error
@@ -272,8 +265,8 @@ func callbackPolicy(cmd *cobra.Command, allow, deny string) (egress.Config, erro
 		}
 		return splitList(val), "--" + flag
 	}
-	allowList, allowFrom := list("callback-allow", envCallbackAllow, allow)
-	denyList, denyFrom := list("callback-deny", envCallbackDeny, deny)
+	allowList, allowFrom := list("callback-allow", stack.EnvCallbackAllow, allow)
+	denyList, denyFrom := list("callback-deny", stack.EnvCallbackDeny, deny)
 	if err := (egress.Config{Allow: allowList}).Validate(); err != nil {
 		return egress.Config{}, fmt.Errorf("%s: %w", allowFrom, err)
 	}
