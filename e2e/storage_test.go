@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make and drop the test's schema
 	"golang.org/x/oauth2/clientcredentials"
+	_ "modernc.org/sqlite" // the "sqlite" driver, to count the stack's ingests
 
 	"github.com/portway/portway/internal/stack"
 	"github.com/portway/portway/internal/storage/bagtest"
@@ -594,4 +595,74 @@ func TestBagIngestOnPostgres(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCallbackToTheStackIsRefused: an ingest whose callback is the load
+// balancer's own ingests listener would make the app take its callback as
+// a new ingest, with the same callback, for ever. The worker refuses the
+// stack's addresses: no connection, the callback fails with an event
+// saying why, and no second ingest appears.
+func TestCallbackToTheStackIsRefused(t *testing.T) {
+	stateDir := t.TempDir()
+	cfg := testStack(44)
+	up := startUp(t, stateDir, "--config", writeConfig(t, cfg))
+	client, ep := stackClient(t, stateDir)
+
+	port := 0
+	for _, l := range cfg.NLB.Listeners {
+		if l.TargetGroup == "ingests" {
+			port = l.Port
+		}
+	}
+	target := fmt.Sprintf("%s:%d", cfg.NLB.Address, port)
+	body := strings.Replace(fmt.Sprintf(bagIngestBody, "create", "loop.tar.gz", "loop"), `"bag":`,
+		`"callback": {"type": "Callback", "url": "http://`+target+`/ingests"}, "bag":`, 1)
+	in, err := tryPostIngestBody(client, ep.APIURL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Callback struct {
+			Status struct {
+				ID string `json:"id"`
+			} `json:"status"`
+		} `json:"callback"`
+		Events []struct {
+			Description string `json:"description"`
+		} `json:"events"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		getJSON(t, client, ep.APIURL+"/ingests/"+in.ID, &got)
+		if s := got.Callback.Status.ID; s == "succeeded" || s == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callback still %q after 60s", got.Callback.Status.ID)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+	last := ""
+	if len(got.Events) > 0 {
+		last = got.Events[len(got.Events)-1].Description
+	}
+	if want := "Callback refused - " + target + " is an address of this stack"; got.Callback.Status.ID != "failed" || last != want {
+		t.Fatalf("callback %s, last event %q\nwant failed, %q", got.Callback.Status.ID, last, want)
+	}
+
+	// A delivered callback is a 201 before its status is written, so by
+	// now a second ingest would be in the store.
+	db, err := sql.Open("sqlite", filepath.Join(stateDir, "storage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM ingests").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d ingests in the store, want the one", n)
+	}
+	up.stop(t)
 }

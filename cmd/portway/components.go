@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portway/portway/internal/auth"
 	"github.com/portway/portway/internal/controlauth"
+	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/sidecar"
@@ -232,7 +234,7 @@ func newSidecarCmd() *cobra.Command {
 }
 
 func newAppCmd() *cobra.Command {
-	var kind, listen, db, store, stateDir, logLevel string
+	var kind, listen, db, store, stateDir, logLevel, callbackAllow, callbackDeny string
 	var workers int
 	var pollInterval, leaseDuration time.Duration
 	cmd := &cobra.Command{
@@ -240,7 +242,13 @@ func newAppCmd() *cobra.Command {
 		Short: "Run a storage-service app: the bags API or the ingests API (with its ingest worker)",
 		Long: `Run a storage-service app. Both apps share one store: SQLite at --db by
 default, or PostgreSQL with --store postgres://… (or $PORTWAY_STORE, which
-keeps the password out of the process list).`,
+keeps the password out of the process list).
+
+Callbacks go only where --callback-allow and --callback-deny let them: a
+loopback or private address only inside an allowed CIDR, never a denied
+address (an IP, IP:port or CIDR: the addresses of the stack the app runs
+in), never link-local, multicast or broadcast. portway up sets both for its
+tasks, as $PORTWAY_CALLBACK_ALLOW and $PORTWAY_CALLBACK_DENY.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, flush, err := newLogger(cmd.ErrOrStderr(), logLevel)
@@ -251,10 +259,14 @@ keeps the password out of the process list).`,
 			if store == "" {
 				store = os.Getenv("PORTWAY_STORE")
 			}
+			callbacks, err := callbackPolicy(cmd, callbackAllow, callbackDeny)
+			if err != nil {
+				return err
+			}
 			a, err := app.New(app.Config{
 				Kind: kind, Listen: listen, DBPath: db, Store: store, StateDir: stateDir,
 				WorkerConcurrency: workers, PollInterval: pollInterval, LeaseDuration: leaseDuration,
-				Logger: log,
+				Callbacks: callbacks, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -271,6 +283,40 @@ keeps the password out of the process list).`,
 	f.IntVar(&workers, "worker-concurrency", 0, "ingests processed at once by this app's worker (0: 2; negative: no worker)")
 	f.DurationVar(&pollInterval, "poll-interval", 0, "how often the worker looks for new ingests (default 1s)")
 	f.DurationVar(&leaseDuration, "lease-duration", 0, "how long a worker's claim on an ingest lasts without renewal (default 1m)")
+	f.StringVar(&callbackAllow, "callback-allow", "", "CIDRs (comma-separated) whose loopback and private addresses callbacks may go to; default $"+stack.EnvCallbackAllow)
+	f.StringVar(&callbackDeny, "callback-deny", "", "addresses (comma-separated IP, IP:port or CIDR) callbacks never go to; default $"+stack.EnvCallbackDeny)
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
+}
+
+// callbackPolicy is the app's callback policy from --callback-allow and
+// --callback-deny, or the environment variables in their place; an error
+// names where the bad entry came from ("--callback-deny: deny[1]: …").
+func callbackPolicy(cmd *cobra.Command, allow, deny string) (egress.Config, error) {
+	list := func(flag, env, val string) ([]string, string) {
+		if !cmd.Flags().Changed(flag) {
+			return splitList(os.Getenv(env)), "$" + env
+		}
+		return splitList(val), "--" + flag
+	}
+	allowList, allowFrom := list("callback-allow", stack.EnvCallbackAllow, allow)
+	denyList, denyFrom := list("callback-deny", stack.EnvCallbackDeny, deny)
+	if err := (egress.Config{Allow: allowList}).Validate(); err != nil {
+		return egress.Config{}, fmt.Errorf("%s: %w", allowFrom, err)
+	}
+	if err := (egress.Config{Deny: denyList}).Validate(); err != nil {
+		return egress.Config{}, fmt.Errorf("%s: %w", denyFrom, err)
+	}
+	return egress.Config{Allow: allowList, Deny: denyList}, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }

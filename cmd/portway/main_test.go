@@ -56,6 +56,10 @@ func TestCLIErrorsNameTheProblem(t *testing.T) {
 		{[]string{"nlb", "--control-listen", "10.0.0.6:8082", "--state-dir", dir}, "--control-listen 10.0.0.6:8082 is not a loopback address"},
 		{[]string{"logs", "nope", "--state-dir", dir}, `no task "nope"`},
 		{[]string{"app", "--kind", "widgets", "--listen", "127.0.0.1:0"}, "kind"},
+		{[]string{"app", "--kind", "ingests", "--listen", "127.0.0.1:0", "--callback-allow", "127.0.0.0/8, 10.0.0.0/99"},
+			`--callback-allow: allow[1]: "10.0.0.0/99" is not a CIDR`},
+		{[]string{"app", "--kind", "ingests", "--listen", "127.0.0.1:0", "--callback-deny", "127.77.0.10,127.0.0.1:0"},
+			`--callback-deny: deny[1]: "127.0.0.1:0": the port must be from 1 to 65535`},
 		{[]string{"gateway"}, "--issuer"},
 		{[]string{"config", "check", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
 	}
@@ -66,5 +70,21 @@ func TestCLIErrorsNameTheProblem(t *testing.T) {
 				t.Fatalf("err = %v, want it to name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Without the flags, `portway app` reads its callback policy from the
+// environment portway up sets, and names the variable of a bad entry.
+func TestAppCallbackPolicyFromEnvironment(t *testing.T) {
+	t.Setenv("PORTWAY_CALLBACK_ALLOW", "127.0.0.0/8,::1/128")
+	t.Setenv("PORTWAY_CALLBACK_DENY", "127.77.0.10, 127.0.0.1:8082,nonsense")
+	_, err := runCLI(t, "app", "--kind", "ingests", "--listen", "127.0.0.1:0")
+	if want := `$PORTWAY_CALLBACK_DENY: deny[2]: "nonsense" is not an IP`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
+	}
+	// The flag wins over the variable.
+	_, err = runCLI(t, "app", "--kind", "widgets", "--listen", "127.0.0.1:0", "--callback-deny", "127.77.0.10")
+	if err == nil || strings.Contains(err.Error(), "PORTWAY_CALLBACK_DENY") || !strings.Contains(err.Error(), "kind") {
+		t.Fatalf("err = %v, want only the bad kind", err)
 	}
 }

@@ -92,6 +92,12 @@ type Config struct {
 	StoppedRetention int
 	// Runtime starts containers (default: local processes).
 	Runtime Runtime
+	// ExtraEnv, if set, is called at each container start (and for its
+	// health checks): its KEY=VALUE entries follow the container's own Env,
+	// so they win. It carries what is known only once the supervisor
+	// exists, such as the addresses its owner has bound since; it is not
+	// part of any task definition.
+	ExtraEnv func() []string
 }
 
 // ServiceConfig is an ECS service with its (single) task definition.

@@ -188,6 +188,9 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 	for _, e := range c.cfg.Env {
 		env = append(env, repl.Replace(e))
 	}
+	if s.cfg.ExtraEnv != nil {
+		env = append(env, s.cfg.ExtraEnv()...)
+	}
 	env = append(env, secrets...)
 	env = append(env,
 		"PORTWAY_TASK_ID="+t.id,

@@ -2,10 +2,14 @@ package ecs
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -201,5 +205,53 @@ func TestCappedLogRotates(t *testing.T) {
 	_, _ = l.Write(line) // 120 > 100: rotates
 	if cur, _ := os.ReadFile(path); len(cur) != 40 {
 		t.Errorf("after reopen: current %d bytes, want 40", len(cur))
+	}
+}
+
+// envRuntime is a fakeRuntime that keeps each started container's
+// environment.
+type envRuntime struct {
+	fakeRuntime
+	mu   sync.Mutex
+	envs [][]string
+}
+
+func (r *envRuntime) Start(spec ContainerSpec) (Process, error) {
+	r.mu.Lock()
+	r.envs = append(r.envs, spec.Env)
+	r.mu.Unlock()
+	return r.fakeRuntime.Start(spec)
+}
+
+func (r *envRuntime) started() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.envs)
+}
+
+// Config.ExtraEnv is read when a container starts, not when the
+// supervisor is made, and its entries win over the container's own.
+func TestExtraEnvIsReadAtContainerStart(t *testing.T) {
+	t.Parallel()
+	rt := &envRuntime{}
+	var extra atomic.Pointer[[]string]
+	set := func(env ...string) { extra.Store(&env) }
+	set("LATE=at-new")
+	svc := ServiceConfig{Name: "svc", DesiredCount: 1, StopTimeout: time.Second,
+		Containers: []ContainerConfig{fakeContainer("main", "LATE=own", "MINE=x")}}
+	s, err := New(Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(),
+		Services: []ServiceConfig{svc}, Runtime: rt, ExtraEnv: func() []string { return *extra.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set("LATE=at-start")
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	waitFor(t, waitLong, "a container", func() bool { return len(rt.started()) > 0 })
+	env := rt.started()[0]
+	if envValue(env, "LATE") != "at-start" || envValue(env, "MINE") != "x" {
+		t.Fatalf("LATE=%q MINE=%q", envValue(env, "LATE"), envValue(env, "MINE"))
 	}
 }

@@ -36,6 +36,20 @@ type StorageConfig struct {
 	// several hosts; empty means SQLite in the state dir. It reaches the
 	// containers as $PORTWAY_STORE, never on a command line.
 	Store string `yaml:"store,omitempty"`
+	// Callbacks is where ingest callbacks may go.
+	Callbacks CallbacksConfig `yaml:"callbacks,omitempty"`
+}
+
+// CallbacksConfig is the ingest callbacks' address policy. Callbacks never
+// go to the stack's own listeners (gateway, auth, control, the load
+// balancer's address, the task subnet), nor to link-local, multicast or
+// broadcast addresses; public addresses are allowed.
+type CallbacksConfig struct {
+	// Allow lists the CIDRs inside which loopback and private addresses
+	// may be called back (the built-in stack: 127.0.0.0/8 and ::1/128).
+	// It reaches the containers as $PORTWAY_CALLBACK_ALLOW, the stack's
+	// addresses as $PORTWAY_CALLBACK_DENY.
+	Allow []string `yaml:"allow,omitempty"`
 }
 
 // AuthConfig describes the user pool that issues tokens.

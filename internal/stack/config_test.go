@@ -59,6 +59,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 			c.Control.TLS = pki.ListenerTLS{Certificates: []pki.Files{{CertFile: "/z", KeyFile: "/k"}}}
 		}, "control.tls: certFile and keyFile go together (a listener with more certificates needs its default one too)"},
 		{"tls caFile", func(c *Config) { c.TLS.CAFile = "/nonexistent/ca.pem" }, "tls.caFile"},
+		{"callback allow", func(c *Config) { c.Storage.Callbacks.Allow = []string{"127.0.0.0/8", "localhost"} },
+			`storage.callbacks.allow[1]: "localhost" is not a CIDR`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,5 +167,26 @@ func TestUpTargetCIDRs(t *testing.T) {
 	cfg.NLB.TargetCIDRs = []string{DefaultTaskSubnet}
 	if got := strings.Join(cfg.upTargetCIDRs(), ","); got != DefaultTaskSubnet {
 		t.Errorf("nlb.targetCIDRs = the task subnet: %s", got)
+	}
+}
+
+// The callbacks' allow list in YAML: the built-in stack allows loopback,
+// and a bad entry is named by its YAML path.
+func TestCallbacksAllowYAML(t *testing.T) {
+	d := Default()
+	if got := d.Storage.Callbacks.Allow; len(got) != 2 || got[0] != "127.0.0.0/8" || got[1] != "::1/128" {
+		t.Fatalf("built-in storage.callbacks.allow = %q", got)
+	}
+	data, err := d.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "callbacks:\n    allow:\n      - 127.0.0.0/8\n      - ::1/128\n") {
+		t.Fatalf("built-in stack YAML lacks storage.callbacks.allow:\n%s", data)
+	}
+	bad := strings.Replace(string(data), "- ::1/128", "- ::1/129", 1)
+	_, err = Parse([]byte(bad))
+	if want := `storage.callbacks.allow[1]: "::1/129" is not a CIDR`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse: %v, want %q", err, want)
 	}
 }

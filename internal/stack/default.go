@@ -68,6 +68,9 @@ func Default() Config {
 		},
 		Control: ControlConfig{Listen: DefaultControlListen},
 		Tasks:   TasksConfig{Subnet: DefaultTaskSubnet},
+		// A callback receiver on this machine (127.0.0.1:<port>) works;
+		// the stack's own addresses are refused whatever this says.
+		Storage: StorageConfig{Callbacks: CallbacksConfig{Allow: []string{"127.0.0.0/8", "::1/128"}}},
 		Services: []ServiceConfig{
 			storageService("bags"),
 			storageService("ingests"),

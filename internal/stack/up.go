@@ -54,6 +54,9 @@ type Stack struct {
 
 	// controlToken guards the control API (controlauth.TokenFile).
 	controlToken string
+	// callbackEnv is the tasks' callback policy, set once the listeners
+	// are bound (callbacks.go).
+	callbackEnv atomic.Pointer[[]string]
 }
 
 type namedComponent struct {
@@ -149,7 +152,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	sup, err := ecs.New(cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs")))
+	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
+	ecfg.ExtraEnv = s.taskEnv
+	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
@@ -179,6 +184,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 	s.gateway = gw
 	if err = s.start(ctx, "gateway", gw); err != nil {
+		return nil, err
+	}
+	if err = s.setCallbackEnv(gw); err != nil {
 		return nil, err
 	}
 

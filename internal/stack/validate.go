@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/lazyre"
 )
 
@@ -133,6 +134,11 @@ func (c Config) Validate() error {
 	}
 	if st := c.Storage.Store; st != "" && !strings.HasPrefix(st, "postgres://") && !strings.HasPrefix(st, "postgresql://") {
 		add("storage.store", "must be a PostgreSQL DSN (postgres://user:password@host:port/db); leave it empty for SQLite in the state dir")
+	}
+	if err := (egress.Config{Allow: c.Storage.Callbacks.Allow}).Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			errs = append(errs, errors.New("storage.callbacks."+line))
+		}
 	}
 	if len(c.Services) == 0 {
 		add("services", "must list at least one service")

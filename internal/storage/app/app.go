@@ -90,7 +90,7 @@ func (a *App) Start(ctx context.Context) error {
 			Store: st, BucketsDir: filepath.Join(dir, "buckets"), StorageDir: filepath.Join(dir, "storage"),
 			WorkDir: filepath.Join(dir, "work"), Concurrency: a.cfg.WorkerConcurrency,
 			PollInterval: a.cfg.PollInterval, LeaseDuration: a.cfg.LeaseDuration,
-			Logger: a.log, Now: a.cfg.Now,
+			Callbacks: a.cfg.Callbacks, Logger: a.log, Now: a.cfg.Now,
 		})
 		if err != nil {
 			st.Close()

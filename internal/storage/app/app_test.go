@@ -37,6 +37,11 @@ func TestConfigValidate(t *testing.T) {
 		{"no db", func(c *Config) { c.DBPath = "" }, "dbPath: must not be empty"},
 		{"memory db", func(c *Config) { c.DBPath = ":memory:" }, "dbPath: must be a plain file path"},
 		{"db with query", func(c *Config) { c.DBPath = "x.db?mode=ro" }, "dbPath: must be a plain file path"},
+		{"callbacks", func(c *Config) {
+			c.Callbacks.Allow, c.Callbacks.Deny = []string{"127.0.0.0/8", "::1/128"}, []string{"127.77.0.10", "127.0.0.1:8082", "127.77.1.0/24"}
+		}, ""},
+		{"callback allow", func(c *Config) { c.Callbacks.Allow = []string{"127.0.0.0/8", "localhost"} }, `callbacks.allow[1]: "localhost" is not a CIDR`},
+		{"callback deny", func(c *Config) { c.Callbacks.Deny = []string{"127.0.0.1:http"} }, `callbacks.deny[0]: "127.0.0.1:http" is not an IP, IP:port or CIDR`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/storage/store"
 )
 
@@ -61,6 +62,11 @@ type Config struct {
 	WorkerConcurrency int
 	PollInterval      time.Duration
 	LeaseDuration     time.Duration
+	// Callbacks is the address policy of the worker's callbacks (see
+	// package egress): Allow lists the CIDRs whose loopback and private
+	// addresses may be called back, Deny the addresses of the stack the
+	// app runs in. The zero value allows public addresses only.
+	Callbacks egress.Config
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -118,6 +124,11 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseDuration < 0 {
 		errs = append(errs, fmt.Errorf("leaseDuration: must not be negative, got %s", c.LeaseDuration))
+	}
+	if err := c.Callbacks.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			errs = append(errs, errors.New("callbacks."+line))
+		}
 	}
 	return errors.Join(errs...)
 }

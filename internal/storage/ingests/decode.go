@@ -120,19 +120,26 @@ func DecodeRequest(body []byte) (Request, error) {
 		if req.CallbackURL, err = cb.str("url"); err != nil {
 			return Request{}, err
 		}
-		if !validCallbackURL(req.CallbackURL) {
-			return Request{}, invalid(cb.at("url"), "must be an absolute http or https URL")
+		if msg := checkCallbackURL(req.CallbackURL); msg != "" {
+			return Request{}, invalid(cb.at("url"), msg)
 		}
 	}
 	return req, nil
 }
 
-func validCallbackURL(s string) bool {
-	if len(s) > 2048 {
-		return false
-	}
+// checkCallbackURL checks a callback URL's form only. Where it may point
+// is decided when the worker connects, on the address it connects to (see
+// package egress): resolving the name here would prove nothing about the
+// address it resolves to then.
+func checkCallbackURL(s string) string {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
+	switch {
+	case len(s) > 2048 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "must be an absolute http or https URL"
+	case u.User != nil:
+		return "must not contain a user name or password"
+	}
+	return ""
 }
 
 // parseJSON decodes exactly one JSON value, numbers kept as json.Number.

@@ -21,11 +21,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/storage/bagit"
 	"github.com/portway/portway/internal/storage/model"
 	"github.com/portway/portway/internal/storage/store"
@@ -79,8 +81,11 @@ type Config struct {
 	LeaseDuration time.Duration
 	// Limits bound an unpacked bag. Default bagit.DefaultLimits.
 	Limits bagit.Limits
-	// Callback delivery.
-	CallbackClient  *http.Client  // default: a client with no redirects followed
+	// Callback delivery. Callbacks is the address policy of callback
+	// URLs, checked by the dialer on the address each connection goes to
+	// (see package egress): the zero value allows public addresses only.
+	// Redirects are not followed, proxies from the environment not used.
+	Callbacks       egress.Config
 	CallbackTimeout time.Duration // per attempt; default 10s
 	CallbackTries   int           // default 5
 	CallbackBackoff time.Duration // first wait between tries, doubling up to 30s; default 1s
@@ -113,14 +118,20 @@ func (c Config) Validate() error {
 	if c.CallbackTries < 0 {
 		errs = append(errs, fmt.Errorf("callbackTries: must not be negative, got %d", c.CallbackTries))
 	}
+	if err := c.Callbacks.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			errs = append(errs, errors.New("callbacks."+line))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // Worker processes ingests in the background between Start and Stop.
 type Worker struct {
-	cfg  Config
-	log  *slog.Logger
-	wake chan struct{}
+	cfg    Config
+	log    *slog.Logger
+	wake   chan struct{}
+	client *http.Client // callbacks
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -161,16 +172,21 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.CallbackBackoff == 0 {
 		cfg.CallbackBackoff = DefaultCallbackBackoff
 	}
-	if cfg.CallbackClient == nil {
-		cfg.CallbackClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.Owner), wake: make(chan struct{}, 1)}, nil
+	policy, err := egress.New(cfg.Callbacks)
+	if err != nil {
+		return nil, fmt.Errorf("worker: invalid config: %w", err) // Validate has seen it
+	}
+	client := &http.Client{
+		Transport:     policy.Transport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.Owner), wake: make(chan struct{}, 1), client: client}, nil
 }
 
 // Owner is the name this worker's leases carry.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/storage/bagtest"
 	"github.com/portway/portway/internal/storage/model"
 	"github.com/portway/portway/internal/storage/store"
@@ -53,8 +54,20 @@ func (e *env) open(t *testing.T) *store.Store {
 
 func (e *env) startWorker(t *testing.T, st *store.Store, mod func(*Config, *Worker)) *Worker {
 	t.Helper()
+	return e.startWorkerConfig(t, st, nil, mod)
+}
+
+// startWorkerConfig is startWorker with pre changing the config before
+// New (for what New builds from it, such as the callback client), mod
+// after.
+func (e *env) startWorkerConfig(t *testing.T, st *store.Store, pre func(*Config), mod func(*Config, *Worker)) *Worker {
+	t.Helper()
 	cfg := Config{Store: st, BucketsDir: e.buckets, StorageDir: e.storage, WorkDir: filepath.Join(e.dir, "work"),
-		PollInterval: 10 * time.Millisecond, CallbackBackoff: time.Millisecond, CallbackTimeout: 5 * time.Second}
+		PollInterval: 10 * time.Millisecond, CallbackBackoff: time.Millisecond, CallbackTimeout: 5 * time.Second,
+		Callbacks: egress.Config{Allow: []string{"127.0.0.0/8", "::1/128"}}}
+	if pre != nil {
+		pre(&cfg)
+	}
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -398,8 +411,8 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Config{PollInterval: -1, Concurrency: -1}.Validate()
-	for _, f := range []string{"store:", "bucketsDir:", "storageDir:", "pollInterval:", "concurrency:"} {
+	err := Config{PollInterval: -1, Concurrency: -1, Callbacks: egress.Config{Allow: []string{"127.0.0.1"}}}.Validate()
+	for _, f := range []string{"store:", "bucketsDir:", "storageDir:", "pollInterval:", "concurrency:", `callbacks.allow[0]: "127.0.0.1" is not a CIDR`} {
 		if err == nil || !strings.Contains(err.Error(), f) {
 			t.Errorf("error %v does not name %s", err, f)
 		}
