@@ -19,8 +19,9 @@ type ReloadResult struct {
 // service whose task definition changed gets a rolling deployment, a
 // changed desired count scales, changed deployment settings apply at once.
 // Changes to auth, the gateway, the load balancer or the set of services
-// take effect on the next start, and are named in NeedRestart. An invalid
-// config changes nothing.
+// take effect on the next start, and are named in NeedRestart. The
+// listeners' certificate files are read again. An invalid config changes
+// nothing.
 func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 	res := ReloadResult{Deployments: map[string]string{}}
 	if err := cfg.Validate(); err != nil {
@@ -46,8 +47,13 @@ func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 		}
 	}
 
-	ec := cfg.ECSComponent(s.opts.StateDir, s.opts.Executable, registrar{s.lb}, nil)
 	var errs []error
+	// Certificate files are read again whatever changed: a renewed
+	// certificate at the same path is the usual reason for a SIGHUP.
+	if err := s.tls.ReloadCertificates(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w (the listeners keep their certificates)", err))
+	}
+	ec := cfg.ECSComponent(s.opts.StateDir, s.opts.Executable, registrar{s.lb}, nil)
 	for i, sc := range ec.Services {
 		id, err := s.tasks.UpdateService(sc)
 		if err != nil {

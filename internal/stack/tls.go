@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"crypto/tls"
 	"fmt"
 	"path/filepath"
@@ -31,6 +32,21 @@ type TLSSet struct {
 	Client *tls.Config
 	// CAFile is the local CA's certificate when one serves a listener.
 	CAFile string
+
+	certs []*pki.Certs // the serving listeners', for ReloadCertificates
+}
+
+// ReloadCertificates reads every listener's own certificate files again
+// (renewed ones, on SIGHUP) and issues new local ones; a listener whose
+// files fail to load keeps serving what it had.
+func (t TLSSet) ReloadCertificates() error {
+	var errs []error
+	for _, c := range t.certs {
+		if err := c.Reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // serves reports whether a listener with own certificates l serves HTTPS.
@@ -76,11 +92,12 @@ func (c Config) BuildTLS(stateDir string) (TLSSet, error) {
 		if !c.serves(x.l) {
 			continue
 		}
-		cfg, err := pki.ServerConfig(x.l, ca, pki.LocalNames(x.listen, x.extra...))
+		certs, err := pki.NewCerts(x.l, ca, pki.LocalNames(x.listen, x.extra...))
 		if err != nil {
 			return set, fmt.Errorf("%s: %w", x.field, err)
 		}
-		*x.out = cfg
+		set.certs = append(set.certs, certs)
+		*x.out = certs.Config()
 	}
 	client, err := pki.ClientConfig(set.CAFile, c.TLS.CAFile)
 	if err != nil {

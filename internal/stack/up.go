@@ -48,6 +48,7 @@ type Stack struct {
 	lb       *nlb.LoadBalancer
 	tasks    *ecs.Supervisor
 	control  *controlauth.Server
+	tls      TLSSet
 	Endpoint Endpoints
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
@@ -126,6 +127,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, err
 	}
+	s.tls = tlsSet
 	ctl.TLS = tlsSet.Control
 	acfg := cfg.AuthComponent(abs, log.With("component", "auth"))
 	acfg.TLS = tlsSet.Auth
