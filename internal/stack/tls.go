@@ -1,8 +1,8 @@
 package stack
 
 import (
-	"errors"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"path/filepath"
 
