@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,6 +25,8 @@ type chain struct {
 	Roots   []int       // process ids whose trees are this chain's CPU and memory
 	getURL  string      // an ingest created through this chain
 	headers [][2]string // headers every request carries
+	// clientTLS is what clients of BaseURL trust when it is https.
+	clientTLS *tls.Config
 }
 
 // portwayStack is a running `portway up`.
@@ -33,11 +36,15 @@ type portwayStack struct {
 	endpoints stack.Endpoints
 	token     string
 	ready     time.Duration // from process start to endpoints.json
+	// clientTLS trusts the local CA with -tls (nil without): for the
+	// gateway, the token endpoint and the control API.
+	clientTLS *tls.Config
 }
 
-// startPortway runs `portway up` with the bench stack and waits for
-// endpoints.json.
-func startPortway(ctx context.Context, ps *procSet, bin, dir string) (*portwayStack, error) {
+// startPortway runs `portway up` with the bench stack and state dir
+// stateDir (with --tls when bt is set: the local CA in stateDir/tls is
+// bt's) and waits for endpoints.json.
+func startPortway(ctx context.Context, ps *procSet, bin, dir, stateDir string, bt *benchTLS) (*portwayStack, error) {
 	cfg := benchStack()
 	data, err := cfg.Marshal()
 	if err != nil {
@@ -47,8 +54,11 @@ func startPortway(ctx context.Context, ps *procSet, bin, dir string) (*portwaySt
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		return nil, err
 	}
-	stateDir := filepath.Join(dir, "portway-state")
-	up, err := ps.start("portway-up", []string{bin, "up", "--config", cfgPath, "--state-dir", stateDir}, nil)
+	args := []string{bin, "up", "--config", cfgPath, "--state-dir", stateDir}
+	if bt != nil {
+		args = append(args, "--tls")
+	}
+	up, err := ps.start("portway-up", args, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,15 +70,19 @@ func startPortway(ctx context.Context, ps *procSet, bin, dir string) (*portwaySt
 	if err != nil {
 		return nil, err
 	}
-	s := &portwayStack{up: up, stateDir: stateDir, ready: time.Since(up.started)}
+	s := &portwayStack{up: up, stateDir: stateDir, ready: time.Since(up.started), clientTLS: bt.clientTLS()}
 	if s.endpoints, err = stack.ReadEndpoints(stateDir); err != nil {
+		return nil, err
+	}
+	if err := checkEndpointsTLS(s.endpoints, bt); err != nil {
 		return nil, err
 	}
 	creds, err := stack.ReadCredentials(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: clientTimeout}
+	client := newClient(s.clientTLS, clientTimeout, true)
+	defer client.CloseIdleConnections()
 	if s.token, err = fetchToken(ctx, client, creds); err != nil {
 		return nil, err
 	}
@@ -85,6 +99,8 @@ type offTheShelf struct {
 	sockPath string
 	baseURL  string // gateway URL with the stage
 	nlbAddr  string // HAProxy's frontend "ip:port"
+	// clientTLS trusts the gateway's certificate with -tls (nil without).
+	clientTLS *tls.Config
 }
 
 // startApps starts n ingests apps on their own IPs, sharing one database.
@@ -131,9 +147,10 @@ func startNginx(ctx context.Context, ps *procSet, nginx, dir, name, conf string)
 }
 
 // startOffTheShelf starts two apps, an nginx sidecar in front of each,
-// HAProxy over the sidecars and an nginx gateway over HAProxy.
-func startOffTheShelf(ctx context.Context, ps *procSet, t tools, bin, dir string) (*offTheShelf, error) {
-	c := &offTheShelf{}
+// HAProxy over the sidecars and an nginx gateway over HAProxy; the gateway
+// serves HTTPS with bt's certificate when bt is set.
+func startOffTheShelf(ctx context.Context, ps *procSet, t tools, bin, dir string, bt *benchTLS) (*offTheShelf, error) {
+	c := &offTheShelf{clientTLS: bt.clientTLS()}
 	var err error
 	if c.apps, c.appAddrs, err = startApps(ctx, ps, bin, dir, 2); err != nil {
 		return nil, err
@@ -200,18 +217,25 @@ func startOffTheShelf(ctx context.Context, ps *procSet, t tools, bin, dir string
 	if err != nil {
 		return nil, err
 	}
-	gconf, err := nginxGatewayConfig{
+	gcfg := nginxGatewayConfig{
 		nginxCommon: nginxCommon{Dir: dir, Name: "nginx-gateway", User: user},
 		Listen:      hostPort(chainGatewayIP, gwPort), Stage: "v1", Upstream: hcfg.Listen,
-	}.Render()
+	}
+	scheme := "http"
+	if bt != nil {
+		gcfg.CertFile, gcfg.KeyFile = bt.gateway.CertFile, bt.gateway.KeyFile
+		scheme = "https"
+	}
+	gconf, err := gcfg.Render()
 	if err != nil {
 		return nil, err
 	}
 	if c.gateway, err = startNginx(ctx, ps, t.nginx, dir, "nginx-gateway", gconf); err != nil {
 		return nil, err
 	}
-	c.baseURL = "http://" + hostPort(chainGatewayIP, gwPort) + "/v1"
-	client := &http.Client{Timeout: time.Second}
+	c.baseURL = scheme + "://" + hostPort(chainGatewayIP, gwPort) + "/v1"
+	client := newClient(c.clientTLS, time.Second, true)
+	defer client.CloseIdleConnections()
 	if err := waitFor(ctx, "nginx gateway", c.gateway, 30*time.Second, 20*time.Millisecond, func() bool {
 		resp, err := client.Get(c.baseURL + "/ingests/00000000-0000-0000-0000-000000000000")
 		if err != nil {
@@ -223,6 +247,41 @@ func startOffTheShelf(ctx context.Context, ps *procSet, t tools, bin, dir string
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkEndpointsTLS checks that portway serves what the harness asked
+// for: https URLs with the harness's CA under -tls, plain http without.
+func checkEndpointsTLS(ep stack.Endpoints, bt *benchTLS) error {
+	want := "http://"
+	if bt != nil {
+		want = "https://"
+		if ep.CAFile != bt.caFile {
+			return fmt.Errorf("portway up --tls: endpoints.json names CA %q, not the harness's %s", ep.CAFile, bt.caFile)
+		}
+	}
+	for _, u := range []string{ep.APIURL, ep.TokenURL, ep.ControlURL} {
+		if !strings.HasPrefix(u, want) {
+			return fmt.Errorf("portway up: endpoint %s is not %s (tls %v)", u, want, bt != nil)
+		}
+	}
+	return nil
+}
+
+// checkSchemes checks that the gateway chains are https exactly when
+// useTLS (so wrk gets https URLs under -tls) and the direct chain is plain.
+func checkSchemes(chains []chain, useTLS bool) error {
+	for _, c := range chains {
+		want := "http://"
+		if useTLS && c.Name != chainDirect {
+			want = "https://"
+		}
+		for _, u := range []string{c.BaseURL, c.getURL} {
+			if !strings.HasPrefix(u, want) {
+				return fmt.Errorf("chain %s: URL %s is not %s (tls %v)", c.Name, u, want, useTLS)
+			}
+		}
+	}
+	return nil
 }
 
 // roots are the chain's processes (nginx masters have their workers below).

@@ -46,6 +46,9 @@ type nginxGatewayConfig struct {
 	Listen   string // "127.0.0.1:port"
 	Stage    string // "v1"
 	Upstream string // HAProxy frontend "ip:port"
+	// CertFile and KeyFile (PEM), when set, make the listener HTTPS (-tls).
+	// TLS ends here, as at API Gateway: the hops behind stay plain HTTP.
+	CertFile, KeyFile string
 }
 
 // nginxSidecarConfig is nginx standing in for the task's sidecar: the same
@@ -98,7 +101,18 @@ var nginxGatewayTmpl = template.Must(template.New("gw").Parse(nginxHead + `    c
         keepalive_requests 1000000;
     }
     server {
+{{- if .CertFile}}
+        listen {{.Listen}} ssl reuseport;
+        # An ordinary production TLS front: TLS 1.2 and 1.3 (as portway's
+        # listeners), nginx's default ciphers, and session resumption at
+        # nginx's defaults: session tickets on, no shared session cache —
+        # as portway's Go listeners (tickets, no server-side cache).
+        ssl_certificate {{.CertFile}};
+        ssl_certificate_key {{.KeyFile}};
+        ssl_protocols TLSv1.2 TLSv1.3;
+{{- else}}
         listen {{.Listen}} reuseport;
+{{- end}}
         location /{{.Stage}}/ingests {
             proxy_pass http://nlb/ingests;
             proxy_http_version 1.1;

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/pki"
 )
 
 func containsAll(t *testing.T, what, text string, wants []string) {
@@ -24,6 +26,27 @@ func testGatewayConfig(dir string) nginxGatewayConfig {
 		nginxCommon: nginxCommon{Dir: dir, Name: "nginx-gateway"},
 		Listen:      "127.0.0.1:18080", Stage: "v1", Upstream: "127.78.3.10:18081",
 	}
+}
+
+// testGatewayTLSConfig is the gateway config of -tls, with a certificate
+// for its address from a fresh local CA in dir.
+func testGatewayTLSConfig(t *testing.T, dir string) nginxGatewayConfig {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(filepath.Join(dir, "ca"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testGatewayConfig(dir)
+	c.Name = "nginx-gateway-tls"
+	c.CertFile, c.KeyFile = filepath.Join(dir, "gw-cert.pem"), filepath.Join(dir, "gw-key.pem")
+	if err := pki.WriteFiles(cert, pki.Files{CertFile: c.CertFile, KeyFile: c.KeyFile}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func testSidecarConfig(dir string) nginxSidecarConfig {
@@ -67,6 +90,27 @@ func TestNginxGatewayConfig(t *testing.T) {
 	if strings.Contains(conf, "user ") {
 		t.Errorf("user directive without a user:\n%s", conf)
 	}
+	if strings.Contains(conf, "ssl") {
+		t.Errorf("TLS without certificate files:\n%s", conf)
+	}
+}
+
+func TestNginxGatewayTLSConfig(t *testing.T) {
+	c := testGatewayConfig("/tmp/b")
+	c.CertFile, c.KeyFile = "/tmp/b/gw-cert.pem", "/tmp/b/gw-key.pem"
+	conf, err := c.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "gateway TLS config", conf, []string{
+		"listen 127.0.0.1:18080 ssl reuseport;",
+		"ssl_certificate /tmp/b/gw-cert.pem;",
+		"ssl_certificate_key /tmp/b/gw-key.pem;",
+		"ssl_protocols TLSv1.2 TLSv1.3;",
+		// the load balancer behind stays plain HTTP
+		"proxy_pass http://nlb/ingests;",
+		"proxy_set_header X-Forwarded-Proto $scheme;",
+	})
 }
 
 func TestNginxSidecarConfig(t *testing.T) {
@@ -127,9 +171,12 @@ func TestConfigsAcceptedByTools(t *testing.T) {
 		t.Log("nginx not installed; skipping nginx -t")
 	} else {
 		gw := testGatewayConfig(dir)
+		gwTLS := testGatewayTLSConfig(t, dir)
 		sc := testSidecarConfig(dir)
 		sc.User = nginxUser(os.Geteuid())
-		for name, render := range map[string]func() (string, error){"nginx-gateway": gw.Render, "nginx-sidecar1": sc.Render} {
+		for name, render := range map[string]func() (string, error){
+			"nginx-gateway": gw.Render, "nginx-gateway-tls": gwTLS.Render, "nginx-sidecar1": sc.Render,
+		} {
 			conf, err := render()
 			if err != nil {
 				t.Fatal(err)

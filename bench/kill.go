@@ -31,11 +31,11 @@ type outcome struct {
 // observeKill keeps killWorkers clients requesting u (new connection each
 // time), checks they succeed, calls kill, and then watches for window: when
 // requests stop failing and when markedDown first reports true.
-func observeKill(ctx context.Context, u string, headers [][2]string, kill func() error, markedDown func() bool, window time.Duration) (KillResult, error) {
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
-	}
+// With -tls each request is a full TLS handshake as well (the client keeps
+// no session cache).
+func observeKill(ctx context.Context, c chain, kill func() error, markedDown func() bool, window time.Duration) (KillResult, error) {
+	u, headers := c.getURL, c.headers
+	client := newClient(c.clientTLS, 2*time.Second, false)
 	defer client.CloseIdleConnections()
 	var mu sync.Mutex
 	var outcomes []outcome
@@ -169,14 +169,16 @@ func killPortwayTarget(ctx context.Context, bin string, pw *portwayStack, c chai
 	if err != nil {
 		return KillResult{}, err
 	}
-	client := &http.Client{Timeout: time.Second}
+	// The control API is https under -tls, with the same local CA.
+	client := newClient(pw.clientTLS, time.Second, true)
+	defer client.CloseIdleConnections()
 	healthURL := pw.endpoints.ControlURL + "/elbv2/DescribeTargetHealth?TargetGroupName=" + url.QueryEscape("ingests")
 	markedDown := func() bool {
 		down, err := portwayTargetDown(client, healthURL, token, ip)
 		return err == nil && down
 	}
 	kill := func() error { return syscall.Kill(pid, syscall.SIGKILL) }
-	r, err := observeKill(ctx, c.getURL, c.headers, kill, markedDown, window)
+	r, err := observeKill(ctx, c, kill, markedDown, window)
 	r.Chain, r.Target = chainPortway, fmt.Sprintf("sidecar of task %s (pid %d)", ip, pid)
 	return r, err
 }
@@ -235,7 +237,7 @@ func killChainTarget(ctx context.Context, ots *offTheShelf, c chain, window time
 		return err == nil && strings.HasPrefix(st[server], "DOWN")
 	}
 	kill := func() error { return syscall.Kill(-victim.PID(), syscall.SIGKILL) }
-	r, err := observeKill(ctx, c.getURL, c.headers, kill, markedDown, window)
+	r, err := observeKill(ctx, c, kill, markedDown, window)
 	r.Chain, r.Target = chainNginx, fmt.Sprintf("nginx sidecar %s (pid %d)", server, victim.PID())
 	return r, err
 }

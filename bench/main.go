@@ -3,8 +3,8 @@
 // and prints a table (or -json).
 //
 //	go run ./bench [-duration 10s] [-connections 32] [-threads 1] [-rounds 3]
-//	               [-scenarios get,post1m,newconn,c64,kill] [-quick] [-json]
-//	               [-json-file FILE] [-keep] [-v]
+//	               [-scenarios get,post1m,newconn,c64,kill] [-quick] [-tls]
+//	               [-json] [-json-file FILE] [-keep] [-v]
 //
 // It needs root (or the packages already installed) for apt-get, and
 // Linux (it reads /proc and binds 127.78.0.0/16 loopback addresses).
@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -44,11 +45,14 @@ type options struct {
 	Rounds      int
 	Scenarios   []string
 	Quick       bool
-	JSON        bool
-	JSONFile    string
-	Keep        bool
-	KillWindow  time.Duration
-	Verbose     bool
+	// TLS serves both gateways over HTTPS (portway up --tls, nginx with
+	// ssl); everything behind them stays plain HTTP.
+	TLS        bool
+	JSON       bool
+	JSONFile   string
+	Keep       bool
+	KillWindow time.Duration
+	Verbose    bool
 }
 
 // Validate checks the options; errors name the flag.
@@ -100,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each round runs every chain once, interleaved")
 	fs.StringVar(&sc, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: 1s runs, no warm-up, 1 round, 6s kill window")
+	fs.BoolVar(&o.TLS, "tls", false, "HTTPS at both gateways (portway up --tls; nginx listen ssl), certificates from portway's local CA; NLB, sidecars, apps and the direct chain stay plain HTTP")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON instead of a table")
 	fs.StringVar(&o.JSONFile, "json-file", "", "also write the JSON report to this file")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temp dir (configs and logs) at the end")
@@ -194,8 +199,17 @@ func run(ctx context.Context, opts options, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 
-	log.Info("starting portway up")
-	pw, err := startPortway(ctx, ps, bin, dir)
+	stateDir := filepath.Join(dir, "portway-state")
+	var bt *benchTLS
+	if opts.TLS {
+		log.Info("making the local CA and the nginx gateway's certificate")
+		if bt, err = setupTLS(stateDir, dir); err != nil {
+			return err
+		}
+	}
+
+	log.Info("starting portway up", "tls", opts.TLS)
+	pw, err := startPortway(ctx, ps, bin, dir, stateDir, bt)
 	if err != nil {
 		return err
 	}
@@ -203,7 +217,7 @@ func run(ctx context.Context, opts options, stdout io.Writer, log *slog.Logger) 
 	rep.Portway.Description = "portway up and all its tasks: the default stack, bags and ingests, 2 tasks each"
 
 	log.Info("starting nginx → HAProxy → nginx")
-	ots, err := startOffTheShelf(ctx, ps, t, bin, dir)
+	ots, err := startOffTheShelf(ctx, ps, t, bin, dir, bt)
 	if err != nil {
 		return err
 	}
@@ -226,6 +240,9 @@ func run(ctx context.Context, opts options, stdout io.Writer, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
+	if err := checkSchemes(chains, opts.TLS); err != nil {
+		return err
+	}
 	lbs, err := lbChains(pw, ots, chains)
 	if err != nil {
 		return err
@@ -234,7 +251,7 @@ func run(ctx context.Context, opts options, stdout io.Writer, log *slog.Logger) 
 		stackRoots: map[string][]int{chainPortway: {pw.up.PID()}, chainNginx: ots.roots(), chainDirect: chains[2].Roots}}
 	rep.Settings = Settings{
 		Duration: opts.Duration.String(), Warmup: opts.Warmup.String(), Threads: opts.Threads,
-		Connections: opts.Connections, Rounds: opts.Rounds, BodyBytes: postBodyBytes,
+		Connections: opts.Connections, Rounds: opts.Rounds, BodyBytes: postBodyBytes, TLS: opts.TLS,
 	}
 	for _, c := range chains {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)

@@ -142,7 +142,21 @@ func TestParseFlags(t *testing.T) {
 			if strings.Join(o.Scenarios, ",") != "get,post1m,lb1m,newconn,c64,kill" {
 				t.Errorf("scenarios %v", o.Scenarios)
 			}
+			if o.TLS {
+				t.Error("TLS on by default")
+			}
 		}},
+		{name: "tls", args: []string{"-quick", "-tls", "-scenarios", "get,newconn"}, check: func(t *testing.T, o options) {
+			if !o.TLS || o.Duration != time.Second || strings.Join(o.Scenarios, ",") != "get,newconn" {
+				t.Errorf("%+v", o)
+			}
+		}},
+		{name: "tls=false", args: []string{"-tls=false"}, check: func(t *testing.T, o options) {
+			if o.TLS {
+				t.Errorf("%+v", o)
+			}
+		}},
+		{name: "tls takes no value", args: []string{"-tls", "yes"}, wantErr: "unexpected arguments"},
 		{name: "quick", args: []string{"-quick", "-json"}, check: func(t *testing.T, o options) {
 			if o.Duration != time.Second || o.Rounds != 1 || o.Warmup != 0 || o.KillWindow != 6*time.Second || !o.JSON {
 				t.Errorf("%+v", o)
@@ -210,9 +224,21 @@ func TestAggregateAndRatios(t *testing.T) {
 	if err := writeTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"portway/nginx", "0.40×", "portway/direct", "still failing", "marked it down after 12 ms"} {
+	for _, want := range []string{"portway/nginx", "0.40×", "portway/direct", "still failing", "marked it down after 12 ms", "; tls: false"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
+	}
+	rep.Settings.TLS = true
+	table.Reset()
+	if err := writeTable(&table, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "; tls: true") {
+		t.Errorf("table does not say TLS was on:\n%s", table.String())
+	}
+	data, err := json.Marshal(rep.Settings)
+	if err != nil || !strings.Contains(string(data), `"tls":true`) {
+		t.Errorf("settings JSON %s (%v) lacks \"tls\":true", data, err)
 	}
 }

@@ -46,6 +46,9 @@ type Settings struct {
 	Rounds      int      `json:"rounds"`
 	Order       []string `json:"order"`
 	BodyBytes   int      `json:"post_body_bytes"`
+	// TLS is whether both gateways served HTTPS (-tls); the load
+	// balancers, sidecars, apps and the direct chain are plain HTTP.
+	TLS bool `json:"tls"`
 }
 
 // StackFigures are a chain's start-up time and memory.
@@ -184,6 +187,14 @@ func ratios(chains []ChainResult) []Ratio {
 	return out
 }
 
+// tlsLine says in the table's heading whether the gateways served HTTPS.
+func tlsLine(on bool) string {
+	if on {
+		return "tls: true (HTTPS at both gateways; NLB, sidecars, apps and direct plain HTTP)"
+	}
+	return "tls: false (plain HTTP throughout)"
+}
+
 func fmtRatio(x float64) string {
 	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
 		return "-"
@@ -204,7 +215,7 @@ func writeTable(w io.Writer, r Report) error {
 	fmt.Fprintf(w, "machine: %d CPUs %s, kernel %s, %s; %s, %s, %s\n", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, m.Nginx, m.HAProxy, m.Wrk)
 	fmt.Fprintf(w, "load average before %s, after %s; other processes kept %.2f cores busy during the runs\n", m.LoadBefore, m.LoadAfter, m.OtherCPUCores)
 	s := r.Settings
-	fmt.Fprintf(w, "wrk -t%d -c%d -d%s (warm-up %s), %d rounds, order %s\n\n", s.Threads, s.Connections, s.Duration, s.Warmup, s.Rounds, strings.Join(s.Order, " "))
+	fmt.Fprintf(w, "wrk -t%d -c%d -d%s (warm-up %s), %d rounds, order %s; %s\n\n", s.Threads, s.Connections, s.Duration, s.Warmup, s.Rounds, strings.Join(s.Order, " "), tlsLine(s.TLS))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tchain\treq/s\tp50\tp99\tCPU s/1k req\terrors\tB/response\t")

@@ -25,7 +25,9 @@ type scenario struct {
 	Connections int // 0: the -connections flag
 	// LBOnly runs against the load balancers directly (portway's NLB,
 	// HAProxy) instead of the full paths.
-	LBOnly  bool
+	LBOnly bool
+	// TLSNote is added to the description with -tls.
+	TLSNote string
 	request func(c chain) (url string, req wrkRequest, err error)
 }
 
@@ -68,7 +70,10 @@ func scenarios() []scenario {
 		{
 			Name:        "newconn",
 			Description: "GET /ingests/{id} with Connection: close: a new TCP connection per request",
-			request:     getIngest([2]string{"Connection", "close"}),
+			// Checked with Go's and nginx's servers: wrk keeps each
+			// connection's TLS session and resumes it from the ticket.
+			TLSNote: "and at the gateways a TLS handshake, resumed from a session ticket (wrk keeps the session; both gateways issue tickets)",
+			request: getIngest([2]string{"Connection", "close"}),
 		},
 		{
 			Name:        "c64",
@@ -107,12 +112,13 @@ func (c chain) headerPairs() [][2]string {
 func prepareChains(ctx context.Context, pw *portwayStack, ots *offTheShelf, log *slog.Logger) ([]chain, error) {
 	auth := [][2]string{{"Authorization", "Bearer " + pw.token}}
 	chains := []chain{
-		{Name: chainPortway, Stack: chainPortway, BaseURL: pw.endpoints.APIURL, Roots: []int{pw.up.PID()}, headers: auth},
-		{Name: chainNginx, Stack: chainNginx, BaseURL: ots.baseURL, Roots: ots.roots(), headers: auth},
+		{Name: chainPortway, Stack: chainPortway, BaseURL: pw.endpoints.APIURL, Roots: []int{pw.up.PID()}, headers: auth, clientTLS: pw.clientTLS},
+		{Name: chainNginx, Stack: chainNginx, BaseURL: ots.baseURL, Roots: ots.roots(), headers: auth, clientTLS: ots.clientTLS},
 		{Name: chainDirect, Stack: chainDirect, BaseURL: "http://" + ots.appAddrs[0], Roots: []int{ots.apps[0].PID()}, headers: auth},
 	}
-	client := &http.Client{Timeout: clientTimeout}
 	for i := range chains {
+		client := newClient(chains[i].clientTLS, clientTimeout, true)
+		defer client.CloseIdleConnections()
 		u, err := createIngest(ctx, client, chains[i].BaseURL, pw.token)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", chains[i].Name, err)
@@ -171,6 +177,9 @@ func (m *measurer) scenario(ctx context.Context, sc scenario) (ScenarioResult, e
 		conns = m.opts.Connections
 	}
 	res := ScenarioResult{Name: sc.Name, Description: sc.Description, Connections: conns}
+	if m.opts.TLS && sc.TLSNote != "" {
+		res.Description += ", " + sc.TLSNote
+	}
 	chains := m.chains
 	if sc.LBOnly {
 		chains = m.lbChains

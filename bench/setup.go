@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/pki"
 	"github.com/portway/portway/internal/stack"
 )
 
@@ -140,6 +142,68 @@ func benchStack() stack.Config {
 	cfg.Gateway.StageVariables["nlb_host"] = portwayNLB
 	cfg.Tasks.Subnet = portwaySubnet
 	return cfg
+}
+
+// benchTLS is what -tls needs: the local CA both gateways' certificates
+// come from, the nginx gateway's certificate, and the client side that
+// trusts the CA.
+type benchTLS struct {
+	caFile  string      // the local CA's certificate (<state>/tls/ca.pem)
+	gateway pki.Files   // the nginx gateway's certificate and key
+	client  *tls.Config // the system's roots plus the local CA
+}
+
+// setupTLS makes portway's local CA in stateDir/tls before `portway up
+// --tls` starts (which then opens it rather than making one), and issues
+// the nginx gateway's certificate (for chainGatewayIP) from the same CA
+// into dir: both gateways present a certificate of one CA, and the
+// harness's clients trust that CA alone besides the system's roots.
+func setupTLS(stateDir, dir string) (*benchTLS, error) {
+	ca, err := pki.LoadOrCreateCA(filepath.Join(stateDir, stack.TLSDir), nil)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := ca.Issue([]string{chainGatewayIP})
+	if err != nil {
+		return nil, err
+	}
+	bt := &benchTLS{
+		caFile:  ca.CertFile(),
+		gateway: pki.Files{CertFile: filepath.Join(dir, "nginx-gateway-cert.pem"), KeyFile: filepath.Join(dir, "nginx-gateway-key.pem")},
+	}
+	if err := pki.WriteFiles(cert, bt.gateway); err != nil {
+		return nil, err
+	}
+	if bt.client, err = pki.ClientConfig(bt.caFile); err != nil {
+		return nil, err
+	}
+	return bt, nil
+}
+
+// clientTLS is the client TLS config of -tls, nil without it.
+func (bt *benchTLS) clientTLS() *tls.Config {
+	if bt == nil {
+		return nil
+	}
+	return bt.client
+}
+
+// newClient is an HTTP client of the harness: no proxy from the
+// environment (everything it calls is on loopback), HTTPS trusting
+// tlsConf's roots (nil: Go's defaults), a new connection per request
+// unless keepAlive.
+func newClient(tlsConf *tls.Config, timeout time.Duration, keepAlive bool) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			TLSClientConfig:     tlsConf,
+			TLSHandshakeTimeout: timeout,
+			DisableKeepAlives:   !keepAlive,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}
 }
 
 // freePort returns a port that was free on ip a moment ago.
