@@ -89,8 +89,8 @@ func TestJWKSAndDiscovery(t *testing.T) {
 	var disc map[string]any
 	getJSON(t, s.Issuer()+"/.well-known/openid-configuration", &disc)
 	want := map[string]any{
-		"issuer":         s.URL() + "/local_portway",
-		"jwks_uri":       s.URL() + "/local_portway/.well-known/jwks.json",
+		"issuer":         s.URL() + "/eu-west-1_portway",
+		"jwks_uri":       s.URL() + "/eu-west-1_portway/.well-known/jwks.json",
 		"token_endpoint": s.URL() + "/oauth2/token",
 	}
 	for k, v := range want {

@@ -277,13 +277,21 @@ func TestIssuerStyles(t *testing.T) {
 		{
 			name:      "local",
 			mod:       func(*Config) {},
-			wantIss:   func(s *Server) string { return s.URL() + "/local_portway" },
-			wellKnown: "/local_portway",
+			wantIss:   func(s *Server) string { return s.URL() + "/eu-west-1_portway" },
+			wellKnown: "/eu-west-1_portway",
 		},
 		{
-			name:      "aws with region",
-			mod:       func(c *Config) { c.IssuerStyle, c.Region = IssuerStyleAWS, "eu-west-1" },
-			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-1.amazonaws.com/local_portway" },
+			name:      "aws, region of the default pool id",
+			mod:       func(c *Config) { c.IssuerStyle = IssuerStyleAWS },
+			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_portway" },
+			wellKnown: "/eu-west-1_portway",
+		},
+		{
+			name: "aws with region, local pool id",
+			mod: func(c *Config) {
+				c.IssuerStyle, c.Region, c.UserPoolID = IssuerStyleAWS, "eu-west-2", "local_portway"
+			},
+			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-2.amazonaws.com/local_portway" },
 			wellKnown: "/local_portway",
 		},
 		{
@@ -339,7 +347,8 @@ func TestIssuerConfigValidate(t *testing.T) {
 		want string // "" = valid
 	}{
 		{"local explicit", func(c *Config) { c.IssuerStyle = IssuerStyleLocal }, ""},
-		{"aws default pool needs region", func(c *Config) { c.IssuerStyle = IssuerStyleAWS }, "region: required"},
+		{"aws default pool has a region", func(c *Config) { c.IssuerStyle = IssuerStyleAWS }, ""},
+		{"aws local pool needs region", func(c *Config) { c.IssuerStyle, c.UserPoolID = IssuerStyleAWS, "local_portway" }, "region: required"},
 		{"aws with region", func(c *Config) { c.IssuerStyle, c.Region = IssuerStyleAWS, "eu-west-2" }, ""},
 		{"aws region from pool", func(c *Config) { c.IssuerStyle, c.UserPoolID = IssuerStyleAWS, "eu-west-1_x1" }, ""},
 		{"bad style", func(c *Config) { c.IssuerStyle = "cognito" }, "issuerStyle:"},

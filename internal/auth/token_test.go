@@ -241,7 +241,7 @@ func TestNotFoundAndMethods(t *testing.T) {
 	}{
 		{"GET", "/nope", 404, ""},
 		{"POST", "/.well-known/jwks.json", 405, "GET, HEAD"},
-		{"DELETE", "/local_portway/.well-known/openid-configuration", 405, "GET, HEAD"},
+		{"DELETE", "/eu-west-1_portway/.well-known/openid-configuration", 405, "GET, HEAD"},
 		{"HEAD", "/.well-known/jwks.json", 200, ""},
 		{"GET", "/other_pool/.well-known/jwks.json", 404, ""},
 	} {
