@@ -50,8 +50,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		code   string
 		allow  string
 	}{
-		{"GET", tokenReq{method: http.MethodGet}, 405, errMethodNotAllowed, "POST"},
-		{"PUT", tokenReq{method: http.MethodPut, form: full()}, 405, errMethodNotAllowed, "POST"},
+		{"GET", tokenReq{method: http.MethodGet}, 405, errMethodNotAllowed, "OPTIONS, POST"},
+		{"PUT", tokenReq{method: http.MethodPut, form: full()}, 405, errMethodNotAllowed, "OPTIONS, POST"},
 		{"no content type", tokenReq{contentType: "-", form: full()}, 400, errInvalidRequest, ""},
 		{"json content type", tokenReq{contentType: "application/json", rawBody: `{"grant_type":"client_credentials"}`}, 400, errInvalidRequest, ""},
 		{"multipart", tokenReq{contentType: "multipart/form-data; boundary=x", form: full()}, 400, errInvalidRequest, ""},
