@@ -201,14 +201,15 @@ func verifyJWT(token string, keys map[string]*rsa.PublicKey, issuer string, now 
 	return claims, err
 }
 
-// TestKIDIsRFC7638Thumbprint recomputes the thumbprint without go-jose.
+// TestKIDIsRFC7638Thumbprint recomputes the thumbprint without go-jose; the
+// kid is it in standard base64, the form of Cognito's key ids.
 func TestKIDIsRFC7638Thumbprint(t *testing.T) {
 	s := startServer(t, testConfig(t, newFakeClock()))
 	var doc jwksDoc
 	getJSON(t, s.JWKSURL(), &doc)
 	k := doc.Keys[0]
 	sum := sha256.Sum256([]byte(`{"e":"` + k["e"] + `","kty":"RSA","n":"` + k["n"] + `"}`))
-	if want := base64.RawURLEncoding.EncodeToString(sum[:]); k["kid"] != want {
+	if want := base64.StdEncoding.EncodeToString(sum[:]); k["kid"] != want {
 		t.Errorf("kid = %s, want %s", k["kid"], want)
 	}
 }
