@@ -244,6 +244,12 @@ func TestNotFoundAndMethods(t *testing.T) {
 		{"DELETE", "/eu-west-1_portway/.well-known/openid-configuration", 405, "GET, HEAD"},
 		{"HEAD", "/.well-known/jwks.json", 200, ""},
 		{"GET", "/other_pool/.well-known/jwks.json", 404, ""},
+		// Listed in the discovery document, as Cognito lists them, but
+		// not implemented.
+		{"GET", "/oauth2/authorize", 404, ""},
+		{"GET", "/logout", 404, ""},
+		{"GET", "/oauth2/userInfo", 404, ""},
+		{"POST", "/oauth2/revoke", 404, ""},
 	} {
 		w := httptest.NewRecorder()
 		f.s.Handler().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
