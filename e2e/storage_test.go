@@ -39,7 +39,9 @@ type e2eIngest struct {
 		ID string `json:"id"`
 	} `json:"status"`
 	Bag struct {
-		Version string `json:"version"`
+		Info struct {
+			Version string `json:"version"`
+		} `json:"info"`
 	} `json:"bag"`
 	Events []struct {
 		Description string `json:"description"`
@@ -116,7 +118,7 @@ func TestBagIngestThroughTheGateway(t *testing.T) {
 	gen := bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "b1", Prefix: "b1"})
 	gen.WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "b1.tar.gz"))
 	in := postIngest(t, client, ep.APIURL, "create", "b1.tar.gz", "b1")
-	if in.Status.ID != "succeeded" || in.Bag.Version != "v1" {
+	if in.Status.ID != "succeeded" || in.Bag.Info.Version != "v1" {
 		t.Fatalf("ingest: %+v", in)
 	}
 
@@ -145,7 +147,7 @@ func TestBagIngestThroughTheGateway(t *testing.T) {
 
 	gen2 := bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "b1", Files: map[string]string{"data/v2.txt": "two"}})
 	gen2.WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "b1-v2.tar.gz"))
-	if in := postIngest(t, client, ep.APIURL, "update", "b1-v2.tar.gz", "b1"); in.Status.ID != "succeeded" || in.Bag.Version != "v2" {
+	if in := postIngest(t, client, ep.APIURL, "update", "b1-v2.tar.gz", "b1"); in.Status.ID != "succeeded" || in.Bag.Info.Version != "v2" {
 		t.Fatalf("update: %+v", in)
 	}
 	var versions struct {
@@ -308,8 +310,8 @@ func TestConcurrentBagIngests(t *testing.T) {
 				started++
 			}
 		}
-		if in.Status.ID != "succeeded" || in.Bag.Version != "v1" || started != 1 {
-			t.Errorf("ingest %s: %s %s, started %d times: %+v", in.ID, in.Status.ID, in.Bag.Version, started, in.Events)
+		if in.Status.ID != "succeeded" || in.Bag.Info.Version != "v1" || started != 1 {
+			t.Errorf("ingest %s: %s %s, started %d times: %+v", in.ID, in.Status.ID, in.Bag.Info.Version, started, in.Events)
 		}
 	}
 	up.stop(t)
@@ -496,8 +498,8 @@ func TestKilledTaskIngestCompletes(t *testing.T) {
 	// The lease is 15 s; then up to a poll (1 s) and the whole ingest again.
 	in := waitIngestDone(t, client, loc, 120*time.Second)
 	t.Logf("ingest %s %s %s after the kill", in.ID, in.Status.ID, time.Since(start).Round(time.Millisecond))
-	if in.Status.ID != "succeeded" || in.Bag.Version != "v1" {
-		t.Fatalf("after the kill: %s %s %+v", in.Status.ID, in.Bag.Version, in.Events)
+	if in.Status.ID != "succeeded" || in.Bag.Info.Version != "v1" {
+		t.Fatalf("after the kill: %s %s %+v", in.Status.ID, in.Bag.Info.Version, in.Events)
 	}
 	if n := countEvents(in, "Unpacking started"); n != 2 {
 		t.Errorf("want the ingest started twice (killed task, then its successor), got %d: %+v", n, in.Events)
@@ -545,7 +547,7 @@ func TestBagIngestOnPostgres(t *testing.T) {
 	gen := bagtest.MustBuild(t, bagtest.Options{ExternalIdentifier: "PP/MIA/1"})
 	gen.WriteFile(t, filepath.Join(stateDir, "buckets", "uploads", "pp.tar.gz"))
 	in := postIngest(t, client, ep.APIURL, "create", "pp.tar.gz", "PP/MIA/1")
-	if in.Status.ID != "succeeded" || in.Bag.Version != "v1" {
+	if in.Status.ID != "succeeded" || in.Bag.Info.Version != "v1" {
 		t.Fatalf("ingest: %+v", in)
 	}
 	var m struct {

@@ -43,8 +43,12 @@ import (
 // Defaults and limits. Token validity bounds match Cognito's access-token
 // validity range (5 minutes to 1 day).
 const (
-	DefaultListen        = "127.0.0.1:8081"
-	DefaultUserPoolID    = "local_portway"
+	DefaultListen = "127.0.0.1:8081"
+	// DefaultUserPoolID has the form of a Cognito pool id, "<region>_<id>"
+	// (e.g. "eu-west-1_AbC123"): clients such as aws-jwt-verify parse the
+	// region (and so the issuer) out of it. Any id matching userPoolIDRe,
+	// such as the older "local_portway", is still accepted.
+	DefaultUserPoolID    = "eu-west-1_portway"
 	DefaultTokenValidity = time.Hour
 	MinTokenValidity     = 5 * time.Minute
 	MaxTokenValidity     = 24 * time.Hour
@@ -76,11 +80,11 @@ type Config struct {
 	// the local issuer are then https URLs.
 	TLS        *tls.Config
 	StateDir   string // keys in <StateDir>/auth/keys.json, clients in <StateDir>/auth/clients.json
-	UserPoolID string // "local_portway"
+	UserPoolID string // "eu-west-1_portway"
 
 	// IssuerStyle selects the iss claim of tokens (see Server.Issuer):
 	//   - "" or "local": the auth URL + "/" + UserPoolID, e.g.
-	//     "http://127.0.0.1:8081/local_portway";
+	//     "http://127.0.0.1:8081/eu-west-1_portway";
 	//   - "aws": Cognito's own form
 	//     "https://cognito-idp.{Region}.amazonaws.com/{UserPoolID}", so that
 	//     code that hard-codes the issuer of a real user pool accepts the

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -86,31 +88,7 @@ func TestJWKSAndDiscovery(t *testing.T) {
 		t.Errorf("pool JWKS differs from root JWKS")
 	}
 
-	var disc map[string]any
-	getJSON(t, s.Issuer()+"/.well-known/openid-configuration", &disc)
-	want := map[string]any{
-		"issuer":         s.URL() + "/local_portway",
-		"jwks_uri":       s.URL() + "/local_portway/.well-known/jwks.json",
-		"token_endpoint": s.URL() + "/oauth2/token",
-	}
-	for k, v := range want {
-		if disc[k] != v {
-			t.Errorf("%s = %v, want %v", k, disc[k], v)
-		}
-	}
-	for k, v := range map[string][]string{
-		"grant_types_supported":                 {"client_credentials"},
-		"scopes_supported":                      {scopeBags, scopeIngests},
-		"id_token_signing_alg_values_supported": {"RS256"},
-		"subject_types_supported":               {"public"},
-		"response_types_supported":              {"token"},
-	} {
-		got, _ := json.Marshal(disc[k])
-		exp, _ := json.Marshal(v)
-		if string(got) != string(exp) {
-			t.Errorf("%s = %s, want %s", k, got, exp)
-		}
-	}
+	checkDiscovery(t, s, s.Issuer()+"/.well-known/openid-configuration")
 	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") || s.TokenURL() != s.URL()+"/oauth2/token" || s.JWKSURL() != s.URL()+"/.well-known/jwks.json" {
 		t.Errorf("URL %q TokenURL %q JWKSURL %q", s.URL(), s.TokenURL(), s.JWKSURL())
 	}
@@ -223,14 +201,15 @@ func verifyJWT(token string, keys map[string]*rsa.PublicKey, issuer string, now 
 	return claims, err
 }
 
-// TestKIDIsRFC7638Thumbprint recomputes the thumbprint without go-jose.
+// TestKIDIsRFC7638Thumbprint recomputes the thumbprint without go-jose; the
+// kid is it in standard base64, the form of Cognito's key ids.
 func TestKIDIsRFC7638Thumbprint(t *testing.T) {
 	s := startServer(t, testConfig(t, newFakeClock()))
 	var doc jwksDoc
 	getJSON(t, s.JWKSURL(), &doc)
 	k := doc.Keys[0]
 	sum := sha256.Sum256([]byte(`{"e":"` + k["e"] + `","kty":"RSA","n":"` + k["n"] + `"}`))
-	if want := base64.RawURLEncoding.EncodeToString(sum[:]); k["kid"] != want {
+	if want := base64.StdEncoding.EncodeToString(sum[:]); k["kid"] != want {
 		t.Errorf("kid = %s, want %s", k["kid"], want)
 	}
 }
@@ -277,4 +256,85 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// checkDiscovery checks the OpenID configuration at url against the
+// document a Cognito user pool serves: exactly these members, in this
+// (alphabetical) order, with Cognito's values; the endpoints are this
+// server's. A real one (localstack/localstack#12914, 2025):
+// authorization_endpoint, end_session_endpoint,
+// id_token_signing_alg_values_supported ["RS256"], issuer, jwks_uri,
+// response_types_supported ["code","token"], revocation_endpoint,
+// scopes_supported ["openid","email","phone","profile"],
+// subject_types_supported ["public"], token_endpoint,
+// token_endpoint_auth_methods_supported
+// ["client_secret_basic","client_secret_post"], userinfo_endpoint.
+func checkDiscovery(t *testing.T, s *Server, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	base := s.URL()
+	want := []struct {
+		name  string
+		value any
+	}{
+		{"authorization_endpoint", base + "/oauth2/authorize"},
+		{"end_session_endpoint", base + "/logout"},
+		{"id_token_signing_alg_values_supported", []string{"RS256"}},
+		{"issuer", s.Issuer()},
+		{"jwks_uri", s.IssuerMetadataURL() + "/.well-known/jwks.json"},
+		{"response_types_supported", []string{"code", "token"}},
+		{"revocation_endpoint", base + "/oauth2/revoke"},
+		{"scopes_supported", []string{"openid", "email", "phone", "profile"}},
+		{"subject_types_supported", []string{"public"}},
+		{"token_endpoint", base + "/oauth2/token"},
+		{"token_endpoint_auth_methods_supported", []string{"client_secret_basic", "client_secret_post"}},
+		{"userinfo_endpoint", base + "/oauth2/userInfo"},
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("discovery document is not an object: %s", body)
+	}
+	var names []string
+	got := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+		got[name] = raw
+	}
+	var wantNames []string
+	for _, w := range want {
+		wantNames = append(wantNames, w.name)
+		exp, _ := json.Marshal(w.value)
+		if string(got[w.name]) != string(exp) {
+			t.Errorf("%s = %s, want %s", w.name, got[w.name], exp)
+		}
+	}
+	if !slices.Equal(names, wantNames) {
+		t.Errorf("members %v, want exactly (in this order) %v", names, wantNames)
+	}
+}
+
+// The discovery document of the "aws" issuer style names Cognito's issuer
+// but this server's endpoints, which are the ones that answer.
+func TestDiscoveryAWSIssuer(t *testing.T) {
+	cfg := testConfig(t, newFakeClock())
+	cfg.IssuerStyle = IssuerStyleAWS
+	s := startServer(t, cfg)
+	checkDiscovery(t, s, s.IssuerMetadataURL()+"/.well-known/openid-configuration")
 }

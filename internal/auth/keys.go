@@ -159,6 +159,11 @@ func OpenKeyStore(stateDir string, opts ...StoreOption) (*KeyStore, error) {
 		}
 		now := k.now().UTC()
 		keys, changed := pruneKeys(keys, now)
+		if renamed, err := renameLegacyNext(keys); err != nil {
+			return err
+		} else if renamed {
+			changed = true
+		}
 		if len(keys) == 0 || !hasStatus(keys, KeyNext) {
 			var created []*signingKey
 			if keys, created, err = fillKeys(keys, now); err != nil {
@@ -419,12 +424,24 @@ func parseKeyRecord(rec keyRecord) (*signingKey, error) {
 	if key.N.BitLen() < rsaKeyBits {
 		return nil, fmt.Errorf("private_key: %d-bit key is too small", key.N.BitLen())
 	}
-	sk, err := newSigningKey(key, rec.CreatedAt)
+	kid, err := thumbprint(&key.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	if rec.KID != "" && rec.KID != sk.kid {
-		return nil, fmt.Errorf("kid %q does not match the key's thumbprint %q", rec.KID, sk.kid)
+	switch old, err := legacyThumbprint(&key.PublicKey); {
+	case err != nil:
+		return nil, err
+	case rec.KID == "" || rec.KID == kid:
+	case rec.KID == old:
+		// Written before key ids took Cognito's form: kept, so that the
+		// tokens the key signed still name a published key.
+		kid = old
+	default:
+		return nil, fmt.Errorf("kid %q does not match the key's thumbprint %q", rec.KID, kid)
+	}
+	sk, err := newSigningKeyKID(key, rec.CreatedAt, kid)
+	if err != nil {
+		return nil, err
 	}
 	sk.status, sk.retireAfter = rec.Status, rec.RetireAfter
 	if sk.status != KeyRetiring {
@@ -434,12 +451,17 @@ func parseKeyRecord(rec keyRecord) (*signingKey, error) {
 }
 
 func newSigningKey(key *rsa.PrivateKey, created time.Time) (*signingKey, error) {
-	if err := key.Validate(); err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
 	kid, err := thumbprint(&key.PublicKey)
 	if err != nil {
 		return nil, err
+	}
+	return newSigningKeyKID(key, created, kid)
+}
+
+// newSigningKeyKID makes a signing key with the given key id.
+func newSigningKeyKID(key *rsa.PrivateKey, created time.Time, kid string) (*signingKey, error) {
+	if err := key.Validate(); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{
 		Algorithm: jose.RS256,
@@ -499,14 +521,64 @@ func orderKeys(keys []*signingKey) []*signingKey {
 	return keys
 }
 
-// thumbprint is the RFC 7638 SHA-256 JWK thumbprint, base64url without padding.
+// thumbprint is the key id: the RFC 7638 SHA-256 JWK thumbprint in
+// standard base64 with padding, the form of Cognito's key ids (44
+// characters, e.g. "vyVQH7UMjwYboVvyFf+zd4KHZfgc+RtmU/A2vHhgITI=" in a real
+// user pool's JWKS). What Cognito hashes is not published; the form is what
+// clients see.
 func thumbprint(pub *rsa.PublicKey) (string, error) {
+	sum, err := thumbprintSum(pub)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sum), nil
+}
+
+// legacyThumbprint is the key id of keys made before ids took Cognito's
+// form: the same thumbprint, base64url without padding.
+func legacyThumbprint(pub *rsa.PublicKey) (string, error) {
+	sum, err := thumbprintSum(pub)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+func thumbprintSum(pub *rsa.PublicKey) ([]byte, error) {
 	k := jose.JSONWebKey{Key: pub}
 	sum, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return "", fmt.Errorf("thumbprint: %w", err)
+		return nil, fmt.Errorf("thumbprint: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(sum), nil
+	return sum, nil
+}
+
+// renameLegacyNext gives a next key that still has an id of the legacy
+// form an id of Cognito's form: it has signed nothing, so no token names
+// it. (Active and retiring keys keep theirs until they are dropped.) It
+// reports whether it changed anything.
+func renameLegacyNext(keys []*signingKey) (bool, error) {
+	changed := false
+	for i, sk := range keys {
+		if sk.status != KeyNext {
+			continue
+		}
+		kid, err := thumbprint(&sk.priv.PublicKey)
+		if err != nil {
+			return false, err
+		}
+		if sk.kid == kid {
+			continue
+		}
+		renamed, err := newSigningKeyKID(sk.priv, sk.created, kid)
+		if err != nil {
+			return false, err
+		}
+		renamed.status = sk.status
+		keys[i] = renamed
+		changed = true
+	}
+	return changed, nil
 }
 
 func marshalKeys(keys []*signingKey) ([]byte, error) {

@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"bytes"
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -277,13 +281,21 @@ func TestIssuerStyles(t *testing.T) {
 		{
 			name:      "local",
 			mod:       func(*Config) {},
-			wantIss:   func(s *Server) string { return s.URL() + "/local_portway" },
-			wellKnown: "/local_portway",
+			wantIss:   func(s *Server) string { return s.URL() + "/eu-west-1_portway" },
+			wellKnown: "/eu-west-1_portway",
 		},
 		{
-			name:      "aws with region",
-			mod:       func(c *Config) { c.IssuerStyle, c.Region = IssuerStyleAWS, "eu-west-1" },
-			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-1.amazonaws.com/local_portway" },
+			name:      "aws, region of the default pool id",
+			mod:       func(c *Config) { c.IssuerStyle = IssuerStyleAWS },
+			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_portway" },
+			wellKnown: "/eu-west-1_portway",
+		},
+		{
+			name: "aws with region, local pool id",
+			mod: func(c *Config) {
+				c.IssuerStyle, c.Region, c.UserPoolID = IssuerStyleAWS, "eu-west-2", "local_portway"
+			},
+			wantIss:   func(*Server) string { return "https://cognito-idp.eu-west-2.amazonaws.com/local_portway" },
 			wellKnown: "/local_portway",
 		},
 		{
@@ -339,7 +351,8 @@ func TestIssuerConfigValidate(t *testing.T) {
 		want string // "" = valid
 	}{
 		{"local explicit", func(c *Config) { c.IssuerStyle = IssuerStyleLocal }, ""},
-		{"aws default pool needs region", func(c *Config) { c.IssuerStyle = IssuerStyleAWS }, "region: required"},
+		{"aws default pool has a region", func(c *Config) { c.IssuerStyle = IssuerStyleAWS }, ""},
+		{"aws local pool needs region", func(c *Config) { c.IssuerStyle, c.UserPoolID = IssuerStyleAWS, "local_portway" }, "region: required"},
 		{"aws with region", func(c *Config) { c.IssuerStyle, c.Region = IssuerStyleAWS, "eu-west-2" }, ""},
 		{"aws region from pool", func(c *Config) { c.IssuerStyle, c.UserPoolID = IssuerStyleAWS, "eu-west-1_x1" }, ""},
 		{"bad style", func(c *Config) { c.IssuerStyle = "cognito" }, "issuerStyle:"},
@@ -383,5 +396,82 @@ func TestNoKeysGeneratesTwo(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "auth", keysFileName))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("keys.json: %v %v", fi, err)
+	}
+}
+
+// Key ids look like Cognito's: the standard base64 (with padding) of 32
+// bytes, e.g. "vyVQH7UMjwYboVvyFf+zd4KHZfgc+RtmU/A2vHhgITI=" in a real user
+// pool's JWKS. portway's 32 bytes are the key's RFC 7638 SHA-256
+// thumbprint.
+func TestKIDHasCognitoForm(t *testing.T) {
+	s := startServer(t, testConfig(t, newFakeClock()))
+	kids := publishedKIDs(t, s)
+	if len(kids) != 2 {
+		t.Fatalf("JWKS kids %v", kids)
+	}
+	for i, kid := range kids {
+		sum, err := base64.StdEncoding.Strict().DecodeString(kid)
+		if err != nil || len(sum) != 32 || len(kid) != 44 {
+			t.Errorf("kid %q is not the padded standard base64 of 32 bytes (%v)", kid, err)
+		}
+		jk := jose.JSONWebKey{Key: &sharedKeys()[i].PublicKey}
+		want, _ := jk.Thumbprint(crypto.SHA256)
+		if !bytes.Equal(sum, want) {
+			t.Errorf("kid %q is not the key's SHA-256 thumbprint", kid)
+		}
+	}
+	if s.KeyID() != kids[0] {
+		t.Errorf("signing kid %q, JWKS %v", s.KeyID(), kids)
+	}
+}
+
+// A keys file written before key ids took Cognito's form (base64url
+// without padding) still loads: the keys that may have signed tokens keep
+// their ids, so those tokens still verify; the next key, which has signed
+// nothing, gets an id of the new form, so one rotation brings the form in.
+func TestLegacyKIDsKept(t *testing.T) {
+	dir := t.TempDir()
+	authDir, _ := ensureAuthDir(dir)
+	keys := []*signingKey{testSigningKey(t, 0, KeyActive, time.Time{}), testSigningKey(t, 1, KeyNext, time.Time{})}
+	data, _ := marshalKeys(keys)
+	var kf keysFile
+	_ = json.Unmarshal(data, &kf)
+	legacy := make([]string, len(kf.Keys))
+	for i := range kf.Keys {
+		sum, err := base64.StdEncoding.DecodeString(kf.Keys[i].KID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy[i] = base64.RawURLEncoding.EncodeToString(sum)
+		kf.Keys[i].KID = legacy[i]
+	}
+	data, _ = json.Marshal(kf)
+	if err := os.WriteFile(filepath.Join(authDir, keysFileName), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := OpenKeyStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ks.Keys()
+	if len(got) != 2 || got[0].KID != legacy[0] || got[1].KID != keys[1].kid {
+		t.Fatalf("keys %+v, want the active key's legacy kid %s kept and the next key's %s", got, legacy[0], keys[1].kid)
+	}
+	if !strings.Contains(string(ks.JWKS()), `"kid":"`+legacy[0]+`"`) {
+		t.Errorf("JWKS lacks the legacy kid: %s", ks.JWKS())
+	}
+	if _, err := ks.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ks.ActiveKID(); got != keys[1].kid {
+		t.Errorf("active kid after rotation %q, want %q", got, keys[1].kid)
+	}
+	// Reopened, the retiring key keeps its legacy id.
+	ks2, err := OpenKeyStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(ks2.Keys()); st[legacy[0]] != KeyRetiring {
+		t.Errorf("legacy key after rotation: %v", st)
 	}
 }

@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	pool := "/" + s.cfg.UserPoolID
-	mux.Handle("/oauth2/token", s.wrap(s.handleToken))
+	mux.Handle("/oauth2/token", tokenCORS(s.wrap(s.handleToken)))
 	mux.Handle("/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/openid-configuration", s.wrap(s.handleDiscovery))

@@ -80,7 +80,7 @@ func TestURLsBeforeStartAndPublicURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.URL() != "http://127.0.0.1:18081" || s.Issuer() != "http://127.0.0.1:18081/local_portway" {
+	if s.URL() != "http://127.0.0.1:18081" || s.Issuer() != "http://127.0.0.1:18081/eu-west-1_portway" {
 		t.Errorf("URL %q Issuer %q", s.URL(), s.Issuer())
 	}
 	cfg.PublicURL = "https://auth.example.test/"
@@ -190,5 +190,26 @@ func TestConnectionTimeouts(t *testing.T) {
 				t.Errorf("connection still open after 10s")
 			}
 		})
+	}
+}
+
+// The default user pool id has AWS's form, and with issuerStyle "aws" its
+// region prefix gives the region; the old local form is still accepted.
+func TestDefaultUserPoolIDHasAWSForm(t *testing.T) {
+	if DefaultUserPoolID != "eu-west-1_portway" {
+		t.Errorf("DefaultUserPoolID = %q", DefaultUserPoolID)
+	}
+	cfg := testConfig(t, newFakeClock())
+	cfg.UserPoolID, cfg.IssuerStyle = "", IssuerStyleAWS
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_portway"; s.Issuer() != want {
+		t.Errorf("Issuer %q, want %q", s.Issuer(), want)
+	}
+	cfg.UserPoolID, cfg.IssuerStyle = "local_portway", ""
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("old local pool id refused: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ type accessClaims struct {
 // handleToken serves POST /oauth2/token (client_credentials only).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
-		return methodNotAllowed(http.MethodPost)
+		return methodNotAllowed("OPTIONS, POST") // OPTIONS: see tokenCORS
 	}
 	form, err := readForm(w, r)
 	if err != nil {

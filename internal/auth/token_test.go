@@ -50,8 +50,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		code   string
 		allow  string
 	}{
-		{"GET", tokenReq{method: http.MethodGet}, 405, errMethodNotAllowed, "POST"},
-		{"PUT", tokenReq{method: http.MethodPut, form: full()}, 405, errMethodNotAllowed, "POST"},
+		{"GET", tokenReq{method: http.MethodGet}, 405, errMethodNotAllowed, "OPTIONS, POST"},
+		{"PUT", tokenReq{method: http.MethodPut, form: full()}, 405, errMethodNotAllowed, "OPTIONS, POST"},
 		{"no content type", tokenReq{contentType: "-", form: full()}, 400, errInvalidRequest, ""},
 		{"json content type", tokenReq{contentType: "application/json", rawBody: `{"grant_type":"client_credentials"}`}, 400, errInvalidRequest, ""},
 		{"multipart", tokenReq{contentType: "multipart/form-data; boundary=x", form: full()}, 400, errInvalidRequest, ""},
@@ -241,9 +241,15 @@ func TestNotFoundAndMethods(t *testing.T) {
 	}{
 		{"GET", "/nope", 404, ""},
 		{"POST", "/.well-known/jwks.json", 405, "GET, HEAD"},
-		{"DELETE", "/local_portway/.well-known/openid-configuration", 405, "GET, HEAD"},
+		{"DELETE", "/eu-west-1_portway/.well-known/openid-configuration", 405, "GET, HEAD"},
 		{"HEAD", "/.well-known/jwks.json", 200, ""},
 		{"GET", "/other_pool/.well-known/jwks.json", 404, ""},
+		// Listed in the discovery document, as Cognito lists them, but
+		// not implemented.
+		{"GET", "/oauth2/authorize", 404, ""},
+		{"GET", "/logout", 404, ""},
+		{"GET", "/oauth2/userInfo", 404, ""},
+		{"POST", "/oauth2/revoke", 404, ""},
 	} {
 		w := httptest.NewRecorder()
 		f.s.Handler().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))

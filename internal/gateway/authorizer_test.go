@@ -125,7 +125,7 @@ func TestAuthorizerOutcomes(t *testing.T) {
 		{"edited claims", "/v1/bags/x", edited, 401, unauthorized},
 		{"no kid", "/v1/bags/x", noKid, 401, unauthorized},
 		{"unknown kid", "/v1/bags/x", signToken(t, k1, "k9", tokenClaims(now, scopeBags)), 401, unauthorized},
-		{"wrong issuer", "/v1/bags/x", with(func(c map[string]any) { c["iss"] = "http://127.0.0.1:9999/local_portway" }), 401, unauthorized},
+		{"wrong issuer", "/v1/bags/x", with(func(c map[string]any) { c["iss"] = "http://127.0.0.1:9999/eu-west-1_portway" }), 401, unauthorized},
 		{"issuer trailing slash", "/v1/bags/x", with(func(c map[string]any) { c["iss"] = testIssuer + "/" }), 401, unauthorized},
 		{"expired", "/v1/bags/x", with(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() }), 401, `{"message":"The incoming token has expired"}`},
 		{"expires now", "/v1/bags/x", with(func(c map[string]any) { c["exp"] = now.Unix() }), 401, `{"message":"The incoming token has expired"}`},

@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	testIssuer     = "http://127.0.0.1:8081/local_portway"
+	testIssuer     = "http://127.0.0.1:8081/eu-west-1_portway"
 	scopeBags      = "https://api.wellcomecollection.org/storage/v1/bags"
 	scopeIngests   = "https://api.wellcomecollection.org/storage/v1/ingests"
 	testClientID   = "client-abc"

@@ -190,3 +190,18 @@ func TestCallbacksAllowYAML(t *testing.T) {
 		t.Fatalf("Parse: %v, want %q", err, want)
 	}
 }
+
+// The built-in user pool id has the form AWS gives pool ids,
+// "<region>_<id>", so code that parses it (aws-jwt-verify derives the
+// region and issuer from it) works; a config may still use the old local
+// form.
+func TestDefaultUserPoolIDHasAWSForm(t *testing.T) {
+	if got := Default().Auth.UserPoolID; got != "eu-west-1_portway" {
+		t.Errorf("default userPoolId = %q, want eu-west-1_portway", got)
+	}
+	cfg := Default()
+	cfg.Auth.UserPoolID = "local_portway"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("old local pool id refused: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portway/portway/internal/auth"
 	"github.com/portway/portway/internal/gateway"
 )
 
@@ -26,7 +27,7 @@ func Default() Config {
 	return Config{
 		Auth: AuthConfig{
 			Listen:     DefaultAuthListen,
-			UserPoolID: "local_portway",
+			UserPoolID: auth.DefaultUserPoolID,
 			ResourceServers: []ResourceServerConfig{{
 				Identifier: StorageResourceServer,
 				Scopes:     []string{"bags", "ingests"},

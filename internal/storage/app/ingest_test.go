@@ -21,7 +21,9 @@ type ingestView struct {
 		ID string `json:"id"`
 	} `json:"status"`
 	Bag struct {
-		Version string `json:"version"`
+		Info struct {
+			Version string `json:"version"`
+		} `json:"info"`
 	} `json:"bag"`
 	Events []struct {
 		Description string `json:"description"`
@@ -119,7 +121,7 @@ func testIngestIsProcessed(t *testing.T, state string, storeCfg Config) {
 		t.Fatalf("POST: %d %s", res.StatusCode, body)
 	}
 	v := waitIngest(t, res.Header.Get("Location"))
-	if v.Status.ID != "succeeded" || v.Bag.Version != "v1" {
+	if v.Status.ID != "succeeded" || v.Bag.Info.Version != "v1" {
 		t.Fatalf("ingest %+v", v)
 	}
 	res, body = call(t, "GET", bagsApp.URL()+"/bags/digitised/b1", "", "")

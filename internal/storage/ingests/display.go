@@ -31,14 +31,17 @@ type displayID struct {
 }
 
 type displayBag struct {
-	Type    string         `json:"type"`
-	Info    displayBagInfo `json:"info"`
-	Version string         `json:"version,omitempty"`
+	Type string         `json:"type"`
+	Info displayBagInfo `json:"info"`
 }
 
+// displayBagInfo carries the version once one is assigned: the storage
+// service's display model has it at bag.info.version (not bag.version),
+// where its Python client reads it.
 type displayBagInfo struct {
 	Type               string `json:"type"`
 	ExternalIdentifier string `json:"externalIdentifier"`
+	Version            string `json:"version,omitempty"`
 }
 
 type displayCallback struct {
@@ -70,7 +73,7 @@ func newDisplayIngest(in model.Ingest) displayIngest {
 		LastModifiedDate: model.FormatTime(in.LastModifiedDate),
 	}
 	if in.Version > 0 {
-		d.Bag.Version = in.Version.String()
+		d.Bag.Info.Version = in.Version.String()
 	}
 	if in.Callback != nil {
 		d.Callback = &displayCallback{

@@ -410,7 +410,10 @@ func TestUpdatedIngestShowsVersionAndEvents(t *testing.T) {
 	if _, ok := m["callback"]; ok {
 		t.Errorf("callback shown though none given: %s", b)
 	}
-	for _, want := range []string{`"version":"v2"`, `"status":{"id":"processing","type":"Status"}`,
+	// The assigned version is bag.info.version, as the storage service's
+	// display model (and its Python client) has it; bag has no version.
+	for _, want := range []string{`"bag":{"type":"Bag","info":{"type":"BagInfo","externalIdentifier":"b12345","version":"v2"}}`,
+		`"status":{"id":"processing","type":"Status"}`,
 		`"events":[{"type":"IngestEvent","createdDate":"2026-11-26T10:00:01.123Z","description":"Unpacking started"}]`,
 		`"lastModifiedDate":"2026-11-26T10:00:01.123Z"`} {
 		if !strings.Contains(string(b), want) {
