@@ -154,11 +154,11 @@ func BenchmarkForwardHeads(b *testing.B) {
 		}
 		st := &reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-"}
 		r := newRequest(sc)
-		m, target, gerr := g.handle(r, st)
+		_, target, gerr := g.handle(r, st)
 		if gerr != nil {
 			b.Fatal(gerr)
 		}
-		call := integrationCall{target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now()), deadline: time.Now().Add(m.timeout)}
+		call := integrationCall{target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now())}
 		writeIntegrationRequest(w, r, &call)
 		rsrc.Reset(resHead)
 		rbr.Reset(rsrc)

@@ -58,7 +58,12 @@
 //     obs-fold, …) are refused with 400 before routing, bodies are re-framed
 //     on the way to the backend, Expect: 100-continue is answered by the
 //     gateway, and connections to backends are kept alive in a pool per
-//     integration host (in process through Config.VPCLink when set).
+//     integration host (in process through Config.VPCLink when set). The
+//     exchange runs on h1.Forwarder, the core the sidecars share: a
+//     request is resent on a new connection only by its rule (idempotent,
+//     or not written at all, after a kept-alive connection closed), and a
+//     backend's answer given before it took the whole body (a 413) is
+//     passed on, not turned into a 500.
 //   - A client that stalls sending its body past timeouts.read gets 408
 //     {"message":"Request Timeout"} (through DEFAULT_4XX) and the connection
 //     is closed; a client that disconnects is logged with status 499.

@@ -12,13 +12,18 @@ import (
 )
 
 // request is the view of one client request that routing, authorization
-// and gateway responses need; its head is in the connection's Req.
+// and gateway responses need; its head is in the connection's Req. It
+// also holds what the request accumulates for its response and log line,
+// and its integration call when it is forwarded (one allocation for all).
 type request struct {
 	sc       *h1.ServerConn
 	method   string
 	rawPath  string // the escaped path as sent
 	rawQuery string // without "?"; "" when none
 	host     string // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
+
+	st   reqState
+	call integrationCall
 }
 
 func newRequest(sc *h1.ServerConn) *request {
@@ -51,8 +56,9 @@ func newRequest(sc *h1.ServerConn) *request {
 // integration's, and one access log line. It reports whether the
 // connection may carry another request.
 func (g *Gateway) exchange(sc *h1.ServerConn) bool {
-	st := &reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-"}
 	r := newRequest(sc)
+	r.st = reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-"}
+	st := &r.st
 	_ = sc.Conn.SetWriteDeadline(time.Now().Add(g.timeouts.Write))
 	keep := true
 	if m, target, gerr := g.handle(r, st); gerr != nil {

@@ -84,162 +84,81 @@ func hostPort(u *url.URL) string {
 // x-amzn-Remapped-*. The integration timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
-	sc := r.sc
-	req := &sc.Req
-	hasBody := req.Chunked || req.ContentLength > 0
-	deadline := time.Now().Add(m.timeout)
-	pool := g.upstreams.pool(hostPort(target))
-	call := integrationCall{target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), hasBody: hasBody, deadline: deadline}
-
-	start := g.now()
-	uc, err := g.send(r, pool, &call)
-	defer sc.SetUpstream(nil)
-	st.integrationLatency = g.now().Sub(start)
-	if err != nil {
-		return g.integrationFailed(r, st, err, hasBody)
+	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
+	o := g.fw.Forward(&r.call, r.sc, g.upstreams.pool(hostPort(target)), time.Now().Add(m.timeout))
+	if o.Relayed {
+		st.code, st.bytes = o.Status, o.Bytes
+	} else {
+		st.integrationLatency = g.now().Sub(r.call.start)
 	}
-	res := &sc.Res
-	f := h1.Plan(req, res, !sc.Stopping())
-	g.writeResponseHead(sc.W, res, st, f)
-	st.code = res.Status
-	var reusable bool
-	st.bytes, reusable, err = h1.CopyResponseBody(sc.W, uc.R, res, f)
-	if err != nil {
-		uc.Close()
-		var we *h1.WriteError
-		if errors.As(err, &we) {
-			st.status, st.reason = statusClientClosed, "client closed connection"
-		} else {
-			st.reason = "integration failed mid-response: " + err.Error()
-			g.log.Warn("integration failed mid-response", "requestId", st.requestID, "err", err)
-		}
-		return false
-	}
-	ferr := sc.W.Flush()
-	pool.Release(uc, reusable)
-	if ferr != nil {
+	switch fe := o.Err; {
+	case fe == nil:
+	case fe.Kind == h1.ClientGone:
 		st.status, st.reason = statusClientClosed, "client closed connection"
-		return false
+		var re *h1.ReadError
+		if errors.As(fe, &re) {
+			st.reason = "client closed request"
+		}
+	case o.Relayed:
+		st.reason = "integration failed mid-response: " + fe.Error()
+		g.log.Warn("integration failed mid-response", "requestId", st.requestID, "err", fe)
 	}
-	return !f.Close
+	return o.Keep
 }
 
-// integrationCall is one request to a backend.
+// integrationCall is one request to a backend; it is the h1.Hop through
+// which the gateway forwards it, and lives in its request.
 type integrationCall struct {
-	target   *url.URL
-	prefix   string // X-Forwarded-Prefix: "/stage" or "/base/path"
-	proto    string // X-Forwarded-Proto: the client's scheme
-	traceID  string
-	hasBody  bool
-	deadline time.Time // the integration timeout
+	g       *Gateway
+	r       *request
+	target  *url.URL
+	prefix  string // X-Forwarded-Prefix: "/stage" or "/base/path"
+	proto   string // X-Forwarded-Proto: the client's scheme
+	traceID string
+	start   time.Time // by the gateway's clock, for integrationLatency
 }
 
-// integrationError is a failure talking to the backend (not the client's).
-type integrationError struct{ err error }
+var _ h1.Hop = (*integrationCall)(nil)
 
-func (e *integrationError) Error() string { return e.err.Error() }
-func (e *integrationError) Unwrap() error { return e.err }
-
-// send writes the request to the backend and reads the response head into
-// the connection's Res. A request without a body whose kept-alive
-// connection turns out to be closed is sent once more on a new one.
-func (g *Gateway) send(r *request, pool *h1.Pool, call *integrationCall) (*h1.Conn, error) {
-	ctx, cancel := context.WithDeadline(context.Background(), call.deadline)
-	defer cancel()
-	uc, err := pool.Get(ctx)
-	if err != nil {
-		return nil, &integrationError{err}
-	}
-	r.sc.SetUpstream(uc)
-	err = g.roundTrip(r, uc, call)
-	if err != nil && uc.Reused && !call.hasBody && !h1.IsTimeout(err) && isIntegrationError(err) {
-		uc.Close()
-		if uc, err = pool.Dial(ctx); err != nil {
-			return nil, &integrationError{err}
-		}
-		r.sc.SetUpstream(uc)
-		err = g.roundTrip(r, uc, call)
-	}
-	if err != nil {
-		uc.Close()
-		return nil, err
-	}
-	return uc, nil
+// WriteRequestHead writes the integration request's head.
+func (c *integrationCall) WriteRequestHead(w *bufio.Writer, _ *h1.ServerConn) {
+	writeIntegrationRequest(w, c.r, c)
 }
 
-func isIntegrationError(err error) bool {
-	var ie *integrationError
-	return errors.As(err, &ie)
+// WriteResponseHead writes the backend's response head for the client.
+func (c *integrationCall) WriteResponseHead(w *bufio.Writer, sc *h1.ServerConn, f h1.Framing) {
+	st := &c.r.st
+	st.integrationLatency = c.g.now().Sub(c.start)
+	c.g.writeResponseHead(w, &sc.Res, st, f)
 }
 
-func (g *Gateway) roundTrip(r *request, uc *h1.Conn, call *integrationCall) error {
-	sc := r.sc
-	req := &sc.Req
-	_ = uc.SetDeadline(call.deadline)
-	writeIntegrationRequest(uc.W, r, call)
-	if call.hasBody {
-		if req.Expect100 {
-			// Go's server and AWS answer Expect themselves when the body
-			// is wanted; so does the gateway, before reading it.
-			if err := h1.WriteContinue(sc.W); err != nil {
-				return err
-			}
-		}
-		_ = sc.Conn.SetReadDeadline(time.Now().Add(g.timeouts.Read))
-		if err := h1.CopyRequestBody(uc.W, sc.R, req, MaxRequestBodyBytes); err != nil {
-			var we *h1.WriteError
-			if errors.As(err, &we) {
-				return &integrationError{err}
-			}
-			return err // the client's: ReadError or ErrBodyTooLarge
-		}
-	}
-	if err := uc.W.Flush(); err != nil {
-		return &integrationError{err}
-	}
-	if err := h1.ReadFinalResponse(uc.R, &sc.Res, 64<<10); err != nil {
-		return &integrationError{err}
-	}
-	return nil
-}
-
-// integrationFailed answers a request that could not be forwarded.
-func (g *Gateway) integrationFailed(r *request, st *reqState, err error, hasBody bool) bool {
-	var (
-		re *h1.ReadError
-		he *h1.Error
-		we *h1.WriteError
-	)
+// Fail answers a request that could not be forwarded with a gateway
+// response: the backend's failures as AWS answers them (504 on the
+// integration timeout, else 500), the client's body as DEFAULT_4XX.
+func (c *integrationCall) Fail(sc *h1.ServerConn, fe *h1.ForwardError) int {
 	var gerr *gwError
-	switch {
-	case isIntegrationError(err) && h1.IsTimeout(err):
+	switch fe.Kind {
+	case h1.UpstreamTimeout:
 		gerr = newGWError(RespIntegrationTimeout, "integration timed out")
-	case isIntegrationError(err):
-		// AWS: "Execution failed due to configuration error", 500.
-		gerr = newGWError(RespAPIConfigurationError, "integration: "+err.Error())
-	case errors.As(err, &we): // writing 100 Continue
-		st.status, st.reason = statusClientClosed, "client closed connection"
-		return false
-	case errors.Is(err, h1.ErrBodyTooLarge):
+	case h1.BodyTooLarge:
 		gerr = newGWError(RespRequestTooLarge, "request body over limit")
-	case errors.As(err, &re) && errors.As(err, &he):
-		gerr = &gwError{typ: RespDefault4XX, status: he.Status, message: "Bad Request", reason: "malformed request body: " + he.Reason}
-	case errors.As(err, &re) && h1.IsTimeout(err):
+	case h1.BadBody:
+		reason := fe.Error()
+		var he *h1.Error
+		if errors.As(fe, &he) {
+			reason = he.Reason
+		}
+		gerr = &gwError{typ: RespDefault4XX, status: fe.Status(), message: "Bad Request", reason: "malformed request body: " + reason}
+	case h1.BodyTimeout:
 		// The client stalled while sending its body (timeouts.read). AWS
 		// has no response type for it; answer 408 through DEFAULT_4XX.
 		gerr = &gwError{typ: RespDefault4XX, status: http.StatusRequestTimeout, message: "Request Timeout", reason: "client request body timed out"}
-	case errors.As(err, &re):
-		st.status, st.reason = statusClientClosed, "client closed request"
-		return false
 	default:
-		gerr = newGWError(RespAPIConfigurationError, "integration: "+err.Error())
+		// AWS: "Execution failed due to configuration error", 500.
+		gerr = newGWError(RespAPIConfigurationError, "integration: "+fe.Error())
 	}
-	g.writeError(r.sc.W, r, st, gerr, true)
-	_ = r.sc.W.Flush()
-	if hasBody {
-		r.sc.LingerClose()
-	}
-	return false
+	c.g.writeError(sc.W, c.r, &c.r.st, gerr, true)
+	return c.r.st.code
 }
 
 // remappedHeaders come back from the backend also as x-amzn-Remapped-<Name>.

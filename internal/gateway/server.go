@@ -33,6 +33,7 @@ type Gateway struct {
 	auth      *authorizer     // nil when no method uses COGNITO_USER_POOLS
 	transport *http.Transport // the JWKS fetches'
 	upstreams upstreams       // keep-alive connections to integration hosts
+	fw        h1.Forwarder    // the integrations' forwarding core
 	responses map[string]*resolvedResponse
 	stages    []*stageRT
 	byStage   map[string]*stageRT
@@ -65,6 +66,9 @@ func New(cfg Config) (*Gateway, error) {
 		Write:      orDefault(t.Write, defaultWriteTimeout),
 		Idle:       orDefault(t.Idle, defaultIdleTimeout),
 	}
+	// The integration timeout, given per request, bounds the exchange
+	// with the backend; timeouts.read the client's body.
+	g.fw = h1.Forwarder{MaxBodyBytes: MaxRequestBodyBytes, MaxResponseHead: 64 << 10, BodyTimeout: g.timeouts.Read}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}

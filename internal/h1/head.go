@@ -1,9 +1,12 @@
 // Package h1 is a lean, strict HTTP/1.1 message layer for proxies: it reads
 // request and response heads into reusable buffers without per-message
 // allocation, rejects the ambiguous framing that request smuggling relies
-// on, and copies bodies by length or chunk by chunk, re-framing them. It
-// holds no connection state of its own; internal/sidecar builds its
-// forwarder on it.
+// on, and copies bodies by length or chunk by chunk, re-framing them.
+// Server runs a proxy's client connections, Pool keeps its upstream ones,
+// and Forwarder is the forwarding core that internal/gateway and
+// internal/sidecar share: each adds only its heads and its own answers
+// (Hop). Forwarder holds the one rule for sending a request again and
+// passes on an upstream's early answer.
 //
 // Strictness, as nginx (or stricter):
 //   - a request with both Content-Length and Transfer-Encoding, with two

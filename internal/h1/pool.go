@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -17,8 +18,23 @@ type Conn struct {
 	idleSince time.Time
 	// Reused is true when the connection served an earlier exchange: a
 	// failure before any response byte may then be the peer having closed
-	// it while idle, and a request without a body may be retried.
+	// it while idle (see Forwarder for when a request is sent again).
 	Reused bool
+
+	out countingWriter // under W: counts what reached the socket
+}
+
+// countingWriter counts the bytes its writer took, so that a failed
+// exchange can tell whether any of the request went out.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Pool keeps idle keep-alive connections to one upstream address, most
@@ -112,8 +128,10 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	size := p.bufSize()
-	io := fastIO(nc)
-	return &Conn{Conn: nc, R: bufio.NewReaderSize(io, size), W: bufio.NewWriterSize(io, size)}, nil
+	fio := fastIO(nc)
+	c := &Conn{Conn: nc, R: bufio.NewReaderSize(fio, size), out: countingWriter{w: fio}}
+	c.W = bufio.NewWriterSize(&c.out, size)
+	return c, nil
 }
 
 // Put returns a connection whose exchange completed cleanly; it is closed

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
@@ -24,178 +25,59 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 		cc.LingerClose()
 		return false
 	}
-	hasBody := req.Chunked || req.ContentLength > 0
 	_ = cc.Conn.SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
-
-	uc, err := s.send(cc, hasBody)
-	defer cc.SetUpstream(nil)
-	if err != nil {
-		return s.failed(cc, &ex, err, hasBody)
-	}
-	res := &cc.Res
-	f := h1.Plan(req, res, !cc.Stopping())
-	writeResponseHead(cc.W, res, f)
-	ex.status = res.Status
-	_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
-	var reusable bool
-	ex.bytes, reusable, err = h1.CopyResponseBody(cc.W, uc.R, res, f)
-	if err != nil {
-		// Part of the response may be out: all that is left is to close
-		// both sides (nginx does the same).
-		uc.Close()
-		var we *h1.WriteError
-		if errors.As(err, &we) {
-			ex.status, ex.note = 499, "client closed connection while sending the response"
-		} else {
-			ex.note = "upstream failed while sending the response: " + err.Error()
-			s.log.Warn("upstream failed mid-response", "remote", cc.RemoteIP, "err", err)
-		}
-		return false
-	}
-	ferr := cc.W.Flush()
-	s.pool.Release(uc, reusable)
-	if ferr != nil {
+	o := s.fw.Forward(appHop{s}, cc, s.pool, time.Time{})
+	ex.status, ex.bytes = o.Status, o.Bytes
+	switch fe := o.Err; {
+	case fe == nil:
+	case fe.Kind == h1.ClientGone:
 		ex.status, ex.note = 499, "client closed connection"
-		return false
-	}
-	return !f.Close
-}
-
-// send writes the request to the app and reads the response head into
-// cc.Res, on a pooled connection. A request without a body whose reused
-// connection turns out to be closed is sent once more on a new one.
-func (s *Sidecar) send(cc *h1.ServerConn, hasBody bool) (*h1.Conn, error) {
-	ctx := context.Background()
-	uc, err := s.pool.Get(ctx)
-	if err != nil {
-		return nil, &upstreamError{err: err, connect: true}
-	}
-	cc.SetUpstream(uc)
-	err = s.roundTrip(cc, uc, hasBody)
-	if err != nil && uc.Reused && !hasBody && retryable(err) {
-		uc.Close()
-		if uc, err = s.pool.Dial(ctx); err != nil {
-			return nil, &upstreamError{err: err, connect: true}
+		var re *h1.ReadError
+		switch {
+		case o.Relayed:
+			ex.note = "client closed connection while sending the response"
+		case errors.As(fe, &re):
+			ex.note = "client closed connection while sending the body"
 		}
-		cc.SetUpstream(uc)
-		err = s.roundTrip(cc, uc, hasBody)
+	case o.Relayed:
+		// Part of the response may be out: the connections are closed.
+		ex.note = "upstream failed while sending the response: " + fe.Error()
+		s.log.Warn("upstream failed mid-response", "remote", cc.RemoteIP, "err", fe)
+	case fe.Kind == h1.UpstreamFailed || fe.Kind == h1.UpstreamTimeout:
+		ex.note = "upstream: " + fe.Error()
 	}
-	if err != nil {
-		uc.Close()
-		return nil, err
-	}
-	return uc, nil
+	return o.Keep
 }
 
-// upstreamError is a failure talking to the app.
-type upstreamError struct {
-	err     error
-	connect bool // dialing failed
-	wrote   bool // (part of) the request reached the app
+// appHop is the sidecar's part of forwarding to the app (h1.Hop).
+type appHop struct{ s *Sidecar }
+
+var _ h1.Hop = appHop{}
+
+func (h appHop) WriteRequestHead(w *bufio.Writer, cc *h1.ServerConn) {
+	writeRequestHead(w, &cc.Req, cc.RemoteIP, h.s.pool.Addr)
 }
 
-func (e *upstreamError) Error() string { return e.err.Error() }
-func (e *upstreamError) Unwrap() error { return e.err }
-
-// retryable: the app closed a kept-alive connection before answering.
-func retryable(err error) bool {
-	var ue *upstreamError
-	if !errors.As(err, &ue) || h1.IsTimeout(err) {
-		return false
-	}
-	var he *h1.Error
-	return !errors.As(err, &he)
+func (h appHop) WriteResponseHead(w *bufio.Writer, cc *h1.ServerConn, f h1.Framing) {
+	writeResponseHead(w, &cc.Res, f)
 }
 
-// roundTrip sends cc.Req on uc and reads the final response head.
-func (s *Sidecar) roundTrip(cc *h1.ServerConn, uc *h1.Conn, hasBody bool) error {
-	req := &cc.Req
-	// proxy_send_timeout and proxy_read_timeout: the app must take the
-	// request and start answering within UpstreamTimeout. (A head alone
-	// fits the idle connection's send buffer: its write cannot block.)
-	if hasBody {
-		_ = uc.SetDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
-	} else {
-		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
+// Fail answers a request that could not be forwarded, nginx-style: 502
+// when the app is unreachable or answered nonsense, 504 when it was too
+// slow, 400/408/413 for a client body that was malformed, late or too big.
+func (h appHop) Fail(cc *h1.ServerConn, fe *h1.ForwardError) int {
+	status := fe.Status()
+	if fe.Kind == h1.UpstreamFailed || fe.Kind == h1.UpstreamTimeout {
+		h.s.log.Warn("upstream error", "remote", cc.RemoteIP, "method", string(cc.Req.Method), "status", status, "err", fe)
 	}
-	writeRequestHead(uc.W, req, cc.RemoteIP, s.pool.Addr)
-	if hasBody {
-		if req.Expect100 {
-			// Answer the client's Expect ourselves, as nginx does: the
-			// body is read now, whatever the app would have said.
-			if err := h1.WriteContinue(cc.W); err != nil {
-				return err
-			}
-		}
-		_ = cc.Conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-		if err := h1.CopyRequestBody(uc.W, cc.R, req, s.cfg.MaxBodyBytes); err != nil {
-			var we *h1.WriteError
-			if errors.As(err, &we) {
-				return &upstreamError{err: err, wrote: true}
-			}
-			return err // the client's fault: ReadError or ErrBodyTooLarge
-		}
-	}
-	if err := uc.W.Flush(); err != nil {
-		return &upstreamError{err: err}
-	}
-	if hasBody { // the body took its time: the answer gets the whole timeout
-		_ = uc.SetWriteDeadline(time.Time{}) // a pooled connection keeps no stale one
-		_ = uc.SetReadDeadline(time.Now().Add(s.cfg.UpstreamTimeout))
-	}
-	if err := h1.ReadFinalResponse(uc.R, &cc.Res, s.cfg.MaxHeaderBytes); err != nil {
-		return &upstreamError{err: err, wrote: true}
-	}
-	return nil
+	h.s.writeError(cc, status, true)
+	return status
 }
 
 // badRequest answers a request whose head could not be read.
 func (s *Sidecar) badRequest(cc *h1.ServerConn, he *h1.Error) {
 	s.log.Info("bad request", "remote", cc.RemoteIP, "status", he.Status, "reason", he.Reason)
 	s.writeError(cc, he.Status, true)
-}
-
-// failed answers a request that could not be forwarded, nginx-style: 502
-// when the app is unreachable or answered nonsense, 504 when it was too
-// slow, 400/408/413 for a client body that was malformed, late or too big,
-// nothing when the client went away. It reports whether the connection
-// may go on (never).
-func (s *Sidecar) failed(cc *h1.ServerConn, ex *exchangeLog, err error, hasBody bool) bool {
-	var (
-		ue *upstreamError
-		he *h1.Error
-		re *h1.ReadError
-		we *h1.WriteError
-	)
-	switch {
-	case errors.As(err, &ue):
-		ex.status = http.StatusBadGateway
-		if h1.IsTimeout(err) {
-			ex.status = http.StatusGatewayTimeout
-		}
-		ex.note = "upstream: " + err.Error()
-		s.log.Warn("upstream error", "remote", cc.RemoteIP, "method", string(cc.Req.Method), "status", ex.status, "err", err)
-	case errors.As(err, &we): // writing 100 Continue to the client
-		ex.status, ex.note = 499, "client closed connection"
-		return false
-	case errors.Is(err, h1.ErrBodyTooLarge):
-		ex.status = http.StatusRequestEntityTooLarge
-	case errors.As(err, &re) && errors.As(err, &he):
-		ex.status = he.Status // a malformed chunked body
-	case errors.As(err, &re) && h1.IsTimeout(err):
-		ex.status = http.StatusRequestTimeout
-	case errors.As(err, &re):
-		ex.status, ex.note = 499, "client closed connection while sending the body"
-		return false
-	default:
-		ex.status = http.StatusBadGateway
-		ex.note = err.Error()
-	}
-	s.writeError(cc, ex.status, true)
-	if hasBody {
-		cc.LingerClose()
-	}
-	return false
 }
 
 // exchangeLog is what the access log line says of one exchange.

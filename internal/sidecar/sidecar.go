@@ -7,7 +7,9 @@
 // It is a lean HTTP/1.1 forwarder built on internal/h1 rather than on
 // net/http: one goroutine per client connection reads a request, forwards
 // it on a pooled keep-alive connection to the app and streams the response
-// back, with no per-request goroutines or header maps. Messages are checked
+// back, with no per-request goroutines or header maps. The exchange runs
+// on h1.Forwarder, the core the gateway shares; the sidecar adds its heads
+// and nginx's error pages (exchange.go). Messages are checked
 // as strictly as nginx checks them (see package h1) and re-framed on the
 // way through, so the client, the sidecar and the app cannot disagree on
 // where a message ends.
@@ -31,6 +33,7 @@ type Sidecar struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *h1.Pool
+	fw   h1.Forwarder
 	srv  *h1.Server
 
 	mu      sync.Mutex
@@ -54,6 +57,10 @@ func New(cfg Config) (*Sidecar, error) {
 		cfg:  cfg,
 		log:  cfg.Logger,
 		pool: &h1.Pool{Addr: addr, DialTimeout: cfg.ConnectTimeout, MaxIdle: 128, IdleTimeout: upstreamIdleTimeout},
+		// proxy_send_timeout and proxy_read_timeout: the app must take the
+		// request, start answering and send its answer within
+		// UpstreamTimeout each; client_body_timeout for the client's body.
+		fw: h1.Forwarder{MaxBodyBytes: cfg.MaxBodyBytes, MaxResponseHead: cfg.MaxHeaderBytes, BodyTimeout: cfg.ReadTimeout, UpstreamTimeout: cfg.UpstreamTimeout},
 	}
 	s.srv = &h1.Server{
 		Handle:            s.exchange,

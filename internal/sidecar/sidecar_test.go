@@ -69,7 +69,7 @@ func (u *upstream) count() int {
 	return len(u.reqs)
 }
 
-func startSidecar(t *testing.T, cfg Config) *Sidecar {
+func startSidecar(t testing.TB, cfg Config) *Sidecar {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
