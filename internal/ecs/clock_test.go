@@ -543,6 +543,19 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			wantReason: ReasonELBHealthCheck,
 		},
 		{
+			name: "RUNNING target turns unhealthy.draining after grace",
+			svc: lb(ServiceConfig{ReadinessInterval: 5 * time.Second,
+				Containers: []ContainerConfig{fakeContainer("web", listen)}}),
+			drive: func(h *clockHarness, id string) {
+				h.waitStatus(id, StatusRunning)
+				h.waitArmed(5*time.Second, "target watch")
+				h.tg.setHealth(TargetUnhealthyDraining)
+				h.clock.Advance(5 * time.Second)
+			},
+			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
+			wantReason: ReasonELBHealthCheck,
+		},
+		{
 			name: "readiness timeout",
 			svc: ServiceConfig{ContainerPort: fakePort, ReadinessTimeout: 30 * time.Second, ReadinessInterval: time.Second,
 				Containers: []ContainerConfig{fakeContainer("web")}}, // nothing listens

@@ -39,8 +39,12 @@ const (
 	TargetInitial   = "initial"
 	TargetHealthy   = "healthy"
 	TargetUnhealthy = "unhealthy"
-	TargetDraining  = "draining"
-	TargetUnused    = "unused"
+	// TargetUnhealthyDraining is an unhealthy NLB target whose connections
+	// drain (the group's unhealthy connection termination is off): as
+	// unhealthy for the task.
+	TargetUnhealthyDraining = "unhealthy.draining"
+	TargetDraining          = "draining"
+	TargetUnused            = "unused"
 )
 
 // Defaults.

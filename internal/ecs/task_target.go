@@ -70,6 +70,13 @@ func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
 	return state
 }
 
+// unhealthy reports whether a target state fails the task's ELB health
+// checks: unhealthy, or unhealthy.draining (an NLB target group without
+// unhealthy connection termination).
+func unhealthy(state string) bool {
+	return state == TargetUnhealthy || state == TargetUnhealthyDraining
+}
+
 // pastGrace reports whether the task's health check grace period is over.
 func (s *Supervisor) pastGrace(t *task) bool {
 	s.mu.Lock()
@@ -102,7 +109,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		switch {
 		case state == TargetHealthy:
 			return true
-		case state == TargetUnhealthy && s.pastGrace(t):
+		case unhealthy(state) && s.pastGrace(t):
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
 			s.requestStop(t, ReasonELBHealthCheck, true)
 			return false
@@ -141,7 +148,7 @@ func (s *Supervisor) watchTarget(t *task) {
 			return
 		case <-tick.C():
 		}
-		if s.targetState(t, tsr) == TargetUnhealthy && s.pastGrace(t) {
+		if unhealthy(s.targetState(t, tsr)) && s.pastGrace(t) {
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
 			s.requestStop(t, ReasonELBHealthCheck, true)
 			return

@@ -10,8 +10,11 @@ const (
 	StateInitial   = "initial"
 	StateHealthy   = "healthy"
 	StateUnhealthy = "unhealthy"
-	StateDraining  = "draining"
-	StateUnused    = "unused"
+	// StateUnhealthyDraining is an unhealthy target whose connections are
+	// left to drain (UnhealthyConnectionTermination false).
+	StateUnhealthyDraining = "unhealthy.draining"
+	StateDraining          = "draining"
+	StateUnused            = "unused"
 )
 
 // Target health reason codes, as a Network Load Balancer reports them.

@@ -203,6 +203,16 @@ type TargetGroupConfig struct {
 	// ProxyProtocolV2 sends a PROXY protocol v2 header on each target
 	// connection; targets must expect it (`portway sidecar --proxy-protocol`).
 	ProxyProtocolV2 bool `yaml:"proxyProtocolV2,omitempty"`
+	// UnhealthyConnectionTermination (AWS
+	// target_health_state.unhealthy.connection_termination.enabled; omitted
+	// means true): a target that turns unhealthy has its connections reset,
+	// unless the group fails open. false: it is unhealthy.draining for
+	// UnhealthyDrainingInterval first.
+	UnhealthyConnectionTermination *bool `yaml:"unhealthyConnectionTermination,omitempty"`
+	// UnhealthyDrainingInterval (AWS
+	// target_health_state.unhealthy.draining_interval_seconds, 0–100h):
+	// only with unhealthyConnectionTermination false.
+	UnhealthyDrainingInterval time.Duration `yaml:"unhealthyDrainingInterval,omitempty"`
 }
 
 // HealthCheckConfig is a target group's health check.

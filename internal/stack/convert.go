@@ -115,6 +115,9 @@ func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 			DeregistrationDelay:   tg.DeregistrationDelay,
 			ConnectionTermination: tg.ConnectionTermination,
 			ProxyProtocolV2:       tg.ProxyProtocolV2,
+
+			UnhealthyConnectionTermination: tg.UnhealthyConnectionTermination,
+			UnhealthyDrainingInterval:      tg.UnhealthyDrainingInterval,
 		})
 	}
 	return nc
