@@ -306,6 +306,11 @@ func (g *targetGroup) TargetState(ctx context.Context, group, ip string, port in
 	return g.health, nil
 }
 
+// TargetGroupARN names the group as ELBv2 does (ecs.TargetGroupARNReader).
+func (g *targetGroup) TargetGroupARN(group string) string {
+	return "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/" + group + "/0123456789abcdef"
+}
+
 func (g *targetGroup) setHealth(h string) {
 	g.mu.Lock()
 	g.health = h
@@ -449,7 +454,7 @@ func TestBackoffScheduleFakeClock(t *testing.T) {
 			return len(ts) == n && ts[n-1].LastStatus == StatusStopped
 		})
 		ts := h.s.Tasks()[n-1]
-		if ts.StoppedReason != ReasonEssentialExited || ts.Containers[0].ExitCode == nil || *ts.Containers[0].ExitCode != 3 {
+		if ts.StoppedReason != ReasonEssentialExited || ts.StopCode != StopCodeEssentialExited || ts.Containers[0].ExitCode == nil || *ts.Containers[0].ExitCode != 3 {
 			t.Fatalf("attempt %d: reason %q, exit %v", n, ts.StoppedReason, ts.Containers[0].ExitCode)
 		}
 		if st := h.s.Services()[0]; st.LastFailure != ReasonEssentialExited {
@@ -493,7 +498,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 		health     string // registered targets' health; default healthy
 		drive      func(h *clockHarness, id string)
 		want       []string
-		wantReason string
+		wantReason string // "{deployment}" stands for the task's deployment id
+		wantCode   string
 	}{
 		{
 			name: "stable task exits: replaced at once",
@@ -509,6 +515,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusStopping, StatusStopped},
 			wantReason: ReasonEssentialExited,
+			wantCode:   StopCodeEssentialExited,
 		},
 		{
 			name: "unhealthy target tolerated during grace, replaced after",
@@ -524,7 +531,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(activatingPollInterval)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: ReasonELBHealthCheck,
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "RUNNING target turns unhealthy after grace",
@@ -540,7 +548,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: ReasonELBHealthCheck,
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "RUNNING target turns unhealthy.draining after grace",
@@ -553,7 +562,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: ReasonELBHealthCheck,
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "readiness timeout",
@@ -569,6 +579,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusStopping, StatusStopped},
 			wantReason: ReasonHealthCheck,
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "stop order and stopTimeout",
@@ -597,7 +608,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				}
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusStopping, StatusStopped},
-			wantReason: ReasonScaling,
+			wantReason: "Scaling activity initiated by (deployment {deployment})",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "dependency never HEALTHY",
@@ -615,6 +627,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusStopping, StatusStopped},
 			wantReason: ReasonDependency + ": app: dependency db not HEALTHY after 1m0s",
+			wantCode:   StopCodeFailedToStart,
 		},
 	}
 	for _, tc := range tests {
@@ -629,8 +642,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			id := h.first()
 			tc.drive(h, id)
 			ts := h.waitStatus(id, StatusStopped)
-			if ts.StoppedReason != tc.wantReason {
-				t.Errorf("stoppedReason = %q, want %q", ts.StoppedReason, tc.wantReason)
+			if want := strings.ReplaceAll(tc.wantReason, "{deployment}", ts.DeploymentID); ts.StoppedReason != want || ts.StopCode != tc.wantCode {
+				t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", ts.StoppedReason, ts.StopCode, want, tc.wantCode)
 			}
 			if got := h.trans.of(id); !slices.Equal(got, tc.want) {
 				t.Errorf("transitions %v, want %v", got, tc.want)
@@ -679,7 +692,7 @@ func TestContainerHealthFakeClock(t *testing.T) {
 	h.assertStatus(id, StatusRunning)
 	h.clock.Advance(10 * time.Second) // failure 2 of 2
 	ts := h.waitStatus(id, StatusStopped)
-	if ts.StoppedReason != ReasonHealthCheck || containerOf(ts, "db").HealthStatus != HealthUnhealthy {
+	if ts.StoppedReason != ReasonHealthCheck || ts.StopCode != StopCodeServiceScheduler || containerOf(ts, "db").HealthStatus != HealthUnhealthy {
 		t.Errorf("reason %q, db %s; want %q, UNHEALTHY", ts.StoppedReason, containerOf(ts, "db").HealthStatus, ReasonHealthCheck)
 	}
 	if ev := h.rt.eventList(id); !slices.Equal(ev[2:], []string{"web:terminated", "db:terminated"}) {
@@ -697,8 +710,8 @@ func TestMissingSecretFakeClock(t *testing.T) {
 	id := h.first()
 	ts := h.waitStatus(id, StatusStopped)
 	want := ReasonCannotStart + ": app: unable to retrieve secret DB_PASSWORD from /nonexistent/" + id + "/pw"
-	if !strings.HasPrefix(ts.StoppedReason, want) {
-		t.Errorf("stoppedReason = %q, want prefix %q", ts.StoppedReason, want)
+	if !strings.HasPrefix(ts.StoppedReason, want) || ts.StopCode != StopCodeFailedToStart {
+		t.Errorf("stoppedReason, stopCode = %q, %q; want prefix %q, %q", ts.StoppedReason, ts.StopCode, want, StopCodeFailedToStart)
 	}
 	if ev := h.rt.eventList(id); len(ev) != 0 {
 		t.Errorf("containers started: %v", ev)

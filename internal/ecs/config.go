@@ -34,6 +34,13 @@ type TargetStateReader interface {
 	TargetState(ctx context.Context, group, ip string, port int) (state string, err error)
 }
 
+// TargetGroupARNReader is implemented by a Registrar that knows its target
+// groups' ARNs: a task that fails ELB health checks is stopped with the
+// group's ARN in its stoppedReason, as ECS words it (else the group's name).
+type TargetGroupARNReader interface {
+	TargetGroupARN(group string) string
+}
+
 // Target states reported by a TargetStateReader.
 const (
 	TargetInitial   = "initial"

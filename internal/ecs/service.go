@@ -3,7 +3,7 @@ package ecs
 import (
 	"cmp"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -11,12 +11,11 @@ import (
 
 // Deployment statuses and rollout states, as in ECS DescribeServices.
 const (
-	DeploymentPrimary    = "PRIMARY"
-	DeploymentActive     = "ACTIVE"
-	RolloutInProgress    = "IN_PROGRESS"
-	RolloutCompleted     = "COMPLETED"
-	deploymentIDPrefix   = "ecs-svc/"
-	deploymentIDHexBytes = 8
+	DeploymentPrimary  = "PRIMARY"
+	DeploymentActive   = "ACTIVE"
+	RolloutInProgress  = "IN_PROGRESS"
+	RolloutCompleted   = "COMPLETED"
+	deploymentIDPrefix = "ecs-svc/"
 )
 
 // service keeps DesiredCount tasks with desiredStatus RUNNING, replacing
@@ -45,10 +44,13 @@ type deployment struct {
 	createdAt time.Time // reported clock
 }
 
+// newDeployment makes a deployment with an id in ECS's form: "ecs-svc/"
+// and 19 decimal digits (ECS: "startedBy": "ecs-svc/9223370545345641169").
 func newDeployment(now time.Time) *deployment {
-	var b [deploymentIDHexBytes]byte
-	_, _ = rand.Read(b[:])
-	return &deployment{id: deploymentIDPrefix + hex.EncodeToString(b[:]), createdAt: now}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
+	n := binary.BigEndian.Uint64(b[:])%(8e18) + 1e18
+	return &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now}
 }
 
 func newService(cfg ServiceConfig, now time.Time) *service {
@@ -129,7 +131,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 			if t.lastStatus == StatusRunning {
 				running--
 			}
-			s.requestStopLocked(t, ReasonScaling, false)
+			s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 		}
 		prim = prim[extra:]
 	}
@@ -139,7 +141,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 	kept := old[:0]
 	for _, t := range old {
 		if t.lastStatus != StatusRunning {
-			s.requestStopLocked(t, ReasonDeployment, false)
+			s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 			continue
 		}
 		kept = append(kept, t)
@@ -167,7 +169,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 			break
 		}
 		running--
-		s.requestStopLocked(t, ReasonDeployment, false)
+		s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 	}
 	return wait
 }
@@ -224,21 +226,21 @@ func (s *Supervisor) launchLocked(sv *service) error {
 	return nil
 }
 
-// requestStop sets a task's desiredStatus to STOPPED (first reason wins) and
-// lets its service schedule a replacement. failure marks stops the service
-// did not ask for; quick ones feed the back-off.
-func (s *Supervisor) requestStop(t *task, reason string, failure bool) {
+// requestStop sets a task's desiredStatus to STOPPED (first reason wins,
+// with its stop code) and lets its service schedule a replacement. failure
+// marks stops the service did not ask for; quick ones feed the back-off.
+func (s *Supervisor) requestStop(t *task, code, reason string, failure bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requestStopLocked(t, reason, failure)
+	s.requestStopLocked(t, code, reason, failure)
 }
 
-func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
+func (s *Supervisor) requestStopLocked(t *task, code, reason string, failure bool) {
 	if t.desiredStatus == StatusStopped {
 		return
 	}
 	t.desiredStatus = StatusStopped
-	t.stoppedReason = reason
+	t.stoppedReason, t.stopCode = reason, code
 	close(t.stopReq)
 	sv := t.svc
 	switch {

@@ -148,7 +148,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	s.stopping = true
 	close(s.stopCh)
 	for _, t := range s.tasks {
-		s.requestStopLocked(t, ReasonShutdown, false)
+		s.requestStopLocked(t, StopCodeServiceScheduler, ReasonShutdown, false)
 	}
 	s.mu.Unlock()
 
@@ -180,7 +180,7 @@ func (s *Supervisor) StopTask(taskID string) error {
 	if !ok {
 		return fmt.Errorf("ecs: task %q not found or already stopped", taskID)
 	}
-	s.requestStopLocked(t, ReasonUserStop, false)
+	s.requestStopLocked(t, StopCodeUserInitiated, ReasonUserStop, false)
 	return nil
 }
 

@@ -24,7 +24,7 @@ func (s *Supervisor) activate(t *task) bool {
 		}
 		ip := t.ip.String()
 		if err := s.cfg.Registrar.Register(s.ctx, cfg.TargetGroup, ip, cfg.ContainerPort); err != nil {
-			s.requestStop(t, fmt.Sprintf("%s %s: %v", ReasonRegisterFailed, cfg.TargetGroup, err), true)
+			s.requestStop(t, StopCodeFailedToStart, fmt.Sprintf("%s %s: %v", ReasonRegisterFailed, cfg.TargetGroup, err), true)
 			return false
 		}
 		s.mu.Lock()
@@ -70,6 +70,18 @@ func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
 	return state
 }
 
+// elbHealthReason is the stoppedReason of t failing its group's health
+// checks, naming the group by ARN when the registrar can tell it.
+func (s *Supervisor) elbHealthReason(t *task) string {
+	group := t.cfg.TargetGroup
+	if r, ok := s.cfg.Registrar.(TargetGroupARNReader); ok {
+		if arn := r.TargetGroupARN(group); arn != "" {
+			group = arn
+		}
+	}
+	return elbHealthReason(group)
+}
+
 // unhealthy reports whether a target state fails the task's ELB health
 // checks: unhealthy, or unhealthy.draining (an NLB target group without
 // unhealthy connection termination).
@@ -111,7 +123,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 			return true
 		case unhealthy(state) && s.pastGrace(t):
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return false
 		}
 		// A fresh timer per look: armed only once this look is done.
@@ -123,7 +135,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		case <-limit.C():
 			tick.Stop()
 			s.log.Warn("task target never became healthy", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "state", state)
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return false
 		case <-tick.C():
 		}
@@ -150,7 +162,7 @@ func (s *Supervisor) watchTarget(t *task) {
 		}
 		if unhealthy(s.targetState(t, tsr)) && s.pastGrace(t) {
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return
 		}
 	}
@@ -177,7 +189,7 @@ func (s *Supervisor) waitReady(t *task) bool {
 		case <-expired.C():
 			pause.Stop()
 			s.log.Warn("task failed readiness", "task", t.id, "service", cfg.Name, "addr", addr, "path", cfg.ReadinessPath, "err", err)
-			s.requestStop(t, ReasonHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, ReasonHealthCheck, true)
 			return false
 		case <-pause.C():
 		}
