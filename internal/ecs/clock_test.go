@@ -151,8 +151,10 @@ func TestFakeClockTimers(t *testing.T) {
 // ---- fake runtime -----------------------------------------------------------
 
 // fakeRuntime runs "containers" in memory. A container's Env controls it:
-// FAKE_EXIT=N exits with N at once; FAKE_IGNORE_TERM=1 ignores SIGTERM;
-// FAKE_LISTEN=PORT accepts TCP on ${PORTWAY_TASK_IP}:PORT until it exits.
+// FAKE_EXIT=N exits with N at once; FAKE_EXIT_IF=FILE exits with 1 at
+// once while FILE exists; FAKE_IGNORE_TERM=1 ignores SIGTERM;
+// FAKE_LISTEN=PORT accepts TCP on ${PORTWAY_TASK_IP}:PORT until it exits
+// (with FAKE_LISTEN_IF=FILE, only if FILE exists when it starts).
 type fakeRuntime struct {
 	mu     sync.Mutex
 	pid    int
@@ -183,7 +185,12 @@ func envValue(env []string, key string) string {
 func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 	p := &fakeProc{rt: r, name: spec.Name, task: spec.TaskID, done: make(chan struct{}),
 		ignoreTerm: envValue(spec.Env, "FAKE_IGNORE_TERM") == "1"}
-	if port := envValue(spec.Env, "FAKE_LISTEN"); port != "" {
+	listen := true
+	if f := envValue(spec.Env, "FAKE_LISTEN_IF"); f != "" {
+		_, err := os.Stat(f)
+		listen = err == nil
+	}
+	if port := envValue(spec.Env, "FAKE_LISTEN"); port != "" && listen {
 		ln, err := net.Listen("tcp", net.JoinHostPort(envValue(spec.Env, "PORTWAY_TASK_IP"), port))
 		if err != nil {
 			return nil, err
@@ -208,6 +215,10 @@ func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 	if v := envValue(spec.Env, "FAKE_EXIT"); v != "" {
 		code, _ := strconv.Atoi(v)
 		p.exitLocked(code)
+	} else if f := envValue(spec.Env, "FAKE_EXIT_IF"); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			p.exitLocked(1)
+		}
 	}
 	return p, nil
 }

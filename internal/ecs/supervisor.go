@@ -118,6 +118,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		if err := resolveContainers(&sv.cfg); err != nil {
 			return fmt.Errorf("ecs: %w", err)
 		}
+		sv.primary().cfg = sv.cfg
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
 		return fmt.Errorf("ecs: stateDir: %w", err)

@@ -42,6 +42,9 @@ func (s *Supervisor) activate(t *task) bool {
 	}
 	t.lastStatus = StatusRunning
 	t.startedAt = s.now()
+	if d := t.deployment; d.rollout == RolloutInProgress {
+		d.failedTasks = 0 // ECS resetOnHealthyTask (default true)
+	}
 	t.runningSince = s.clock.Now()
 	s.log.Debug("task status", "task", t.id, "service", cfg.Name, "ip", t.ip.String(), "status", StatusRunning)
 	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())

@@ -254,9 +254,14 @@ type ServiceConfig struct {
 	HealthCheckGracePeriod time.Duration `yaml:"healthCheckGracePeriod,omitempty"`
 	// Rolling deployments keep at least minimumHealthyPercent (default 100)
 	// of desiredCount in service and run at most maximumPercent (default 200).
-	MinimumHealthyPercent *int              `yaml:"minimumHealthyPercent,omitempty"`
-	MaximumPercent        int               `yaml:"maximumPercent,omitempty"`
-	Containers            []ContainerConfig `yaml:"containers"`
+	MinimumHealthyPercent *int `yaml:"minimumHealthyPercent,omitempty"`
+	MaximumPercent        int  `yaml:"maximumPercent,omitempty"`
+	// DeploymentCircuitBreaker (enable, rollback): a deployment whose tasks
+	// keep failing (half the desired count in a row, 3 to 200) is FAILED
+	// and launches no more tasks; with rollback, the service goes back to
+	// its last completed deployment's task definition.
+	DeploymentCircuitBreaker *ecs.CircuitBreaker `yaml:"deploymentCircuitBreaker,omitempty"`
+	Containers               []ContainerConfig   `yaml:"containers"`
 }
 
 // ContainerConfig is one container of a task. Command is the argument list

@@ -158,6 +158,8 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 			HealthCheckGracePeriod: s.HealthCheckGracePeriod,
 			MinimumHealthyPercent:  s.MinimumHealthyPercent,
 			MaximumPercent:         s.MaximumPercent,
+
+			DeploymentCircuitBreaker: s.DeploymentCircuitBreaker,
 		}
 		for _, ct := range s.Containers {
 			args := make([]string, len(ct.Command))

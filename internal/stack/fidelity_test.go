@@ -66,3 +66,32 @@ func TestTargetGroupUnhealthyTerminationYAML(t *testing.T) {
 		t.Errorf("draining interval with termination on: %v, want %q", err, want)
 	}
 }
+
+func TestServiceCircuitBreakerYAML(t *testing.T) {
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 1)["deploymentCircuitBreaker"] = map[string]any{"enable": true, "rollback": true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := cfg.ECSComponent("/state", "/portway", noRegistrar{}, nil)
+	if cb := ec.Services[1].DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
+		t.Errorf("services[1].deploymentCircuitBreaker = %+v", cb)
+	}
+	if cb := ec.Services[0].DeploymentCircuitBreaker; cb != nil {
+		t.Errorf("services[0] has a circuit breaker it was not given: %+v", cb)
+	}
+
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 0)["deploymentCircuitBreaker"] = map[string]any{"rollback": true}
+	})
+	if want := "services[0].deploymentCircuitBreaker.rollback: needs enable: true"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("rollback without enable: %v, want %q", err, want)
+	}
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 0)["deploymentCircuitBreaker"] = map[string]any{"enabled": true}
+	})
+	if err == nil || !strings.Contains(err.Error(), "field enabled not found") {
+		t.Errorf("misspelt field: %v", err)
+	}
+}
