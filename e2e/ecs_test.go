@@ -27,6 +27,16 @@ type ecsTask struct {
 		ExitCode   *int   `json:"exitCode"`
 	} `json:"containers"`
 	StoppedReason string `json:"stoppedReason"`
+	StopCode      string `json:"stopCode"`
+	DeploymentID  string `json:"deploymentId"`
+}
+
+// scaledBy reports whether the service stopped tk, in ECS's words: a
+// scale-in or a deployment replacing it, "Scaling activity initiated by
+// (deployment <its deployment>)", stop code ServiceSchedulerInitiated.
+func (tk ecsTask) scaledBy() bool {
+	return tk.StoppedReason == "Scaling activity initiated by (deployment "+tk.DeploymentID+")" &&
+		tk.StopCode == "ServiceSchedulerInitiated"
 }
 
 // ecsTasks runs `portway tasks --json`.
@@ -115,8 +125,8 @@ func TestKilledEssentialContainerIsReplaced(t *testing.T) {
 		if tk.TaskID != victim.TaskID {
 			continue
 		}
-		if tk.StoppedReason != "Essential container in task exited" {
-			t.Errorf("stoppedReason = %q", tk.StoppedReason)
+		if tk.StoppedReason != "Essential container in task exited" || tk.StopCode != "EssentialContainerExited" {
+			t.Errorf("stoppedReason, stopCode = %q, %q", tk.StoppedReason, tk.StopCode)
 		}
 		for _, c := range tk.Containers {
 			if c.Name == "nginx" && (c.ExitCode == nil || *c.ExitCode != 137) {
@@ -203,7 +213,7 @@ func TestServicesScale(t *testing.T) {
 	// another reason: it is logged, not counted.)
 	scaledDown := func(ts []ecsTask) (n int) {
 		for _, tk := range tasksOf(ts, "ingests", "STOPPED") {
-			if tk.StoppedReason == "Scaling activity" {
+			if tk.scaledBy() {
 				n++
 			}
 		}
@@ -213,7 +223,7 @@ func TestServicesScale(t *testing.T) {
 		return len(tasksOf(ts, "ingests", "RUNNING")) == 1 && scaledDown(ts) == 2
 	})
 	for _, tk := range tasksOf(tasks, "ingests", "STOPPED") {
-		if tk.StoppedReason != "Scaling activity" {
+		if !tk.scaledBy() {
 			t.Logf("also stopped: task %s, %q", tk.TaskID, tk.StoppedReason)
 		}
 	}
@@ -334,8 +344,8 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 			if tk.TaskID != o.TaskID {
 				continue
 			}
-			if tk.LastStatus != "STOPPED" || tk.StoppedReason != "Deployment" {
-				t.Errorf("old task %s: %s %q, want STOPPED \"Deployment\"", tk.TaskID, tk.LastStatus, tk.StoppedReason)
+			if tk.LastStatus != "STOPPED" || !tk.scaledBy() {
+				t.Errorf("old task %s: %s %q %s, want STOPPED by the scaling of its deployment", tk.TaskID, tk.LastStatus, tk.StoppedReason, tk.StopCode)
 			}
 			for _, c := range tk.Containers {
 				if !processGone(c.PID) {

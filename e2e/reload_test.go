@@ -63,7 +63,7 @@ func TestReloadDeploysChangedService(t *testing.T) {
 		}
 		stopped := 0
 		for _, tk := range tasksOf(ts, "ingests", "STOPPED") {
-			if oldIngests[tk.TaskID] && tk.StoppedReason == "Deployment" {
+			if oldIngests[tk.TaskID] && tk.scaledBy() {
 				stopped++
 			}
 		}

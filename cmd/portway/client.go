@@ -273,6 +273,7 @@ type taskList struct {
 			ExitCode   *int   `json:"exitCode"`
 		} `json:"containers"`
 		StoppedReason string `json:"stoppedReason,omitempty"`
+		StopCode      string `json:"stopCode,omitempty"`
 	} `json:"tasks"`
 }
 
@@ -297,13 +298,13 @@ func newTasksCmd() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TASK\tSERVICE\tSTATUS\tIP\tCONTAINERS\tREASON")
+			fmt.Fprintln(tw, "TASK\tSERVICE\tSTATUS\tIP\tCONTAINERS\tSTOP CODE\tREASON")
 			for _, t := range tl.Tasks {
 				var cs []string
 				for _, c := range t.Containers {
 					cs = append(cs, fmt.Sprintf("%s(pid %d, %s)", c.Name, c.PID, strings.ToLower(c.LastStatus)))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Service, t.LastStatus, t.IP, strings.Join(cs, " "), t.StoppedReason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Service, t.LastStatus, t.IP, strings.Join(cs, " "), t.StopCode, t.StoppedReason)
 			}
 			return tw.Flush()
 		},

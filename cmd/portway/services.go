@@ -19,19 +19,59 @@ import (
 
 // serviceStatus mirrors ecs.ServiceStatus as the control API returns it.
 type serviceStatus struct {
-	Name         string `json:"name"`
-	DesiredCount int    `json:"desiredCount"`
-	RunningCount int    `json:"runningCount"`
-	PendingCount int    `json:"pendingCount"`
-	Deployments  []struct {
-		ID           string `json:"id"`
-		Status       string `json:"status"`
-		DesiredCount int    `json:"desiredCount"`
-		RunningCount int    `json:"runningCount"`
-		PendingCount int    `json:"pendingCount"`
-		RolloutState string `json:"rolloutState"`
-	} `json:"deployments"`
-	LastFailure string `json:"lastFailure,omitempty"`
+	Name         string             `json:"name"`
+	DesiredCount int                `json:"desiredCount"`
+	RunningCount int                `json:"runningCount"`
+	PendingCount int                `json:"pendingCount"`
+	Deployments  []deploymentStatus `json:"deployments"`
+	LastFailure  string             `json:"lastFailure,omitempty"`
+	Events       []struct {
+		CreatedAt time.Time `json:"createdAt"`
+		Message   string    `json:"message"`
+	} `json:"events"`
+}
+
+// deploymentStatus mirrors ecs.DeploymentStatus.
+type deploymentStatus struct {
+	ID                 string `json:"id"`
+	Status             string `json:"status"`
+	DesiredCount       int    `json:"desiredCount"`
+	RunningCount       int    `json:"runningCount"`
+	PendingCount       int    `json:"pendingCount"`
+	FailedTasks        int    `json:"failedTasks"`
+	RolloutState       string `json:"rolloutState"`
+	RolloutStateReason string `json:"rolloutStateReason"`
+}
+
+// String is the deployment as `portway services` shows it: its counts and
+// state, the tasks that failed in a row, and the circuit breaker's reason
+// (a failure or a rollback); the routine "in progress" and "completed"
+// reasons are left out.
+func (d deploymentStatus) String() string {
+	s := fmt.Sprintf("%s %s %d/%d %s", d.ID, strings.ToLower(d.Status), d.RunningCount, d.DesiredCount, strings.ToLower(d.RolloutState))
+	if d.FailedTasks > 0 {
+		s += fmt.Sprintf(", %d failed tasks", d.FailedTasks)
+	}
+	if strings.HasPrefix(d.RolloutStateReason, "ECS deployment circuit breaker") {
+		s += " (" + d.RolloutStateReason + ")"
+	}
+	return s
+}
+
+// failed explains why deployment id failed, or returns "" when it did not
+// (or is no longer listed).
+func (s serviceStatus) failed(id string) string {
+	for _, d := range s.Deployments {
+		if d.ID != id || d.RolloutState != "FAILED" {
+			continue
+		}
+		msg := fmt.Sprintf("%s: deployment %s failed: %s", s.Name, id, d.RolloutStateReason)
+		if p := s.Deployments[0]; p.ID != id && p.RolloutStateReason != "" {
+			msg += " (" + p.RolloutStateReason + ")"
+		}
+		return msg
+	}
+	return ""
 }
 
 // done reports whether the service has one deployment, fully RUNNING.
@@ -81,9 +121,13 @@ func controlPost(ctx context.Context, stateDir, path string, body, v any) error 
 	return json.Unmarshal(data, v)
 }
 
+// maxEventsShown is how many events `portway services --events` prints
+// per service.
+const maxEventsShown = 20
+
 func newServicesCmd() *cobra.Command {
 	var stateDir string
-	var asJSON bool
+	var asJSON, events bool
 	cmd := &cobra.Command{
 		Use:   "services",
 		Short: "Show the services, their counts and deployments; scale and deploy them",
@@ -108,17 +152,30 @@ func newServicesCmd() *cobra.Command {
 			for _, s := range list.Services {
 				var deps []string
 				for _, d := range s.Deployments {
-					deps = append(deps, fmt.Sprintf("%s %s %d/%d %s", d.ID, strings.ToLower(d.Status),
-						d.RunningCount, d.DesiredCount, strings.ToLower(d.RolloutState)))
+					deps = append(deps, d.String())
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", s.Name, s.DesiredCount, s.RunningCount, s.PendingCount,
 					strings.Join(deps, "; "), s.LastFailure)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil || !events {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, s := range list.Services {
+				fmt.Fprintf(out, "\n%s events (newest first):\n", s.Name)
+				for i, e := range s.Events {
+					if i == maxEventsShown {
+						break
+					}
+					fmt.Fprintf(out, "  %s  %s\n", e.CreatedAt.UTC().Format(time.DateTime), e.Message)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&events, "events", false, fmt.Sprintf("also print each service's latest events (at most %d)", maxEventsShown))
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "scale NAME COUNT",
@@ -167,6 +224,9 @@ func newServicesCmd() *cobra.Command {
 			for {
 				if err := controlGet(ctx, stateDir, path, &st); err != nil && ctx.Err() == nil {
 					return err
+				}
+				if why := st.failed(id); why != "" {
+					return errors.New(why)
 				}
 				if len(st.Deployments) > 0 && st.Deployments[0].ID != id {
 					return fmt.Errorf("%s: deployment %s was superseded by %s", st.Name, id, st.Deployments[0].ID)

@@ -151,8 +151,10 @@ func TestFakeClockTimers(t *testing.T) {
 // ---- fake runtime -----------------------------------------------------------
 
 // fakeRuntime runs "containers" in memory. A container's Env controls it:
-// FAKE_EXIT=N exits with N at once; FAKE_IGNORE_TERM=1 ignores SIGTERM;
-// FAKE_LISTEN=PORT accepts TCP on ${PORTWAY_TASK_IP}:PORT until it exits.
+// FAKE_EXIT=N exits with N at once; FAKE_EXIT_IF=FILE exits with 1 at
+// once while FILE exists; FAKE_IGNORE_TERM=1 ignores SIGTERM;
+// FAKE_LISTEN=PORT accepts TCP on ${PORTWAY_TASK_IP}:PORT until it exits
+// (with FAKE_LISTEN_IF=FILE, only if FILE exists when it starts).
 type fakeRuntime struct {
 	mu     sync.Mutex
 	pid    int
@@ -183,7 +185,12 @@ func envValue(env []string, key string) string {
 func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 	p := &fakeProc{rt: r, name: spec.Name, task: spec.TaskID, done: make(chan struct{}),
 		ignoreTerm: envValue(spec.Env, "FAKE_IGNORE_TERM") == "1"}
-	if port := envValue(spec.Env, "FAKE_LISTEN"); port != "" {
+	listen := true
+	if f := envValue(spec.Env, "FAKE_LISTEN_IF"); f != "" {
+		_, err := os.Stat(f)
+		listen = err == nil
+	}
+	if port := envValue(spec.Env, "FAKE_LISTEN"); port != "" && listen {
 		ln, err := net.Listen("tcp", net.JoinHostPort(envValue(spec.Env, "PORTWAY_TASK_IP"), port))
 		if err != nil {
 			return nil, err
@@ -208,6 +215,10 @@ func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 	if v := envValue(spec.Env, "FAKE_EXIT"); v != "" {
 		code, _ := strconv.Atoi(v)
 		p.exitLocked(code)
+	} else if f := envValue(spec.Env, "FAKE_EXIT_IF"); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			p.exitLocked(1)
+		}
 	}
 	return p, nil
 }
@@ -304,6 +315,11 @@ func (g *targetGroup) TargetState(ctx context.Context, group, ip string, port in
 		return TargetUnused, nil
 	}
 	return g.health, nil
+}
+
+// TargetGroupARN names the group as ELBv2 does (ecs.TargetGroupARNReader).
+func (g *targetGroup) TargetGroupARN(group string) string {
+	return "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/" + group + "/0123456789abcdef"
 }
 
 func (g *targetGroup) setHealth(h string) {
@@ -449,7 +465,7 @@ func TestBackoffScheduleFakeClock(t *testing.T) {
 			return len(ts) == n && ts[n-1].LastStatus == StatusStopped
 		})
 		ts := h.s.Tasks()[n-1]
-		if ts.StoppedReason != ReasonEssentialExited || ts.Containers[0].ExitCode == nil || *ts.Containers[0].ExitCode != 3 {
+		if ts.StoppedReason != ReasonEssentialExited || ts.StopCode != StopCodeEssentialExited || ts.Containers[0].ExitCode == nil || *ts.Containers[0].ExitCode != 3 {
 			t.Fatalf("attempt %d: reason %q, exit %v", n, ts.StoppedReason, ts.Containers[0].ExitCode)
 		}
 		if st := h.s.Services()[0]; st.LastFailure != ReasonEssentialExited {
@@ -493,7 +509,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 		health     string // registered targets' health; default healthy
 		drive      func(h *clockHarness, id string)
 		want       []string
-		wantReason string
+		wantReason string // "{deployment}" stands for the task's deployment id
+		wantCode   string
 	}{
 		{
 			name: "stable task exits: replaced at once",
@@ -509,6 +526,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusStopping, StatusStopped},
 			wantReason: ReasonEssentialExited,
+			wantCode:   StopCodeEssentialExited,
 		},
 		{
 			name: "unhealthy target tolerated during grace, replaced after",
@@ -524,7 +542,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(activatingPollInterval)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: ReasonELBHealthCheck,
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "RUNNING target turns unhealthy after grace",
@@ -540,7 +559,22 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: ReasonELBHealthCheck,
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
+		},
+		{
+			name: "RUNNING target turns unhealthy.draining after grace",
+			svc: lb(ServiceConfig{ReadinessInterval: 5 * time.Second,
+				Containers: []ContainerConfig{fakeContainer("web", listen)}}),
+			drive: func(h *clockHarness, id string) {
+				h.waitStatus(id, StatusRunning)
+				h.waitArmed(5*time.Second, "target watch")
+				h.tg.setHealth(TargetUnhealthyDraining)
+				h.clock.Advance(5 * time.Second)
+			},
+			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "readiness timeout",
@@ -556,6 +590,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusStopping, StatusStopped},
 			wantReason: ReasonHealthCheck,
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "stop order and stopTimeout",
@@ -584,7 +619,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				}
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusStopping, StatusStopped},
-			wantReason: ReasonScaling,
+			wantReason: "Scaling activity initiated by (deployment {deployment})",
+			wantCode:   StopCodeServiceScheduler,
 		},
 		{
 			name: "dependency never HEALTHY",
@@ -602,6 +638,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusStopping, StatusStopped},
 			wantReason: ReasonDependency + ": app: dependency db not HEALTHY after 1m0s",
+			wantCode:   StopCodeFailedToStart,
 		},
 	}
 	for _, tc := range tests {
@@ -616,8 +653,8 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			id := h.first()
 			tc.drive(h, id)
 			ts := h.waitStatus(id, StatusStopped)
-			if ts.StoppedReason != tc.wantReason {
-				t.Errorf("stoppedReason = %q, want %q", ts.StoppedReason, tc.wantReason)
+			if want := strings.ReplaceAll(tc.wantReason, "{deployment}", ts.DeploymentID); ts.StoppedReason != want || ts.StopCode != tc.wantCode {
+				t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", ts.StoppedReason, ts.StopCode, want, tc.wantCode)
 			}
 			if got := h.trans.of(id); !slices.Equal(got, tc.want) {
 				t.Errorf("transitions %v, want %v", got, tc.want)
@@ -666,7 +703,7 @@ func TestContainerHealthFakeClock(t *testing.T) {
 	h.assertStatus(id, StatusRunning)
 	h.clock.Advance(10 * time.Second) // failure 2 of 2
 	ts := h.waitStatus(id, StatusStopped)
-	if ts.StoppedReason != ReasonHealthCheck || containerOf(ts, "db").HealthStatus != HealthUnhealthy {
+	if ts.StoppedReason != ReasonHealthCheck || ts.StopCode != StopCodeServiceScheduler || containerOf(ts, "db").HealthStatus != HealthUnhealthy {
 		t.Errorf("reason %q, db %s; want %q, UNHEALTHY", ts.StoppedReason, containerOf(ts, "db").HealthStatus, ReasonHealthCheck)
 	}
 	if ev := h.rt.eventList(id); !slices.Equal(ev[2:], []string{"web:terminated", "db:terminated"}) {
@@ -684,8 +721,8 @@ func TestMissingSecretFakeClock(t *testing.T) {
 	id := h.first()
 	ts := h.waitStatus(id, StatusStopped)
 	want := ReasonCannotStart + ": app: unable to retrieve secret DB_PASSWORD from /nonexistent/" + id + "/pw"
-	if !strings.HasPrefix(ts.StoppedReason, want) {
-		t.Errorf("stoppedReason = %q, want prefix %q", ts.StoppedReason, want)
+	if !strings.HasPrefix(ts.StoppedReason, want) || ts.StopCode != StopCodeFailedToStart {
+		t.Errorf("stoppedReason, stopCode = %q, %q; want prefix %q, %q", ts.StoppedReason, ts.StopCode, want, StopCodeFailedToStart)
 	}
 	if ev := h.rt.eventList(id); len(ev) != 0 {
 		t.Errorf("containers started: %v", ev)

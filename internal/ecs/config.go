@@ -34,13 +34,24 @@ type TargetStateReader interface {
 	TargetState(ctx context.Context, group, ip string, port int) (state string, err error)
 }
 
+// TargetGroupARNReader is implemented by a Registrar that knows its target
+// groups' ARNs: a task that fails ELB health checks is stopped with the
+// group's ARN in its stoppedReason, as ECS words it (else the group's name).
+type TargetGroupARNReader interface {
+	TargetGroupARN(group string) string
+}
+
 // Target states reported by a TargetStateReader.
 const (
 	TargetInitial   = "initial"
 	TargetHealthy   = "healthy"
 	TargetUnhealthy = "unhealthy"
-	TargetDraining  = "draining"
-	TargetUnused    = "unused"
+	// TargetUnhealthyDraining is an unhealthy NLB target whose connections
+	// drain (the group's unhealthy connection termination is off): as
+	// unhealthy for the task.
+	TargetUnhealthyDraining = "unhealthy.draining"
+	TargetDraining          = "draining"
+	TargetUnused            = "unused"
 )
 
 // Defaults.
@@ -142,6 +153,23 @@ type ServiceConfig struct {
 	// stopped only while ceil(desired*min/100) others stay RUNNING.
 	MinimumHealthyPercent *int
 	MaximumPercent        int
+	// DeploymentCircuitBreaker (ECS deploymentConfiguration.
+	// deploymentCircuitBreaker), when enabled, marks a deployment FAILED
+	// once CircuitBreakerThreshold(desired) of its tasks in a row have
+	// failed (stopped without the service asking: an essential container
+	// exited, health checks failed, a container could not start); a task
+	// reaching RUNNING resets the count. A FAILED deployment launches no
+	// more tasks; with Rollback, the service goes back to the task
+	// definition of its last COMPLETED deployment, in a new deployment.
+	// nil: no circuit breaker (failures are still counted and reported).
+	DeploymentCircuitBreaker *CircuitBreaker
+}
+
+// CircuitBreaker is a service's deployment circuit breaker (ECS
+// DeploymentCircuitBreaker: enable, rollback).
+type CircuitBreaker struct {
+	Enable   bool `yaml:"enable" json:"enable"`
+	Rollback bool `yaml:"rollback" json:"rollback"`
 }
 
 // ContainerConfig is one container of the task definition.
@@ -354,6 +382,9 @@ func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
 	}
 	if s.MaximumPercent != 0 && (s.MaximumPercent < 100 || s.MaximumPercent > 1000) {
 		add("%s.maximumPercent: must be 100..1000", f)
+	}
+	if cb := s.DeploymentCircuitBreaker; cb != nil && cb.Rollback && !cb.Enable {
+		add("%s.deploymentCircuitBreaker.rollback: needs enable: true (the circuit breaker decides when to roll back)", f)
 	}
 	if s.ReadinessPath != "" && s.ContainerPort == 0 {
 		add("%s.containerPort: required with readinessPath", f)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -35,8 +36,8 @@ func TestTaskFailingELBHealthChecksIsReplaced(t *testing.T) {
 
 	failHealth(t, victim.IP)
 	waitFor(t, waitLong, "victim STOPPED", func() bool { return taskByID(t, s, victim.TaskID).LastStatus == StatusStopped })
-	if got := taskByID(t, s, victim.TaskID); got.StoppedReason != ReasonELBHealthCheck {
-		t.Errorf("stoppedReason = %q, want %q", got.StoppedReason, ReasonELBHealthCheck)
+	if got := taskByID(t, s, victim.TaskID); got.StoppedReason != elbReason("ingests") || got.StopCode != StopCodeServiceScheduler {
+		t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", got.StoppedReason, got.StopCode, elbReason("ingests"), StopCodeServiceScheduler)
 	}
 	if ops := reg.opsFor(victim.IP); len(ops) < 2 || ops[len(ops)-1] != "deregister" {
 		t.Errorf("registrar calls for the victim = %v, want it deregistered", ops)
@@ -65,13 +66,13 @@ func TestUnhealthyTargetToleratedDuringGracePeriod(t *testing.T) {
 	}
 	waitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
 	got := taskByID(t, s, first.TaskID)
-	if got.StoppedReason != ReasonELBHealthCheck || got.StartedAt != nil {
+	if got.StoppedReason != elbReason("ingests") || got.StartedAt != nil {
 		t.Errorf("task %+v: want stopped by ELB health checks without reaching RUNNING", got)
 	}
 	if lived := got.StoppedAt.Sub(got.CreatedAt); lived < svc.HealthCheckGracePeriod {
 		t.Errorf("stopped after %v, before the grace period %v ended", lived, svc.HealthCheckGracePeriod)
 	}
-	if st := s.Services()[0]; st.LastFailure != ReasonELBHealthCheck {
+	if st := s.Services()[0]; st.LastFailure != elbReason("ingests") {
 		t.Errorf("service lastFailure = %q", st.LastFailure)
 	}
 }
@@ -100,8 +101,8 @@ func TestScaleUpAndDown(t *testing.T) {
 		return len(tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped })) == 2
 	})
 	for _, ts := range tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped }) {
-		if ts.StoppedReason != ReasonScaling {
-			t.Errorf("stoppedReason = %q, want %q", ts.StoppedReason, ReasonScaling)
+		if ts.StoppedReason != scaledBy(ts) || ts.StopCode != StopCodeServiceScheduler {
+			t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", ts.StoppedReason, ts.StopCode, scaledBy(ts), StopCodeServiceScheduler)
 		}
 	}
 	// Scale-in stops the newest tasks: the first one stays.
@@ -137,8 +138,9 @@ func TestRollingDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id == firstDeployment || !strings.HasPrefix(id, "ecs-svc/") {
-		t.Fatalf("deployment id %q", id)
+	// ECS's form: ecs-svc/ and 19 digits (e.g. ecs-svc/8646900195280463695).
+	if id == firstDeployment || !regexp.MustCompile(`^ecs-svc/[1-9][0-9]{18}$`).MatchString(id) {
+		t.Fatalf("deployment id %q, want ecs-svc/ and 19 digits", id)
 	}
 	st := s.Services()[0]
 	if len(st.Deployments) != 2 || st.Deployments[0].ID != id || st.Deployments[0].Status != DeploymentPrimary ||
@@ -159,8 +161,8 @@ func TestRollingDeployment(t *testing.T) {
 	for _, old := range before {
 		waitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
 		got := taskByID(t, s, old.TaskID)
-		if got.StoppedReason != ReasonDeployment {
-			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, ReasonDeployment)
+		if got.StoppedReason != scaledBy(got) {
+			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, scaledBy(got))
 		}
 	}
 	live := tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusRunning })

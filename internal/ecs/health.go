@@ -77,7 +77,7 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 		if health == HealthUnhealthy {
 			s.log.Warn("container unhealthy", "task", t.id, "service", t.cfg.Name, "container", c.cfg.Name, "err", err)
 			if c.cfg.Essential {
-				s.requestStop(t, ReasonHealthCheck, true)
+				s.requestStop(t, StopCodeServiceScheduler, ReasonHealthCheck, true)
 			}
 			// A non-essential container stays UNHEALTHY; keep checking.
 		}

@@ -277,6 +277,18 @@ func checkHealth(ip string, port int) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// scaledBy is the stoppedReason ECS gives a task its service stopped
+// (scale-in, or a deployment replacing it): the task's own deployment.
+func scaledBy(ts TaskStatus) string {
+	return "Scaling activity initiated by (deployment " + ts.DeploymentID + ")"
+}
+
+// elbReason is the stoppedReason of a task whose target failed the ELB
+// health checks of group (a registrar that cannot tell the group's ARN).
+func elbReason(group string) string {
+	return "Task failed ELB health checks in (target-group " + group + ")"
+}
+
 // ---- fake registrar ---------------------------------------------------------
 
 type regEvent struct {

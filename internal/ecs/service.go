@@ -3,20 +3,21 @@ package ecs
 import (
 	"cmp"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Deployment statuses and rollout states, as in ECS DescribeServices.
 const (
-	DeploymentPrimary    = "PRIMARY"
-	DeploymentActive     = "ACTIVE"
-	RolloutInProgress    = "IN_PROGRESS"
-	RolloutCompleted     = "COMPLETED"
-	deploymentIDPrefix   = "ecs-svc/"
-	deploymentIDHexBytes = 8
+	DeploymentPrimary  = "PRIMARY"
+	DeploymentActive   = "ACTIVE"
+	RolloutInProgress  = "IN_PROGRESS"
+	RolloutCompleted   = "COMPLETED"
+	RolloutFailed      = "FAILED"
+	deploymentIDPrefix = "ecs-svc/"
 )
 
 // service keeps DesiredCount tasks with desiredStatus RUNNING, replacing
@@ -37,18 +38,41 @@ type service struct {
 	deployments []*deployment // oldest first; the last is PRIMARY
 	failures    int           // consecutive start failures
 	nextLaunch  time.Time     // monotonic; no launch before it
+	// lastCompleted is the deployment a circuit breaker rolls back to: the
+	// latest that reached COMPLETED (nil once a rollback to it started,
+	// until the rollback completes, as ECS).
+	lastCompleted *deployment
+	events        []ServiceEvent // oldest first, at most maxServiceEvents
 }
 
-// deployment is one generation of a service's tasks.
+// maxServiceEvents is how many events a service keeps (ECS
+// DescribeServices returns the latest 100).
+const maxServiceEvents = 100
+
+// deployment is one generation of a service's tasks. Its fields are
+// guarded by Supervisor.mu.
 type deployment struct {
 	id        string
 	createdAt time.Time // reported clock
+	// cfg and spec are the service's configuration (as sv.cfg and sv.spec)
+	// when the deployment started: a rollback restores their task
+	// definition.
+	cfg, spec   ServiceConfig
+	rollout     string // RolloutInProgress, RolloutCompleted or RolloutFailed
+	reason      string // rolloutStateReason
+	failedTasks int    // failed in a row; reset when a task reaches RUNNING
 }
 
-func newDeployment(now time.Time) *deployment {
-	var b [deploymentIDHexBytes]byte
-	_, _ = rand.Read(b[:])
-	return &deployment{id: deploymentIDPrefix + hex.EncodeToString(b[:]), createdAt: now}
+// newDeployment makes a deployment with an id in ECS's form: "ecs-svc/"
+// and 19 decimal digits (ECS: "startedBy": "ecs-svc/9223370545345641169").
+func newDeployment(now time.Time, cfg, spec ServiceConfig) *deployment {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
+	n := binary.BigEndian.Uint64(b[:])%(8e18) + 1e18
+	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec,
+		rollout: RolloutInProgress}
+	d.reason = fmt.Sprintf("ECS deployment %s in progress.", d.id)
+	return d
 }
 
 func newService(cfg ServiceConfig, now time.Time) *service {
@@ -57,7 +81,118 @@ func newService(cfg ServiceConfig, now time.Time) *service {
 	cfg = spec
 	cfg.Containers = cloneContainers(spec.Containers) // Start resolves executables in place
 	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
-		deployments: []*deployment{newDeployment(now)}}
+		deployments: []*deployment{newDeployment(now, cfg, spec)}}
+}
+
+// CircuitBreakerThreshold is how many tasks of a deployment must fail in a
+// row for the deployment circuit breaker to mark it FAILED: half the
+// desired count, rounded up, at least 3 and at most 200 (ECS API
+// Reference, ServiceDeploymentCircuitBreaker.threshold: "a minimum
+// threshold of 3 and a maximum threshold of 200", "0.5 * desired task
+// count").
+func CircuitBreakerThreshold(desired int) int {
+	return min(max((desired+1)/2, 3), 200)
+}
+
+// eventLocked records a service event. Call with Supervisor.mu held.
+func (s *Supervisor) eventLocked(sv *service, format string, args ...any) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	sv.events = append(sv.events, ServiceEvent{ID: id, CreatedAt: s.now(), Message: fmt.Sprintf(format, args...)})
+	if over := len(sv.events) - maxServiceEvents; over > 0 {
+		sv.events = slices.Delete(sv.events, 0, over)
+	}
+}
+
+// completeIfSteadyLocked marks the primary deployment COMPLETED once the
+// service is in a steady state: desired tasks of the primary deployment
+// RUNNING, none pending, no task of another deployment left. Call with
+// Supervisor.mu held.
+func (s *Supervisor) completeIfSteadyLocked(sv *service) {
+	p := sv.primary()
+	if p.rollout != RolloutInProgress {
+		return
+	}
+	running, pending := 0, 0
+	for _, t := range s.tasks {
+		if t.svc != sv {
+			continue
+		}
+		if t.deployment != p {
+			return
+		}
+		switch {
+		case t.desiredStatus != StatusRunning:
+		case t.lastStatus == StatusRunning:
+			running++
+		default:
+			pending++
+		}
+	}
+	if running != sv.desired || pending != 0 {
+		return
+	}
+	p.rollout, p.reason = RolloutCompleted, fmt.Sprintf("ECS deployment %s completed.", p.id)
+	sv.lastCompleted = p
+	sv.deployments = []*deployment{p} // FAILED ones stayed listed while this one was in progress
+	s.log.Info("deployment completed", "service", sv.name, "deployment", p.id)
+	s.eventLocked(sv, "(service %s) (deployment %s) deployment completed.", sv.name, p.id)
+	s.eventLocked(sv, "(service %s) has reached a steady state.", sv.name)
+}
+
+// taskFailedLocked counts a failed task against its deployment and trips
+// the deployment circuit breaker at its threshold. Call with
+// Supervisor.mu held.
+func (s *Supervisor) taskFailedLocked(t *task) {
+	sv, d := t.svc, t.deployment
+	if t.stoppedReason == ReasonHealthCheck {
+		s.eventLocked(sv, "(service %s) (task %s) failed container health checks.", sv.name, t.id)
+	} else {
+		s.eventLocked(sv, "(service %s) (task %s) stopped: %s.", sv.name, t.id, strings.TrimSuffix(t.stoppedReason, "."))
+	}
+	if d.rollout != RolloutInProgress {
+		return
+	}
+	d.failedTasks++
+	cb := sv.cfg.DeploymentCircuitBreaker
+	if cb == nil || !cb.Enable || d != sv.primary() || d.failedTasks < CircuitBreakerThreshold(sv.desired) {
+		return
+	}
+	// ECS: "If the service fails to reach a steady state and circuit
+	// breaker is turned on, the deployment transitions to a FAILED state. A
+	// deployment in FAILED state doesn't launch any new tasks."
+	d.rollout, d.reason = RolloutFailed, "ECS deployment circuit breaker: tasks failed to start."
+	s.log.Warn("deployment failed: circuit breaker tripped", "service", sv.name, "deployment", d.id,
+		"failedTasks", d.failedTasks, "lastFailure", t.stoppedReason)
+	s.eventLocked(sv, "(service %s) (deployment %s) deployment failed: tasks failed to start.", sv.name, d.id)
+	if !cb.Rollback {
+		return
+	}
+	to := sv.lastCompleted
+	if to == nil {
+		// ECS: without a COMPLETED deployment "the circuit breaker does not
+		// launch new tasks and the deployment is stalled".
+		s.log.Warn("no completed deployment to roll back to", "service", sv.name, "deployment", d.id)
+		return
+	}
+	// ECS: a rollback to the last COMPLETED deployment, which is not
+	// eligible for another rollback until it completes again.
+	sv.cfg = withTaskDefinition(sv.cfg, to.cfg)
+	sv.spec = withTaskDefinition(sv.spec, to.spec)
+	nd := s.newDeploymentLocked(sv)
+	nd.reason = fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", to.id)
+	sv.lastCompleted = nil
+	s.log.Info("deployment started", "service", sv.name, "deployment", nd.id, "reason", "rollback to "+to.id)
+	s.eventLocked(sv, "(service %s) (deployment %s) rolling back to deploymentId %s.", sv.name, nd.id, to.id)
+}
+
+// withTaskDefinition returns dst with the task definition of src (the
+// fields sameTaskDefinition compares).
+func withTaskDefinition(dst, src ServiceConfig) ServiceConfig {
+	dst.ContainerName, dst.ContainerPort, dst.ReadinessPath, dst.StopTimeout = src.ContainerName, src.ContainerPort, src.ReadinessPath, src.StopTimeout
+	dst.Containers = cloneContainers(src.Containers)
+	return dst
 }
 
 func (sv *service) primary() *deployment { return sv.deployments[len(sv.deployments)-1] }
@@ -104,6 +239,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 		return 0
 	}
 	s.dropFinishedDeploymentsLocked(sv)
+	s.completeIfSteadyLocked(sv)
 	primary := sv.primary()
 	var prim, old []*task
 	running := 0
@@ -129,7 +265,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 			if t.lastStatus == StatusRunning {
 				running--
 			}
-			s.requestStopLocked(t, ReasonScaling, false)
+			s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 		}
 		prim = prim[extra:]
 	}
@@ -139,7 +275,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 	kept := old[:0]
 	for _, t := range old {
 		if t.lastStatus != StatusRunning {
-			s.requestStopLocked(t, ReasonDeployment, false)
+			s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 			continue
 		}
 		kept = append(kept, t)
@@ -147,7 +283,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 	old = kept
 
 	var wait time.Duration
-	for n := len(prim); n < sv.desired && n+len(old) < maxTasks; n++ {
+	for n := len(prim); n < sv.desired && n+len(old) < maxTasks && primary.rollout != RolloutFailed; n++ {
 		if w := sv.nextLaunch.Sub(s.clock.Now()); w > 0 {
 			wait = w
 			break
@@ -167,7 +303,7 @@ func (s *Supervisor) reconcile(sv *service) time.Duration {
 			break
 		}
 		running--
-		s.requestStopLocked(t, ReasonDeployment, false)
+		s.requestStopLocked(t, StopCodeServiceScheduler, scalingReason(t.deployment), false)
 	}
 	return wait
 }
@@ -184,7 +320,9 @@ func stopOrder(a, b *task) int {
 	return cmp.Or(b.createdAt.Compare(a.createdAt), cmp.Compare(b.id, a.id))
 }
 
-// dropFinishedDeploymentsLocked forgets older deployments without tasks.
+// dropFinishedDeploymentsLocked forgets older deployments without tasks,
+// but keeps a FAILED one listed while the primary (its rollback) is in
+// progress, so that the service tells why.
 func (s *Supervisor) dropFinishedDeploymentsLocked(sv *service) {
 	live := map[*deployment]bool{}
 	for _, t := range s.tasks {
@@ -193,7 +331,9 @@ func (s *Supervisor) dropFinishedDeploymentsLocked(sv *service) {
 		}
 	}
 	primary := sv.primary()
-	sv.deployments = slices.DeleteFunc(sv.deployments, func(d *deployment) bool { return d != primary && !live[d] })
+	sv.deployments = slices.DeleteFunc(sv.deployments, func(d *deployment) bool {
+		return d != primary && !live[d] && (d.rollout != RolloutFailed || primary.rollout != RolloutInProgress)
+	})
 }
 
 // launchLocked creates a task of the primary deployment in PROVISIONING
@@ -218,27 +358,28 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{})})
 	}
 	s.tasks[t.id] = t
+	s.eventLocked(sv, "(service %s) has started 1 tasks: (task %s).", sv.name, t.id)
 	s.log.Info("task launched", "task", t.id, "service", sv.name, "deployment", t.deployment.id, "ip", ip.String())
 	s.wg.Add(1)
 	go s.runTask(t)
 	return nil
 }
 
-// requestStop sets a task's desiredStatus to STOPPED (first reason wins) and
-// lets its service schedule a replacement. failure marks stops the service
-// did not ask for; quick ones feed the back-off.
-func (s *Supervisor) requestStop(t *task, reason string, failure bool) {
+// requestStop sets a task's desiredStatus to STOPPED (first reason wins,
+// with its stop code) and lets its service schedule a replacement. failure
+// marks stops the service did not ask for; quick ones feed the back-off.
+func (s *Supervisor) requestStop(t *task, code, reason string, failure bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requestStopLocked(t, reason, failure)
+	s.requestStopLocked(t, code, reason, failure)
 }
 
-func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
+func (s *Supervisor) requestStopLocked(t *task, code, reason string, failure bool) {
 	if t.desiredStatus == StatusStopped {
 		return
 	}
 	t.desiredStatus = StatusStopped
-	t.stoppedReason = reason
+	t.stoppedReason, t.stopCode = reason, code
 	close(t.stopReq)
 	sv := t.svc
 	switch {
@@ -252,6 +393,9 @@ func (s *Supervisor) requestStopLocked(t *task, reason string, failure bool) {
 			"consecutiveFailures", sv.failures, "retryIn", delay)
 	}
 	s.log.Info("task stopping", "task", t.id, "service", sv.name, "reason", reason)
+	if failure {
+		s.taskFailedLocked(t)
+	}
 	sv.poke()
 }
 
@@ -266,17 +410,36 @@ type ServiceStatus struct {
 	// LastFailure is the stoppedReason of the latest failed task while the
 	// service is backing off, else "".
 	LastFailure string `json:"lastFailure,omitempty"`
+	// Events are the service's latest events, newest first (at most 100,
+	// as ECS DescribeServices).
+	Events []ServiceEvent `json:"events"`
 }
 
 // DeploymentStatus is one deployment of a ServiceStatus, primary first.
 type DeploymentStatus struct {
-	ID           string    `json:"id"`
-	Status       string    `json:"status"` // PRIMARY or ACTIVE
-	DesiredCount int       `json:"desiredCount"`
-	RunningCount int       `json:"runningCount"`
-	PendingCount int       `json:"pendingCount"`
-	RolloutState string    `json:"rolloutState"` // IN_PROGRESS or COMPLETED
-	CreatedAt    time.Time `json:"createdAt"`
+	ID           string `json:"id"`
+	Status       string `json:"status"` // PRIMARY or ACTIVE
+	DesiredCount int    `json:"desiredCount"`
+	RunningCount int    `json:"runningCount"`
+	PendingCount int    `json:"pendingCount"`
+	// FailedTasks counts the deployment's tasks that failed in a row (ECS
+	// failedTasks); a task reaching RUNNING resets it.
+	FailedTasks  int    `json:"failedTasks"`
+	RolloutState string `json:"rolloutState"` // IN_PROGRESS, COMPLETED or FAILED
+	// RolloutStateReason as ECS words it: "ECS deployment ecs-svc/… in
+	// progress.", "… completed.", "ECS deployment circuit breaker: tasks
+	// failed to start.", "ECS deployment circuit breaker: rolling back to
+	// deploymentId ecs-svc/…."
+	RolloutStateReason string    `json:"rolloutStateReason"`
+	CreatedAt          time.Time `json:"createdAt"`
+}
+
+// ServiceEvent is one of a service's events (ECS ServiceEvent), such as
+// "(service bags) has reached a steady state.".
+type ServiceEvent struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	Message   string    `json:"message"`
 }
 
 func (s *Supervisor) service(name string) (*service, error) {
@@ -331,12 +494,17 @@ func (s *Supervisor) Services() []ServiceStatus {
 	out := make([]ServiceStatus, 0, len(s.services))
 	for _, sv := range s.services {
 		s.dropFinishedDeploymentsLocked(sv)
-		st := ServiceStatus{Name: sv.name, DesiredCount: sv.desired}
+		s.completeIfSteadyLocked(sv)
+		st := ServiceStatus{Name: sv.name, DesiredCount: sv.desired, Events: make([]ServiceEvent, 0, len(sv.events))}
+		for _, e := range slices.Backward(sv.events) {
+			st.Events = append(st.Events, e)
+		}
 		deps := map[*deployment]*DeploymentStatus{}
 		st.Deployments = make([]DeploymentStatus, len(sv.deployments))
 		for i, d := range sv.deployments {
 			j := len(sv.deployments) - 1 - i // primary first
-			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt}
+			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt,
+				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
 		}
 		st.Deployments[0].Status = DeploymentPrimary
@@ -356,12 +524,6 @@ func (s *Supervisor) Services() []ServiceStatus {
 				st.PendingCount++
 				ds.PendingCount++
 			}
-		}
-		for i := range st.Deployments {
-			st.Deployments[i].RolloutState = RolloutInProgress
-		}
-		if p := st.Deployments[0]; len(st.Deployments) == 1 && p.RunningCount == p.DesiredCount && p.PendingCount == 0 {
-			st.Deployments[0].RolloutState = RolloutCompleted
 		}
 		if sv.failures > 0 {
 			for i := len(s.stopped) - 1; i >= 0; i-- {

@@ -1,6 +1,9 @@
 package ecs
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Task lifecycle states (lastStatus / desiredStatus), as in ECS.
 const (
@@ -13,13 +16,17 @@ const (
 	StatusStopped      = "STOPPED"
 )
 
-// Stopped reasons.
+// Stopped reasons, worded as ECS words them. Two name what stopped the
+// task: "Task failed ELB health checks in (target-group ARN)" (the target
+// group's ARN, or its name when the registrar cannot tell it) and "Scaling
+// activity initiated by (deployment ecs-svc/…)" (the deployment the task
+// belongs to, whose desired count shrank: a scale-in, or a newer deployment
+// replacing its tasks); see elbHealthReason and scalingReason.
 const (
 	ReasonEssentialExited = "Essential container in task exited"
 	ReasonHealthCheck     = "Task failed container health checks"
-	ReasonELBHealthCheck  = "Task failed ELB health checks"
-	ReasonScaling         = "Scaling activity"
-	ReasonDeployment      = "Deployment"
+	ReasonELBHealthCheck  = "Task failed ELB health checks in" // + " (target-group ARN)"
+	ReasonScaling         = "Scaling activity initiated by"    // + " (deployment ID)"
 	ReasonShutdown        = "Service shutdown: portway is stopping"
 	ReasonUserStop        = "Task stopped by user"
 	// Prefixes; the error follows.
@@ -28,6 +35,33 @@ const (
 	ReasonRegisterFailed = "Task failed to register with target group"
 	ReasonDependency     = "DependencyError"
 )
+
+// Stop codes (ECS Task.stopCode): why a task stopped, coarser than its
+// stoppedReason. ECS's values are TaskFailedToStart,
+// EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated,
+// SpotInterruption and TerminationNotice (ECS API Reference,
+// TaskStopCode); portway has no spot capacity nor host terminations, so
+// it uses the first four.
+const (
+	StopCodeFailedToStart    = "TaskFailedToStart"
+	StopCodeEssentialExited  = "EssentialContainerExited"
+	StopCodeUserInitiated    = "UserInitiated"
+	StopCodeServiceScheduler = "ServiceSchedulerInitiated"
+)
+
+// scalingReason is the stoppedReason of a task its service stops: ECS's
+// "Scaling activity initiated by (deployment ecs-svc/8646900195280463695)",
+// naming the task's own deployment.
+func scalingReason(d *deployment) string {
+	return fmt.Sprintf("%s (deployment %s)", ReasonScaling, d.id)
+}
+
+// elbHealthReason is the stoppedReason of a task whose target failed its
+// group's health checks: "Task failed ELB health checks in (target-group
+// arn:aws:elasticloadbalancing:…:targetgroup/NAME/ID)".
+func elbHealthReason(group string) string {
+	return fmt.Sprintf("%s (target-group %s)", ReasonELBHealthCheck, group)
+}
 
 // TaskStatus is a snapshot of one task, shaped like ECS DescribeTasks.
 type TaskStatus struct {
@@ -39,6 +73,7 @@ type TaskStatus struct {
 	IP            string            `json:"ip"`
 	Containers    []ContainerStatus `json:"containers"`
 	StoppedReason string            `json:"stoppedReason"`
+	StopCode      string            `json:"stopCode,omitempty"` // set once desiredStatus is STOPPED
 	CreatedAt     time.Time         `json:"createdAt"`
 	StartedAt     *time.Time        `json:"startedAt"` // when the task reached RUNNING
 	StoppedAt     *time.Time        `json:"stoppedAt"`

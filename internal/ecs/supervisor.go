@@ -118,6 +118,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		if err := resolveContainers(&sv.cfg); err != nil {
 			return fmt.Errorf("ecs: %w", err)
 		}
+		sv.primary().cfg = sv.cfg
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
 		return fmt.Errorf("ecs: stateDir: %w", err)
@@ -148,7 +149,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	s.stopping = true
 	close(s.stopCh)
 	for _, t := range s.tasks {
-		s.requestStopLocked(t, ReasonShutdown, false)
+		s.requestStopLocked(t, StopCodeServiceScheduler, ReasonShutdown, false)
 	}
 	s.mu.Unlock()
 
@@ -180,7 +181,7 @@ func (s *Supervisor) StopTask(taskID string) error {
 	if !ok {
 		return fmt.Errorf("ecs: task %q not found or already stopped", taskID)
 	}
-	s.requestStopLocked(t, ReasonUserStop, false)
+	s.requestStopLocked(t, StopCodeUserInitiated, ReasonUserStop, false)
 	return nil
 }
 

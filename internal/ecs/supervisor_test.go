@@ -354,7 +354,7 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 	if second.IP != prefix+"2" {
 		t.Errorf("replacement IP = %s, want %s2 (.1 still held by the draining task)", second.IP, prefix)
 	}
-	if got := taskByID(t, s, first.TaskID); got.StoppedReason != ReasonUserStop {
+	if got := taskByID(t, s, first.TaskID); got.StoppedReason != ReasonUserStop || got.StopCode != StopCodeUserInitiated {
 		t.Errorf("old task: %s %q, want DEACTIVATING %q", got.LastStatus, got.StoppedReason, ReasonUserStop)
 	}
 	close(release)

@@ -28,6 +28,7 @@ type task struct {
 	lastStatus    string
 	desiredStatus string
 	stoppedReason string
+	stopCode      string
 	createdAt     time.Time // reported clock
 	startedAt     time.Time
 	stoppedAt     time.Time
@@ -93,7 +94,7 @@ func (s *Supervisor) startContainers(t *task) bool {
 	}
 	dir := filepath.Join(s.cfg.StateDir, "tasks", t.id)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		s.requestStop(t, fmt.Sprintf("%s: %v", ReasonResourceInit, err), true)
+		s.requestStop(t, StopCodeFailedToStart, fmt.Sprintf("%s: %v", ReasonResourceInit, err), true)
 		return false
 	}
 	s.setStatus(t, StatusPending)
@@ -108,7 +109,7 @@ func (s *Supervisor) startContainers(t *task) bool {
 			s.mu.Lock()
 			c.lastStatus, c.reason = StatusStopped, err.Error()
 			s.mu.Unlock()
-			s.requestStop(t, fmt.Sprintf("%s: %s: %v", ReasonDependency, c.cfg.Name, err), true)
+			s.requestStop(t, StopCodeFailedToStart, fmt.Sprintf("%s: %s: %v", ReasonDependency, c.cfg.Name, err), true)
 			return false
 		}
 		if stopRequested(t) {
@@ -118,7 +119,7 @@ func (s *Supervisor) startContainers(t *task) bool {
 			s.mu.Lock()
 			c.lastStatus, c.reason = StatusStopped, err.Error()
 			s.mu.Unlock()
-			s.requestStop(t, fmt.Sprintf("%s: %s: %v", ReasonCannotStart, c.cfg.Name, err), true)
+			s.requestStop(t, StopCodeFailedToStart, fmt.Sprintf("%s: %s: %v", ReasonCannotStart, c.cfg.Name, err), true)
 			return false
 		}
 	}
@@ -238,7 +239,7 @@ func (s *Supervisor) waitContainer(t *task, c *container) {
 	close(c.exited)
 	s.log.Info("container exited", "task", t.id, "service", t.cfg.Name, "container", c.cfg.Name, "exitCode", code)
 	if c.cfg.Essential {
-		s.requestStop(t, ReasonEssentialExited, true)
+		s.requestStop(t, StopCodeEssentialExited, ReasonEssentialExited, true)
 	}
 }
 
@@ -252,6 +253,7 @@ func (t *task) snapshot() TaskStatus {
 		DesiredStatus: t.desiredStatus,
 		IP:            t.ip.String(),
 		StoppedReason: t.stoppedReason,
+		StopCode:      t.stopCode,
 		CreatedAt:     t.createdAt,
 		Containers:    make([]ContainerStatus, len(t.containers)),
 	}

@@ -24,7 +24,7 @@ func (s *Supervisor) activate(t *task) bool {
 		}
 		ip := t.ip.String()
 		if err := s.cfg.Registrar.Register(s.ctx, cfg.TargetGroup, ip, cfg.ContainerPort); err != nil {
-			s.requestStop(t, fmt.Sprintf("%s %s: %v", ReasonRegisterFailed, cfg.TargetGroup, err), true)
+			s.requestStop(t, StopCodeFailedToStart, fmt.Sprintf("%s %s: %v", ReasonRegisterFailed, cfg.TargetGroup, err), true)
 			return false
 		}
 		s.mu.Lock()
@@ -42,6 +42,9 @@ func (s *Supervisor) activate(t *task) bool {
 	}
 	t.lastStatus = StatusRunning
 	t.startedAt = s.now()
+	if d := t.deployment; d.rollout == RolloutInProgress {
+		d.failedTasks = 0 // ECS resetOnHealthyTask (default true)
+	}
 	t.runningSince = s.clock.Now()
 	s.log.Debug("task status", "task", t.id, "service", cfg.Name, "ip", t.ip.String(), "status", StatusRunning)
 	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())
@@ -68,6 +71,25 @@ func (s *Supervisor) targetState(t *task, tsr TargetStateReader) string {
 		return ""
 	}
 	return state
+}
+
+// elbHealthReason is the stoppedReason of t failing its group's health
+// checks, naming the group by ARN when the registrar can tell it.
+func (s *Supervisor) elbHealthReason(t *task) string {
+	group := t.cfg.TargetGroup
+	if r, ok := s.cfg.Registrar.(TargetGroupARNReader); ok {
+		if arn := r.TargetGroupARN(group); arn != "" {
+			group = arn
+		}
+	}
+	return elbHealthReason(group)
+}
+
+// unhealthy reports whether a target state fails the task's ELB health
+// checks: unhealthy, or unhealthy.draining (an NLB target group without
+// unhealthy connection termination).
+func unhealthy(state string) bool {
+	return state == TargetUnhealthy || state == TargetUnhealthyDraining
 }
 
 // pastGrace reports whether the task's health check grace period is over.
@@ -102,9 +124,9 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		switch {
 		case state == TargetHealthy:
 			return true
-		case state == TargetUnhealthy && s.pastGrace(t):
+		case unhealthy(state) && s.pastGrace(t):
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return false
 		}
 		// A fresh timer per look: armed only once this look is done.
@@ -116,7 +138,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		case <-limit.C():
 			tick.Stop()
 			s.log.Warn("task target never became healthy", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "state", state)
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return false
 		case <-tick.C():
 		}
@@ -141,9 +163,9 @@ func (s *Supervisor) watchTarget(t *task) {
 			return
 		case <-tick.C():
 		}
-		if s.targetState(t, tsr) == TargetUnhealthy && s.pastGrace(t) {
+		if unhealthy(s.targetState(t, tsr)) && s.pastGrace(t) {
 			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, ReasonELBHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
 			return
 		}
 	}
@@ -170,7 +192,7 @@ func (s *Supervisor) waitReady(t *task) bool {
 		case <-expired.C():
 			pause.Stop()
 			s.log.Warn("task failed readiness", "task", t.id, "service", cfg.Name, "addr", addr, "path", cfg.ReadinessPath, "err", err)
-			s.requestStop(t, ReasonHealthCheck, true)
+			s.requestStop(t, StopCodeServiceScheduler, ReasonHealthCheck, true)
 			return false
 		case <-pause.C():
 		}

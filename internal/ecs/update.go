@@ -97,7 +97,7 @@ func (s *Supervisor) UpdateService(cfg ServiceConfig) (deploymentID string, err 
 // newDeploymentLocked makes a new PRIMARY deployment: the service's tasks
 // of older deployments are replaced by reconcile.
 func (s *Supervisor) newDeploymentLocked(sv *service) *deployment {
-	d := newDeployment(s.now())
+	d := newDeployment(s.now(), sv.cfg, sv.spec)
 	sv.deployments = append(sv.deployments, d)
 	sv.failures, sv.nextLaunch = 0, time.Time{}
 	return d

@@ -55,8 +55,8 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 	}
 	for _, old := range before {
 		waitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
-		if got := taskByID(t, s, old.TaskID); got.StoppedReason != ReasonDeployment {
-			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, ReasonDeployment)
+		if got := taskByID(t, s, old.TaskID); got.StoppedReason != scaledBy(got) {
+			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, scaledBy(got))
 		}
 		if log := readLog(t, s, old.TaskID, "nginx"); strings.Contains(log, "-code=7") || strings.Contains(log, "EXTRA=v2-") {
 			t.Errorf("old task ran the new definition:\n%s", log)
@@ -152,8 +152,8 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 		}
 		waitFor(t, waitLong, "1 RUNNING", func() bool { return h.s.RunningCount("svc") == 1 })
 		for _, ts := range tasksWhere(h.s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped }) {
-			if ts.StoppedReason != ReasonScaling {
-				t.Errorf("stoppedReason %q, want %q", ts.StoppedReason, ReasonScaling)
+			if ts.StoppedReason != scaledBy(ts) {
+				t.Errorf("stoppedReason %q, want %q", ts.StoppedReason, scaledBy(ts))
 			}
 		}
 		oneDeployment("scaled in")
@@ -223,8 +223,8 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 			t.Fatalf("UpdateService = %q, %v; want a deployment", newID, err)
 		}
 		old := h.waitStatus(id, StatusStopped)
-		if old.StoppedReason != ReasonDeployment {
-			t.Errorf("old task stoppedReason %q, want %q", old.StoppedReason, ReasonDeployment)
+		if old.StoppedReason != scaledBy(old) {
+			t.Errorf("old task stoppedReason %q, want %q", old.StoppedReason, scaledBy(old))
 		}
 		waitFor(t, waitLong, "new task RUNNING", func() bool {
 			return len(tasksWhere(h.s, func(ts TaskStatus) bool {
@@ -278,7 +278,7 @@ func TestContainerStopTimeoutFakeClock(t *testing.T) {
 	if got := h.rt.eventList(id); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
-	if ts.StoppedReason != ReasonScaling {
+	if ts.StoppedReason != scaledBy(ts) {
 		t.Errorf("stoppedReason %q", ts.StoppedReason)
 	}
 }

@@ -133,7 +133,7 @@ func httpCheck(ctx context.Context, client *http.Client, path string, m matcher,
 	resp.Body.Close()
 	if !m.match(resp.StatusCode) {
 		return checkResult{
-			reason:      ReasonResponseCodeMismatch,
+			reason:      ReasonFailedHealthChecks,
 			description: descCodeMismatch(resp.StatusCode),
 			err:         fmt.Errorf("GET %s: status %d", req.URL, resp.StatusCode),
 		}
@@ -144,10 +144,13 @@ func httpCheck(ctx context.Context, client *http.Client, path string, m matcher,
 	return passed()
 }
 
+// failure is a check that got no answer: refused, reset or timed out. An
+// NLB reports all of them alike (Target.Timeout is an ALB code); the error
+// says which for the log.
 func failure(ctx context.Context, err error) checkResult {
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return checkResult{reason: ReasonTimeout, description: descTimeout, err: err}
+		err = fmt.Errorf("timed out: %w", err)
 	}
 	return checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: err}
 }

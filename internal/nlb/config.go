@@ -99,6 +99,32 @@ type TargetGroupConfig struct {
 	// connection before any other byte. As with AWS, health check
 	// connections carry a header too, with command LOCAL and no addresses.
 	ProxyProtocolV2 bool
+	// UnhealthyConnectionTermination (AWS
+	// target_health_state.unhealthy.connection_termination.enabled, default
+	// true; nil means the default): when a target turns unhealthy, its
+	// connections are reset, as an NLB sends a TCP RST on the client
+	// connections of an unhealthy target, unless the group is failing open
+	// (no healthy target: traffic goes to all). Connections of an unhealthy
+	// target that survived a fail-open are reset when it ends. When false,
+	// the target is first "unhealthy.draining" for UnhealthyDrainingInterval:
+	// no new connections, existing ones go on; it is healthy again if it
+	// recovers meanwhile, otherwise unhealthy and its connections reset.
+	UnhealthyConnectionTermination *bool
+	// UnhealthyDrainingInterval (AWS
+	// target_health_state.unhealthy.draining_interval_seconds, 0..360000s,
+	// default 0): how long a target that turned unhealthy stays
+	// unhealthy.draining. Only with UnhealthyConnectionTermination false.
+	UnhealthyDrainingInterval time.Duration
+}
+
+// MaxUnhealthyDrainingInterval is the AWS upper bound of
+// target_health_state.unhealthy.draining_interval_seconds.
+const MaxUnhealthyDrainingInterval = 360000 * time.Second
+
+// terminatesUnhealthy reports whether connections to an unhealthy target
+// are reset at once (AWS default).
+func (tg TargetGroupConfig) terminatesUnhealthy() bool {
+	return tg.UnhealthyConnectionTermination == nil || *tg.UnhealthyConnectionTermination
 }
 
 // HealthCheck configures the target group's health checks.
@@ -163,6 +189,10 @@ func (tg TargetGroupConfig) withDefaults() TargetGroupConfig {
 		tg.DeregistrationDelay = DefaultDeregistrationDelay
 	case tg.DeregistrationDelay < 0:
 		tg.DeregistrationDelay = 0
+	}
+	if tg.UnhealthyConnectionTermination == nil {
+		on := true
+		tg.UnhealthyConnectionTermination = &on
 	}
 	return tg
 }
@@ -246,6 +276,14 @@ func (c Config) validate() error {
 		}
 		if tg.DeregistrationDelay > time.Hour {
 			add(f+".deregistrationDelay", "must be at most 1h")
+		}
+		switch d := tg.UnhealthyDrainingInterval; {
+		case d < 0 || d > MaxUnhealthyDrainingInterval:
+			add(f+".unhealthyDrainingInterval", "must be 0..360000s, got %s", d)
+		case d > 0 && tg.terminatesUnhealthy():
+			// AWS: the interval "can only be configured when
+			// target_health_state.unhealthy.connection_termination.enabled is false".
+			add(f+".unhealthyDrainingInterval", "only with unhealthyConnectionTermination false (connections of an unhealthy target are reset at once otherwise)")
 		}
 		for _, e := range tg.HealthCheck.validate() {
 			errs = append(errs, fmt.Errorf("%s.healthCheck.%w", f, e))

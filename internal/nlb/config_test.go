@@ -47,6 +47,9 @@ func TestConfigDefaults(t *testing.T) {
 	if tg0.ConnectionTermination || tg0.ProxyProtocolV2 {
 		t.Errorf("connection termination and proxy protocol must default to off: %+v", tg0)
 	}
+	if tg0.UnhealthyConnectionTermination == nil || !*tg0.UnhealthyConnectionTermination || tg0.UnhealthyDrainingInterval != 0 {
+		t.Errorf("unhealthy connection termination must default to on, without draining interval: %+v", tg0)
+	}
 	// A listener without its own idle timeout takes the load balancer's.
 	lc := validConfig()
 	lc.IdleTimeout = time.Minute
@@ -117,6 +120,20 @@ func TestConfigValidate(t *testing.T) {
 			c.TargetGroups[0].ConnectionTermination = true
 		}, ""},
 		{"name", func(c *Config) { c.Name = "-x" }, "name:"},
+		{"unhealthy draining with termination", func(c *Config) { c.TargetGroups[0].UnhealthyDrainingInterval = time.Minute },
+			"targetGroups[0].unhealthyDrainingInterval: only with unhealthyConnectionTermination false"},
+		{"unhealthy draining", func(c *Config) {
+			c.TargetGroups[0].UnhealthyConnectionTermination = boolPtr(false)
+			c.TargetGroups[0].UnhealthyDrainingInterval = time.Minute
+		}, ""},
+		{"unhealthy draining too long", func(c *Config) {
+			c.TargetGroups[1].UnhealthyConnectionTermination = boolPtr(false)
+			c.TargetGroups[1].UnhealthyDrainingInterval = 360001 * time.Second
+		}, "targetGroups[1].unhealthyDrainingInterval: must be 0..360000s"},
+		{"unhealthy draining negative", func(c *Config) {
+			c.TargetGroups[1].UnhealthyConnectionTermination = boolPtr(false)
+			c.TargetGroups[1].UnhealthyDrainingInterval = -time.Second
+		}, "targetGroups[1].unhealthyDrainingInterval: must be 0..360000s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

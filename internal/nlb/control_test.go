@@ -211,10 +211,12 @@ func TestControlDescribeTargetGroupsAndListeners(t *testing.T) {
 	}
 	got := attrs(body)
 	for k, v := range map[string]string{
-		"deregistration_delay.timeout_seconds":                "5",
-		"deregistration_delay.connection_termination.enabled": "false",
-		"proxy_protocol_v2.enabled":                           "false",
-		"preserve_client_ip.enabled":                          "false",
+		"deregistration_delay.timeout_seconds":                         "5",
+		"deregistration_delay.connection_termination.enabled":          "false",
+		"proxy_protocol_v2.enabled":                                    "false",
+		"preserve_client_ip.enabled":                                   "false",
+		"target_health_state.unhealthy.connection_termination.enabled": "true",
+		"target_health_state.unhealthy.draining_interval_seconds":      "0",
 	} {
 		if got[k] != v {
 			t.Errorf("target group attribute %s = %v, want %s", k, got[k], v)
@@ -222,10 +224,14 @@ func TestControlDescribeTargetGroupsAndListeners(t *testing.T) {
 	}
 	lb.groups["spare"].cfg.ProxyProtocolV2 = true // as if configured
 	lb.groups["spare"].cfg.ConnectionTermination = true
+	lb.groups["spare"].cfg.UnhealthyConnectionTermination = boolPtr(false)
+	lb.groups["spare"].cfg.UnhealthyDrainingInterval = 90 * time.Second
 	_, body = call(t, srv, "POST", "/elbv2/DescribeTargetGroupAttributes", `{"TargetGroupName":"spare"}`)
 	got = attrs(body)
 	if got["proxy_protocol_v2.enabled"] != "true" || got["deregistration_delay.connection_termination.enabled"] != "true" ||
-		got["deregistration_delay.timeout_seconds"] != "90" {
+		got["deregistration_delay.timeout_seconds"] != "90" ||
+		got["target_health_state.unhealthy.connection_termination.enabled"] != "false" ||
+		got["target_health_state.unhealthy.draining_interval_seconds"] != "90" {
 		t.Errorf("spare attributes: %v", got)
 	}
 	code, body = call(t, srv, "GET", "/elbv2/DescribeListenerAttributes?ListenerArn="+at(l, "ListenerArn").(string), "")

@@ -78,6 +78,7 @@ func (g *targetGroup) stop() {
 		if t.drainTimer != nil {
 			t.drainTimer.Stop()
 		}
+		g.stopUnhealthyDrain(t)
 	}
 	g.mu.Unlock()
 	g.checkers.Wait()
@@ -131,14 +132,23 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 	if g.targets[t.addr] != t || t.draining {
 		return t.hm.cadence()
 	}
+	before := g.healthOf(t)
 	old := t.hm.observe(res, g.now())
-	cur := t.hm.health
-	if old != cur {
+	if st := t.hm.health.State; st != old.State {
+		switch {
+		case st == StateUnhealthy:
+			g.startUnhealthyDrain(t)
+		case t.unhealthyDraining: // recovered while unhealthy.draining
+			g.stopUnhealthyDrain(t)
+		}
+	}
+	cur := g.healthOf(t)
+	if before != cur {
 		level := slog.LevelInfo
-		if old.State == cur.State {
+		if before.State == cur.State {
 			level = slog.LevelDebug
 		}
-		attrs := []any{"target", t.String(), "from", old.State, "to", cur.State}
+		attrs := []any{"target", t.String(), "from", before.State, "to", cur.State}
 		if cur.Reason != "" {
 			attrs = append(attrs, "reason", cur.Reason, "description", cur.Description)
 		}
@@ -146,9 +156,79 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 			attrs = append(attrs, "error", res.err.Error())
 		}
 		g.log.Log(context.Background(), level, "target health changed", attrs...)
+		g.resetUnhealthyConns()
 		g.broadcast()
 	}
 	return t.hm.cadence()
+}
+
+// startUnhealthyDrain is called when t turns unhealthy: without unhealthy
+// connection termination and with a draining interval, t is
+// unhealthy.draining until the interval ends (its connections go on).
+// Call with g.mu held.
+func (g *targetGroup) startUnhealthyDrain(t *target) {
+	if g.cfg.terminatesUnhealthy() || g.cfg.UnhealthyDrainingInterval <= 0 {
+		return
+	}
+	g.stopUnhealthyDrain(t)
+	t.unhealthyDraining = true
+	t.unhealthyGen++
+	gen := t.unhealthyGen
+	t.unhealthyTimer = time.AfterFunc(g.cfg.UnhealthyDrainingInterval, func() { g.unhealthyDrainExpired(t, gen) })
+}
+
+// stopUnhealthyDrain ends t's unhealthy.draining state, if any. Call with
+// g.mu held.
+func (g *targetGroup) stopUnhealthyDrain(t *target) {
+	t.unhealthyDraining = false
+	if t.unhealthyTimer != nil {
+		t.unhealthyTimer.Stop()
+		t.unhealthyTimer = nil
+	}
+}
+
+func (g *targetGroup) unhealthyDrainExpired(t *target, gen int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.targets[t.addr] != t || !t.unhealthyDraining || t.unhealthyGen != gen {
+		return
+	}
+	g.stopUnhealthyDrain(t)
+	h := t.hm.health
+	g.log.Info("target health changed", "target", t.String(), "from", StateUnhealthyDraining, "to", h.State,
+		"reason", h.Reason, "description", h.Description, "why", "unhealthy draining interval expired")
+	g.resetUnhealthyConns()
+	g.broadcast()
+}
+
+// resetUnhealthyConns resets the connections of unhealthy targets (not
+// those still unhealthy.draining), as an NLB sends a TCP RST on the client
+// connections of an unhealthy target — unless the group is failing open:
+// with no healthy target, traffic goes to all and their connections stay.
+// AWS, "Health checks for Network Load Balancer target groups": "If a target
+// becomes unhealthy, the load balancer sends a TCP RST for packets received
+// on the client connections associated with the target, unless the unhealthy
+// target triggers the load balancer to fail open." Call with g.mu held.
+func (g *targetGroup) resetUnhealthyConns() {
+	healthy := false
+	for _, t := range g.targets {
+		if !t.draining && t.hm.health.State == StateHealthy {
+			healthy = true
+			break
+		}
+	}
+	if !healthy {
+		return // failing open
+	}
+	for _, t := range g.targets {
+		if t.draining || t.unhealthyDraining || t.hm.health.State != StateUnhealthy || len(t.conns) == 0 {
+			continue
+		}
+		g.log.Info("unhealthy target: connections reset", "target", t.String(), "connections", len(t.conns))
+		for f := range t.conns {
+			f.reset()
+		}
+	}
 }
 
 // register adds targets (all validated by the caller). Registering a target
@@ -167,6 +247,7 @@ func (g *targetGroup) register(addrs []netip.AddrPort) {
 					t.drainTimer = nil
 				}
 				t.hm = newHealthMachine(g.cfg.HealthCheck, g.now())
+				g.stopUnhealthyDrain(t)
 				g.startChecker(t)
 				g.log.Info("target re-registered while draining", "target", t.String())
 			}
@@ -205,6 +286,7 @@ func (g *targetGroup) deregister(addrs []netip.AddrPort) error {
 		}
 		t.draining = true
 		t.leaving.Store(true)
+		g.stopUnhealthyDrain(t)
 		if t.cancelCheck != nil {
 			t.cancelCheck()
 			t.cancelCheck = nil
@@ -264,6 +346,7 @@ func (g *targetGroup) remove(t *target, why string) {
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}
+	g.stopUnhealthyDrain(t)
 	if t.cancelCheck != nil {
 		t.cancelCheck()
 		t.cancelCheck = nil
@@ -297,6 +380,10 @@ func (g *targetGroup) healthOf(t *target) TargetHealth {
 		return TargetHealth{State: StateDraining, Reason: ReasonDeregistrationInProgress, Description: descDeregistrationInProgress}
 	case !g.inUse:
 		return TargetHealth{State: StateUnused, Reason: ReasonNotInUse, Description: descNotInUse}
+	case t.unhealthyDraining:
+		h := t.hm.health
+		h.State = StateUnhealthyDraining
+		return h
 	}
 	return t.hm.health
 }

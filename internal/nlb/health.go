@@ -10,28 +10,37 @@ const (
 	StateInitial   = "initial"
 	StateHealthy   = "healthy"
 	StateUnhealthy = "unhealthy"
-	StateDraining  = "draining"
-	StateUnused    = "unused"
+	// StateUnhealthyDraining is an unhealthy target whose connections are
+	// left to drain (UnhealthyConnectionTermination false).
+	StateUnhealthyDraining = "unhealthy.draining"
+	StateDraining          = "draining"
+	StateUnused            = "unused"
 )
 
-// Target health reason codes, as in ELBv2.
+// Target health reason codes, as a Network Load Balancer reports them.
+// An NLB's unhealthy target has one reason whatever failed, a refused
+// connection, a timeout or an unexpected HTTP code:
+// Target.FailedHealthChecks. Target.Timeout and Target.ResponseCodeMismatch
+// apply only to Application and Gateway Load Balancers (ELBv2 API
+// Reference, TargetHealth: Reason; "Check the health of your Network Load
+// Balancer targets" lists only Target.FailedHealthChecks for unhealthy).
 const (
 	ReasonRegistrationInProgress   = "Elb.RegistrationInProgress"
 	ReasonInitialHealthChecking    = "Elb.InitialHealthChecking"
 	ReasonFailedHealthChecks       = "Target.FailedHealthChecks"
-	ReasonTimeout                  = "Target.Timeout"
-	ReasonResponseCodeMismatch     = "Target.ResponseCodeMismatch"
 	ReasonDeregistrationInProgress = "Target.DeregistrationInProgress"
 	ReasonNotRegistered            = "Target.NotRegistered"
 	ReasonNotInUse                 = "Target.NotInUse"
 )
 
-// Descriptions that go with the reasons, worded as AWS words them.
+// Descriptions that go with the reasons, worded as AWS words them: a
+// failed check is "Health checks failed" (a timeout too), or, for an HTTP
+// check answered with a code the matcher refuses, "Health checks failed
+// with these codes: [502]".
 const (
 	descRegistrationInProgress   = "Target registration is in progress"
 	descInitialHealthChecking    = "Initial health checks in progress"
 	descFailedHealthChecks       = "Health checks failed"
-	descTimeout                  = "Request timed out"
 	descDeregistrationInProgress = "Target deregistration is in progress"
 	descNotRegistered            = "Target is not registered to the target group"
 	descNotInUse                 = "Target group is not configured to receive traffic from the load balancer"
@@ -44,7 +53,7 @@ func descCodeMismatch(code int) string {
 // checkResult is the outcome of one health check.
 type checkResult struct {
 	ok          bool
-	reason      string // failure reason code (ReasonTimeout, ...)
+	reason      string // failure reason code (ReasonFailedHealthChecks)
 	description string // failure description
 	err         error  // detail for logs only
 }

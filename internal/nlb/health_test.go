@@ -15,18 +15,18 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 var (
 	pass     = passed()
 	refused  = checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: errors.New("connection refused")}
-	timedOut = checkResult{reason: ReasonTimeout, description: descTimeout}
-	code503  = checkResult{reason: ReasonResponseCodeMismatch, description: descCodeMismatch(503)}
-	code404  = checkResult{reason: ReasonResponseCodeMismatch, description: descCodeMismatch(404)}
+	timedOut = checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: errors.New("timeout")}
+	code503  = checkResult{reason: ReasonFailedHealthChecks, description: descCodeMismatch(503)}
+	code404  = checkResult{reason: ReasonFailedHealthChecks, description: descCodeMismatch(404)}
 )
 
 func TestHealthMachine(t *testing.T) {
 	initialChecking := TargetHealth{StateInitial, ReasonInitialHealthChecking, descInitialHealthChecking}
 	healthy := TargetHealth{State: StateHealthy}
 	unhealthyFailed := TargetHealth{StateUnhealthy, ReasonFailedHealthChecks, "Health checks failed"}
-	unhealthy503 := TargetHealth{StateUnhealthy, ReasonResponseCodeMismatch, "Health checks failed with these codes: [503]"}
-	unhealthy404 := TargetHealth{StateUnhealthy, ReasonResponseCodeMismatch, "Health checks failed with these codes: [404]"}
-	unhealthyTimeout := TargetHealth{StateUnhealthy, ReasonTimeout, "Request timed out"}
+	unhealthy503 := TargetHealth{StateUnhealthy, "Target.FailedHealthChecks", "Health checks failed with these codes: [503]"}
+	unhealthy404 := TargetHealth{StateUnhealthy, "Target.FailedHealthChecks", "Health checks failed with these codes: [404]"}
+	unhealthyTimeout := TargetHealth{StateUnhealthy, "Target.FailedHealthChecks", "Health checks failed"}
 
 	type step struct {
 		r    checkResult

@@ -13,9 +13,13 @@ import (
 
 // flow is one connection through the load balancer as its target and the
 // load balancer track it: accepted on a listener (proxyConn) or opened in
-// process by DialListener (linkConn). close force-closes it; it may be
-// called with the group's or the load balancer's lock held.
-type flow interface{ close() }
+// process by DialListener (linkConn). close force-closes it; reset aborts
+// it with a TCP RST (its target turned unhealthy). Both may be called with
+// the group's or the load balancer's lock held.
+type flow interface {
+	close()
+	reset()
+}
 
 // ErrNoTarget is returned by DialListener when the listener's target group
 // has no target that accepted a connection; a client of the TCP listener
@@ -199,6 +203,18 @@ func (c *linkConn) close() {
 		c.TCPConn.Close()
 		go c.Close()
 	}
+}
+
+// reset aborts the flow: the target gets a TCP RST, and the gateway's next
+// read or write on the flow fails, as a client of the listener would see
+// the load balancer's RST.
+func (c *linkConn) reset() {
+	c.mu.Lock()
+	if !c.closed && c.TCPConn != nil {
+		c.TCPConn.SetLinger(0)
+	}
+	c.mu.Unlock()
+	c.close()
 }
 
 // Close closes the connection and releases the flow.

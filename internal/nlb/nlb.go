@@ -310,6 +310,16 @@ func (lb *LoadBalancer) WaitDeregistered(ctx context.Context, group string, t Ta
 	return g.waitGone(ctx, addrs[0])
 }
 
+// TargetGroupARN returns the ARN of a target group, as DescribeTargetGroups
+// reports it.
+func (lb *LoadBalancer) TargetGroupARN(name string) (string, error) {
+	g, err := lb.group(name)
+	if err != nil {
+		return "", err
+	}
+	return g.arn, nil
+}
+
 // DescribeTargetHealth lists the targets registered with group (draining
 // ones included), sorted by address.
 func (lb *LoadBalancer) DescribeTargetHealth(group string) ([]TargetHealthDescription, error) {

@@ -60,14 +60,13 @@ func (pc *proxyConn) close() {
 // reset closes both sides with RST, passing an abort on to the other side.
 func (pc *proxyConn) reset() {
 	pc.mu.Lock()
-	closed := pc.closed
-	pc.mu.Unlock()
-	if !closed {
+	if !pc.closed {
 		pc.client.SetLinger(0)
 		if pc.backend != nil {
 			pc.backend.SetLinger(0)
 		}
 	}
+	pc.mu.Unlock()
 	pc.close()
 }
 

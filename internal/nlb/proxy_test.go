@@ -149,7 +149,7 @@ func TestFailOpen(t *testing.T) {
 	register(t, lb, tts...)
 	waitState(t, lb, StateUnhealthy, tts...)
 	d := healthOf(t, lb, tts[0])
-	if d.TargetHealth.Reason != ReasonResponseCodeMismatch || d.TargetHealth.Description != "Health checks failed with these codes: [503]" {
+	if d.TargetHealth.Reason != "Target.FailedHealthChecks" || d.TargetHealth.Description != "Health checks failed with these codes: [503]" {
 		t.Errorf("unhealthy target: %+v", d.TargetHealth)
 	}
 

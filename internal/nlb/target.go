@@ -54,7 +54,12 @@ type target struct {
 	drainTimer  *time.Timer
 	drainGen    int                // tells a stale drain timer from the current one
 	cancelCheck context.CancelFunc // nil when no checker runs
-	kick        chan struct{}      // buffered(1): run a check now
+	// unhealthyDraining: unhealthy, but its connections drain until
+	// unhealthyTimer fires (TargetGroupConfig.UnhealthyDrainingInterval).
+	unhealthyDraining bool
+	unhealthyTimer    *time.Timer
+	unhealthyGen      int           // tells a stale unhealthy timer from the current one
+	kick              chan struct{} // buffered(1): run a check now
 
 	// leaving mirrors draining (and removal) for readers without the
 	// group's lock: in-process flows report it (linkConn.Draining).

@@ -203,6 +203,16 @@ type TargetGroupConfig struct {
 	// ProxyProtocolV2 sends a PROXY protocol v2 header on each target
 	// connection; targets must expect it (`portway sidecar --proxy-protocol`).
 	ProxyProtocolV2 bool `yaml:"proxyProtocolV2,omitempty"`
+	// UnhealthyConnectionTermination (AWS
+	// target_health_state.unhealthy.connection_termination.enabled; omitted
+	// means true): a target that turns unhealthy has its connections reset,
+	// unless the group fails open. false: it is unhealthy.draining for
+	// UnhealthyDrainingInterval first.
+	UnhealthyConnectionTermination *bool `yaml:"unhealthyConnectionTermination,omitempty"`
+	// UnhealthyDrainingInterval (AWS
+	// target_health_state.unhealthy.draining_interval_seconds, 0–100h):
+	// only with unhealthyConnectionTermination false.
+	UnhealthyDrainingInterval time.Duration `yaml:"unhealthyDrainingInterval,omitempty"`
 }
 
 // HealthCheckConfig is a target group's health check.
@@ -244,9 +254,14 @@ type ServiceConfig struct {
 	HealthCheckGracePeriod time.Duration `yaml:"healthCheckGracePeriod,omitempty"`
 	// Rolling deployments keep at least minimumHealthyPercent (default 100)
 	// of desiredCount in service and run at most maximumPercent (default 200).
-	MinimumHealthyPercent *int              `yaml:"minimumHealthyPercent,omitempty"`
-	MaximumPercent        int               `yaml:"maximumPercent,omitempty"`
-	Containers            []ContainerConfig `yaml:"containers"`
+	MinimumHealthyPercent *int `yaml:"minimumHealthyPercent,omitempty"`
+	MaximumPercent        int  `yaml:"maximumPercent,omitempty"`
+	// DeploymentCircuitBreaker (enable, rollback): a deployment whose tasks
+	// keep failing (half the desired count in a row, 3 to 200) is FAILED
+	// and launches no more tasks; with rollback, the service goes back to
+	// its last completed deployment's task definition.
+	DeploymentCircuitBreaker *ecs.CircuitBreaker `yaml:"deploymentCircuitBreaker,omitempty"`
+	Containers               []ContainerConfig   `yaml:"containers"`
 }
 
 // ContainerConfig is one container of a task. Command is the argument list

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,9 @@ func consoleHandler(lb consoleSource, sup serviceSource, endpoints func() Endpoi
 
 // consolePage is parsed on first use, not at init: every portway process
 // (sidecars and apps too) links this package.
-var consolePage = sync.OnceValue(func() *template.Template { return template.Must(template.New("console").Parse(consoleHTML)) })
+var consolePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("console").Funcs(template.FuncMap{"hasPrefix": strings.HasPrefix}).Parse(consoleHTML))
+})
 
 const consoleHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
@@ -83,7 +86,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 th{background:#f4f4f4} code{font-size:13px}
-.healthy,.RUNNING{color:#17752b}.unhealthy,.STOPPED{color:#b3261e}
+.healthy,.RUNNING,.COMPLETED{color:#17752b}.unhealthy,.STOPPED,.FAILED{color:#b3261e}
 .initial,.draining,.ACTIVATING,.DEACTIVATING,.PENDING,.PROVISIONING,.STOPPING{color:#8a5a00}
 </style></head><body>
 <h1>portway</h1>
@@ -95,12 +98,12 @@ th{background:#f4f4f4} code{font-size:13px}
 {{else}}<tr><td colspan="5">no targets</td></tr>{{end}}</table>
 {{end}}
 <h2>Services</h2>
-<table><tr><th>service</th><th>desired</th><th>running</th><th>pending</th><th>deployments</th><th>last failure</th></tr>
-{{range .Services}}<tr><td>{{.Name}}</td><td>{{.DesiredCount}}</td><td>{{.RunningCount}}</td><td>{{.PendingCount}}</td><td>{{range .Deployments}}{{.Status}} {{.ID}} ({{.RunningCount}}/{{.DesiredCount}})<br>{{end}}</td><td>{{.LastFailure}}</td></tr>
+<table><tr><th>service</th><th>desired</th><th>running</th><th>pending</th><th>deployments</th><th>last failure</th><th>latest events</th></tr>
+{{range .Services}}<tr><td>{{.Name}}</td><td>{{.DesiredCount}}</td><td>{{.RunningCount}}</td><td>{{.PendingCount}}</td><td>{{range .Deployments}}{{.Status}} {{.ID}} ({{.RunningCount}}/{{.DesiredCount}}) <span class="{{.RolloutState}}">{{.RolloutState}}</span>{{if .FailedTasks}}, {{.FailedTasks}} failed tasks{{end}}{{if hasPrefix .RolloutStateReason "ECS deployment circuit breaker"}}: {{.RolloutStateReason}}{{end}}<br>{{end}}</td><td>{{.LastFailure}}</td><td>{{range $i, $e := .Events}}{{if lt $i 3}}{{$e.Message}}<br>{{end}}{{end}}</td></tr>
 {{end}}</table>
 <h2>Tasks</h2>
 <table><tr><th>task</th><th>service</th><th>status</th><th>address</th><th>containers</th><th>stopped reason</th></tr>
-{{range .Tasks}}<tr><td><code>{{.TaskID}}</code></td><td>{{.Service}}</td><td class="{{.LastStatus}}">{{.LastStatus}}</td><td>{{.IP}}</td><td>{{range .Containers}}{{.Name}} (pid {{.PID}}, {{.LastStatus}}){{if .ExitCode}} exit {{.ExitCode}}{{end}}<br>{{end}}</td><td>{{.StoppedReason}}</td></tr>
+{{range .Tasks}}<tr><td><code>{{.TaskID}}</code></td><td>{{.Service}}</td><td class="{{.LastStatus}}">{{.LastStatus}}</td><td>{{.IP}}</td><td>{{range .Containers}}{{.Name}} (pid {{.PID}}, {{.LastStatus}}){{if .ExitCode}} exit {{.ExitCode}}{{end}}<br>{{end}}</td><td>{{if .StopCode}}<code>{{.StopCode}}</code> {{end}}{{.StoppedReason}}</td></tr>
 {{end}}</table>
 </body></html>
 `

@@ -28,14 +28,21 @@ func (fakeLB) DescribeTargetHealth(group string) ([]nlb.TargetHealthDescription,
 type fakeServices struct{}
 
 func (fakeServices) Services() []ecs.ServiceStatus {
-	return []ecs.ServiceStatus{{Name: "bags", DesiredCount: 2, RunningCount: 1, LastFailure: "Essential container in task exited"}}
+	return []ecs.ServiceStatus{{Name: "bags", DesiredCount: 2, RunningCount: 1, LastFailure: "Essential container in task exited",
+		Deployments: []ecs.DeploymentStatus{
+			{ID: "ecs-svc/3000000000000000003", Status: "PRIMARY", DesiredCount: 2, RolloutState: "IN_PROGRESS",
+				RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1000000000000000001."},
+			{ID: "ecs-svc/2000000000000000002", Status: "ACTIVE", FailedTasks: 3, RolloutState: "FAILED",
+				RolloutStateReason: "ECS deployment circuit breaker: tasks failed to start."},
+		},
+		Events: []ecs.ServiceEvent{{Message: "(service bags) (deployment ecs-svc/2000000000000000002) deployment failed: tasks failed to start."}}}}
 }
 
 func (fakeServices) Tasks() []ecs.TaskStatus {
 	code := 137
 	return []ecs.TaskStatus{{TaskID: "abc123", Service: "bags", LastStatus: "STOPPED", IP: "127.77.1.2",
 		Containers:    []ecs.ContainerStatus{{Name: "app", PID: 42, LastStatus: "STOPPED", ExitCode: &code}},
-		StoppedReason: "Essential container in task exited <script>"}}
+		StoppedReason: "Essential container in task exited <script>", StopCode: "EssentialContainerExited"}}
 }
 
 func TestConsole(t *testing.T) {
@@ -55,7 +62,11 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{"http://127.0.0.1:8080/v1", "127.77.1.1:9000", ">healthy<", "<td>7</td>",
-		"abc123", "app (pid 42, STOPPED) exit 137", "Essential container in task exited &lt;script&gt;", "<td>bags</td><td>2</td><td>1</td>"} {
+		"abc123", "app (pid 42, STOPPED) exit 137", "Essential container in task exited &lt;script&gt;", "<td>bags</td><td>2</td><td>1</td>",
+		"<code>EssentialContainerExited</code> Essential container",
+		`ACTIVE ecs-svc/2000000000000000002 (0/0) <span class="FAILED">FAILED</span>, 3 failed tasks: ECS deployment circuit breaker: tasks failed to start.`,
+		`PRIMARY ecs-svc/3000000000000000003 (0/2) <span class="IN_PROGRESS">IN_PROGRESS</span>: ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1000000000000000001.`,
+		"(service bags) (deployment ecs-svc/2000000000000000002) deployment failed: tasks failed to start."} {
 		if !strings.Contains(page, want) {
 			t.Errorf("console page lacks %q", want)
 		}

@@ -115,6 +115,9 @@ func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 			DeregistrationDelay:   tg.DeregistrationDelay,
 			ConnectionTermination: tg.ConnectionTermination,
 			ProxyProtocolV2:       tg.ProxyProtocolV2,
+
+			UnhealthyConnectionTermination: tg.UnhealthyConnectionTermination,
+			UnhealthyDrainingInterval:      tg.UnhealthyDrainingInterval,
 		})
 	}
 	return nc
@@ -155,6 +158,8 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 			HealthCheckGracePeriod: s.HealthCheckGracePeriod,
 			MinimumHealthyPercent:  s.MinimumHealthyPercent,
 			MaximumPercent:         s.MaximumPercent,
+
+			DeploymentCircuitBreaker: s.DeploymentCircuitBreaker,
 		}
 		for _, ct := range s.Containers {
 			args := make([]string, len(ct.Command))

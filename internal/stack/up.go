@@ -399,6 +399,13 @@ func (r registrar) Deregister(ctx context.Context, group, ip string, port int) e
 	return r.lb.WaitDeregistered(ctx, group, t)
 }
 
+// TargetGroupARN implements ecs.TargetGroupARNReader, so a task failing ELB
+// health checks is stopped "in (target-group arn:…)" as on ECS.
+func (r registrar) TargetGroupARN(group string) string {
+	arn, _ := r.lb.TargetGroupARN(group)
+	return arn
+}
+
 // TargetState implements ecs.TargetStateReader: the target's state in its
 // group, "unused" when it is not registered.
 func (r registrar) TargetState(_ context.Context, group, ip string, port int) (string, error) {

@@ -1,0 +1,97 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// parseEdited renders the built-in stack as YAML, lets edit change it as
+// generic YAML data, and parses the result: the test speaks the file's own
+// field names.
+func parseEdited(t *testing.T, edit func(m map[string]any)) (Config, error) {
+	t.Helper()
+	data, err := Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	if data, err = yaml.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	return Parse(data)
+}
+
+func yamlItem(m map[string]any, path ...any) map[string]any {
+	var cur any = m
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			cur = cur.(map[string]any)[k]
+		case int:
+			cur = cur.([]any)[k]
+		}
+	}
+	return cur.(map[string]any)
+}
+
+func TestTargetGroupUnhealthyTerminationYAML(t *testing.T) {
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		tg := yamlItem(m, "nlb", "targetGroups", 1)
+		tg["unhealthyConnectionTermination"] = false
+		tg["unhealthyDrainingInterval"] = "2m"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := cfg.NLBComponent(nil)
+	tg := nc.TargetGroups[1]
+	if tg.UnhealthyConnectionTermination == nil || *tg.UnhealthyConnectionTermination || tg.UnhealthyDrainingInterval != 2*time.Minute {
+		t.Errorf("target group: %+v", tg)
+	}
+	if tg := nc.TargetGroups[0]; tg.UnhealthyConnectionTermination != nil {
+		t.Errorf("unset unhealthyConnectionTermination: %v, want nil (the load balancer's default, true)", *tg.UnhealthyConnectionTermination)
+	}
+
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "nlb", "targetGroups", 0)["unhealthyDrainingInterval"] = "30s"
+	})
+	if want := "nlb.targetGroups[0].unhealthyDrainingInterval: only with unhealthyConnectionTermination false"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("draining interval with termination on: %v, want %q", err, want)
+	}
+}
+
+func TestServiceCircuitBreakerYAML(t *testing.T) {
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 1)["deploymentCircuitBreaker"] = map[string]any{"enable": true, "rollback": true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := cfg.ECSComponent("/state", "/portway", noRegistrar{}, nil)
+	if cb := ec.Services[1].DeploymentCircuitBreaker; cb == nil || !cb.Enable || !cb.Rollback {
+		t.Errorf("services[1].deploymentCircuitBreaker = %+v", cb)
+	}
+	if cb := ec.Services[0].DeploymentCircuitBreaker; cb != nil {
+		t.Errorf("services[0] has a circuit breaker it was not given: %+v", cb)
+	}
+
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 0)["deploymentCircuitBreaker"] = map[string]any{"rollback": true}
+	})
+	if want := "services[0].deploymentCircuitBreaker.rollback: needs enable: true"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("rollback without enable: %v, want %q", err, want)
+	}
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "services", 0)["deploymentCircuitBreaker"] = map[string]any{"enabled": true}
+	})
+	if err == nil || !strings.Contains(err.Error(), "field enabled not found") {
+		t.Errorf("misspelt field: %v", err)
+	}
+}
