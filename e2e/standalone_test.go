@@ -8,10 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -35,44 +33,10 @@ func TestStandaloneNLB(t *testing.T) {
 	t.Cleanup(func() { target.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	stderr := &syncBuffer{}
 	stateDir := t.TempDir()
-	cmd := exec.Command(binary, "nlb", "--config", cfgPath, "--control-listen", "127.0.0.1:0", "--state-dir", stateDir)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("portway nlb stderr:\n%s", stderr)
-		}
-	})
-
-	addrRe := regexp.MustCompile(`control API listening" url=(\S+)`)
-	var control string
+	control, stderr := startComponent(t, regexp.MustCompile(`control API listening" url=(\S+)`),
+		"nlb", "--config", cfgPath, "--control-listen", "127.0.0.1:0", "--state-dir", stateDir)
 	deadline := time.Now().Add(30 * time.Second)
-	for control == "" {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			control = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("portway nlb exited: %v\n%s", err, stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("portway nlb did not report its control address:\n%s", stderr)
-		}
-	}
 
 	// The control token was made in the state dir; nothing is registered
 	// without it.

@@ -23,8 +23,9 @@ import (
 )
 
 // startComponent runs a portway component subcommand until the test ends
-// and returns the first submatch of re in its log (its bound URL).
-func startComponent(t *testing.T, re *regexp.Regexp, args ...string) string {
+// and returns the first submatch of re in its log (its bound URL), and
+// the log.
+func startComponent(t *testing.T, re *regexp.Regexp, args ...string) (string, *syncBuffer) {
 	t.Helper()
 	stderr := &syncBuffer{}
 	cmd := exec.Command(binary, args...)
@@ -49,7 +50,7 @@ func startComponent(t *testing.T, re *regexp.Regexp, args ...string) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
+			return m[1], stderr
 		}
 		select {
 		case err := <-done:
@@ -102,12 +103,12 @@ func TestStandaloneComponentsOverTLS(t *testing.T) {
 	cfgPath := writeConfig(t, cfg)
 
 	id, secret := createClient(t, authState, cfgPath, "remote", cfg.AllScopes()...)
-	authURL := startComponent(t, regexp.MustCompile(`auth: listening" url=(\S+)`),
+	authURL, _ := startComponent(t, regexp.MustCompile(`auth: listening" url=(\S+)`),
 		"auth", "--config", cfgPath, "--state-dir", authState, "--listen", "127.0.0.1:0")
 	if !strings.HasPrefix(authURL, "https://") {
 		t.Fatalf("auth URL %s, want https", authURL)
 	}
-	gwURL := startComponent(t, regexp.MustCompile(`gateway listening" url=(\S+)`),
+	gwURL, _ := startComponent(t, regexp.MustCompile(`gateway listening" url=(\S+)`),
 		"gateway", "--config", cfgPath, "--state-dir", filepath.Join(dir, "gw"), "--listen", "127.0.0.1:0",
 		"--issuer", authURL+"/"+cfg.Auth.UserPoolID, "--jwks-url", authURL+"/.well-known/jwks.json")
 	if !strings.HasPrefix(gwURL, "https://") {
