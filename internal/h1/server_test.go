@@ -1,0 +1,337 @@
+package h1_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portway/portway/internal/h1"
+	"github.com/portway/portway/internal/testutil"
+)
+
+// startServer serves srv on a loopback listener; the test's cleanup closes
+// the listener and shuts srv down.
+func startServer(t *testing.T, srv *h1.Server) string {
+	t.Helper()
+	if srv.IdleTimeout == 0 {
+		srv.IdleTimeout = time.Minute
+	}
+	if srv.ReadHeaderTimeout == 0 {
+		srv.ReadHeaderTimeout = time.Minute
+	}
+	if srv.MaxHeaderBytes == 0 {
+		srv.MaxHeaderBytes = 16 << 10
+	}
+	if srv.BadRequest == nil {
+		srv.BadRequest = func(c *h1.ServerConn, he *h1.Error) {
+			fmt.Fprintf(c.W, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", he.Status, http.StatusText(he.Status))
+			_ = c.W.Flush()
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-served
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// reply answers c's request with body (and X-Target, the request target);
+// it reports whether the connection may go on.
+func reply(c *h1.ServerConn, body string) bool {
+	fmt.Fprintf(c.W, "HTTP/1.1 200 OK\r\nX-Target: %s\r\nContent-Length: %d\r\n\r\n%s", c.Req.Target, len(body), body)
+	return c.W.Flush() == nil && !c.Req.Close
+}
+
+// goroutineID is the calling goroutine's number, from its stack header.
+func goroutineID() string {
+	var b [64]byte
+	n := runtime.Stack(b[:], false)
+	return strings.Fields(string(b[:n]))[1]
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// get sends a GET for target on c and reads the response.
+func get(t *testing.T, c net.Conn, br *bufio.Reader, target string) (*http.Response, string) {
+	t.Helper()
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target); err != nil {
+		t.Fatal(err)
+	}
+	return readHTTPResponse(t, br)
+}
+
+func readHTTPResponse(t *testing.T, br *bufio.Reader) (*http.Response, string) {
+	t.Helper()
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("reading the response body: %v", err)
+	}
+	return res, string(body)
+}
+
+// waitClosed reads c until the server closes it, failing after limit.
+func waitClosed(t *testing.T, c net.Conn, limit time.Duration) string {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(limit))
+	got, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection still open after %v (read %q)", limit, got)
+	}
+	return string(got)
+}
+
+// TestServerGoroutineReuse: a goroutine that served one connection serves
+// the next (handoff), and each connection sees only its own bytes — also
+// after a connection that closed in the middle of a head or of a body, with
+// data left in the reused buffers.
+func TestServerGoroutineReuse(t *testing.T) {
+	var mu sync.Mutex
+	servedBy := map[string]int{} // goroutine → connections served
+	srv := &h1.Server{Handle: func(c *h1.ServerConn) bool {
+		if c.Req.ContentLength > 0 {
+			var body strings.Builder
+			bw := bufio.NewWriter(&body)
+			if _, err := h1.CopyLength(bw, c.R, c.Req.ContentLength); err != nil {
+				return false // the client went away mid-body
+			}
+			bw.Flush()
+			return reply(c, "body="+body.String())
+		}
+		return reply(c, goroutineID())
+	}}
+	addr := startServer(t, srv)
+
+	// One request per connection until a goroutine serves a second one.
+	reused := false
+	testutil.WaitFor(t, 20*time.Second, "a serving goroutine reused", func() bool {
+		c := dial(t, addr)
+		br := bufio.NewReader(c)
+		res, gid := get(t, c, br, "/reuse")
+		if res.StatusCode != 200 || res.Header.Get("X-Target") != "/reuse" {
+			t.Fatalf("response %d %v", res.StatusCode, res.Header)
+		}
+		c.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		servedBy[gid]++
+		reused = servedBy[gid] > 1
+		return reused
+	})
+
+	// Connections that end mid-request, each followed by one that must be
+	// served cleanly. Repeat so that the clean ones land on goroutines (and
+	// pooled buffers) the broken ones used.
+	broken := []struct {
+		name string
+		send string
+	}{
+		{"mid-head", "GET /broken HTTP/1.1\r\nHost: h\r\nX-Half: "},
+		{"mid-body", "POST /broken HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nonly part of it"},
+		{"pipelined remainder", "GET /first HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\nContent-Le"},
+	}
+	for round := range 5 {
+		for _, b := range broken {
+			c := dial(t, addr)
+			if _, err := io.WriteString(c, b.send); err != nil {
+				t.Fatal(err)
+			}
+			if b.name == "pipelined remainder" {
+				// The complete first request is answered before the close.
+				if res, _ := readHTTPResponse(t, bufio.NewReader(c)); res.Header.Get("X-Target") != "/first" {
+					t.Fatalf("%s: first response for %q", b.name, res.Header.Get("X-Target"))
+				}
+			}
+			c.Close()
+
+			c2 := dial(t, addr)
+			br := bufio.NewReader(c2)
+			target := fmt.Sprintf("/clean-%d-%s", round, strings.ReplaceAll(b.name, " ", "-"))
+			res, body := get(t, c2, br, target)
+			if res.StatusCode != 200 || res.Header.Get("X-Target") != target {
+				t.Fatalf("after a connection closed %s: %d for %q, want 200 for %q", b.name, res.StatusCode, res.Header.Get("X-Target"), target)
+			}
+			// A body on the same connection reads exactly its own bytes.
+			fmt.Fprintf(c2, "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+			if _, body = readHTTPResponse(t, br); body != "body=hello" {
+				t.Fatalf("after a connection closed %s: body %q", b.name, body)
+			}
+			c2.Close()
+		}
+	}
+}
+
+// TestShutdownClosesIdleConnections: an idle kept-alive connection is
+// closed at once, not after its idle timeout, and Shutdown returns nil.
+func TestShutdownClosesIdleConnections(t *testing.T) {
+	srv := &h1.Server{
+		Handle:      func(c *h1.ServerConn) bool { return reply(c, "ok") },
+		IdleTimeout: time.Hour,
+	}
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	if res, _ := get(t, c, br, "/"); res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	// Generous for a loaded machine, far below the idle timeout: an error
+	// means Shutdown had to abort the connection rather than close it idle.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if out := waitClosed(t, c, 10*time.Second); out != "" {
+		t.Fatalf("idle connection got %q", out)
+	}
+	if !srv.Stopping() {
+		t.Fatal("Stopping() = false after Shutdown")
+	}
+}
+
+// TestShutdownLetsActiveExchangesFinish: Shutdown waits for an exchange in
+// flight; its response is complete and says the connection closes after.
+func TestShutdownLetsActiveExchangesFinish(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	srv := &h1.Server{Handle: func(c *h1.ServerConn) bool {
+		close(entered)
+		<-release
+		closing := ""
+		if c.Stopping() {
+			closing = "Connection: close\r\n"
+		}
+		fmt.Fprintf(c.W, "HTTP/1.1 200 OK\r\n%sContent-Length: 4\r\n\r\ndone", closing)
+		return c.W.Flush() == nil
+	}}
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+	<-entered
+
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(context.Background()) }()
+	testutil.WaitFor(t, 10*time.Second, "Shutdown to begin", srv.Stopping)
+	select {
+	case err := <-shutdown:
+		t.Fatalf("Shutdown returned (%v) while an exchange was in flight", err)
+	default:
+	}
+	close(release)
+	res, body := readHTTPResponse(t, br)
+	if res.StatusCode != 200 || body != "done" || !res.Close {
+		t.Fatalf("response %d %q close=%v", res.StatusCode, body, res.Close)
+	}
+	select {
+	case err := <-shutdown:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return after the exchange finished")
+	}
+	if out := waitClosed(t, c, 10*time.Second); out != "" {
+		t.Fatalf("after the last response: %q", out)
+	}
+}
+
+// closeRecorder is an upstream connection as SetUpstream sees it.
+type closeRecorder struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (r *closeRecorder) Close() error {
+	r.once.Do(func() { close(r.closed) })
+	return nil
+}
+
+// TestShutdownAbortsAtDeadline: when Shutdown's context ends first, the
+// client connection of the exchange in flight and the upstream connection
+// it registered are closed, and Shutdown returns the context's error.
+func TestShutdownAbortsAtDeadline(t *testing.T) {
+	up := &closeRecorder{closed: make(chan struct{})}
+	entered := make(chan struct{})
+	var handlerDone atomic.Bool
+	srv := &h1.Server{Handle: func(c *h1.ServerConn) bool {
+		c.SetUpstream(up)
+		close(entered)
+		<-up.closed // an upstream that answers only when cut
+		handlerDone.Store(true)
+		return false
+	}}
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	fmt.Fprintf(c, "GET /stuck HTTP/1.1\r\nHost: h\r\n\r\n")
+	<-entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want context.DeadlineExceeded", err)
+	}
+	select {
+	case <-up.closed:
+	default:
+		t.Fatal("the upstream of the exchange in flight was not closed")
+	}
+	if !handlerDone.Load() {
+		t.Fatal("Shutdown returned before the exchange ended")
+	}
+	if out := waitClosed(t, c, 10*time.Second); out != "" {
+		t.Fatalf("aborted connection got %q", out)
+	}
+}
+
+// TestServeAfterShutdown: connections accepted after Shutdown are closed
+// unserved.
+func TestServeAfterShutdown(t *testing.T) {
+	srv := &h1.Server{Handle: func(c *h1.ServerConn) bool { return reply(c, "ok") }}
+	addr := startServer(t, srv)
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, addr)
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if out := waitClosed(t, c, 10*time.Second); out != "" {
+		t.Fatalf("served after Shutdown: %q", out)
+	}
+}
