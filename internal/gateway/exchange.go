@@ -53,6 +53,7 @@ func newRequest(sc *h1.ServerConn) *request {
 // connection may carry another request.
 func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 	st := &reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-"}
+	sc.Exchange = st // for the Panic hook
 	r := newRequest(sc)
 	_ = sc.Conn.SetWriteDeadline(time.Now().Add(g.timeouts.Write))
 	keep := true

@@ -93,7 +93,6 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 
 	start := g.now()
 	uc, err := g.send(r, pool, &call)
-	defer sc.SetUpstream(nil)
 	st.integrationLatency = g.now().Sub(start)
 	if err != nil {
 		return g.integrationFailed(r, st, err, hasBody)
@@ -116,6 +115,7 @@ func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.
 		return false
 	}
 	ferr := sc.W.Flush()
+	sc.SetUpstream(nil) // before the pool may hand it to another exchange
 	pool.Release(uc, reusable)
 	if ferr != nil {
 		st.status, st.reason = statusClientClosed, "client closed connection"

@@ -151,6 +151,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &h1.Server{
 		Handle:            g.exchange,
 		BadRequest:        g.badRequest,
+		Panic:             g.panicked,
 		MaxHeaderBytes:    hardMaxHeaderBytes,
 		IdleTimeout:       g.timeouts.Idle,
 		ReadHeaderTimeout: g.timeouts.ReadHeader,

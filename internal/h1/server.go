@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +34,15 @@ type Server struct {
 	IdleTimeout       time.Duration
 	ReadHeaderTimeout time.Duration
 	Logger            *slog.Logger // nil discards
+	// Panic, when set, handles a panic in Handle (v, with the goroutine's
+	// stack): it logs it and, unless c.ResponseStarted(), writes the
+	// answer (a 500) to c.W — what the exchange left unflushed there is
+	// gone. The exchange's upstream (SetUpstream) is already closed. The
+	// connection is closed after it, lingering when the request had a
+	// body. When nil, and for a panic outside Handle, the server logs the
+	// panic at Error level and answers a plain 500. Either way the process
+	// and the server go on.
+	Panic func(c *ServerConn, v any, stack []byte)
 
 	mu       sync.Mutex
 	conns    map[*ServerConn]struct{}
@@ -73,9 +85,14 @@ type ServerConn struct {
 	Req      Head
 	Res      Head   // scratch for the upstream's response head
 	RemoteIP string // the peer's IP (the PROXY header's, when the listener reads one)
+	// Exchange is Handle's own record of the exchange in flight, for its
+	// Panic hook (a request id, say); the server clears it after each one.
+	Exchange any
 
-	state atomic.Int32
-	srv   *Server
+	out      countingWriter // under W: counts the bytes that reached Conn
+	inHandle bool           // Handle is running (for a panic: whose it is)
+	state    atomic.Int32
+	srv      *Server
 
 	upMu     sync.Mutex
 	upstream io.Closer
@@ -85,9 +102,11 @@ type ServerConn struct {
 // exchange in flight should be its last.
 func (sc *ServerConn) Stopping() bool { return sc.srv != nil && sc.srv.Stopping() }
 
-// SetUpstream registers the upstream connection of the exchange in flight
-// (nil once it is done), so that a Shutdown whose deadline passes can cut
-// it too rather than wait for the upstream's timeout.
+// SetUpstream registers the upstream connection of the exchange in flight,
+// so that a Shutdown whose deadline passes can cut it too rather than wait
+// for the upstream's timeout, and a panic can close it. Register nil before
+// handing the connection back to a pool; the server forgets it when Handle
+// returns. (Not with a defer: that would run before a panic is recovered.)
 func (sc *ServerConn) SetUpstream(c io.Closer) {
 	sc.upMu.Lock()
 	sc.upstream = c
@@ -97,11 +116,33 @@ func (sc *ServerConn) SetUpstream(c io.Closer) {
 // abort closes the connection and the upstream one of its exchange.
 func (sc *ServerConn) abort() {
 	sc.Conn.Close()
+	sc.closeUpstream()
+}
+
+func (sc *ServerConn) closeUpstream() {
 	sc.upMu.Lock()
 	if sc.upstream != nil {
 		sc.upstream.Close()
+		sc.upstream = nil
 	}
 	sc.upMu.Unlock()
+}
+
+// ResponseStarted reports whether a byte of a response to the exchange in
+// flight (a 100 Continue included) has been written to the connection, not
+// just buffered in W.
+func (sc *ServerConn) ResponseStarted() bool { return sc.out.n > 0 }
+
+// countingWriter passes writes on to w and counts the bytes written.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // connPool keeps ServerConns, with their buffers and the heads' grown
@@ -115,14 +156,16 @@ func newServerConn(c net.Conn) *ServerConn {
 	sc.Conn = c
 	io := fastIO(c)
 	sc.R.Reset(io)
-	sc.W.Reset(io)
+	sc.out = countingWriter{w: io}
+	sc.W.Reset(&sc.out)
 	sc.state.Store(stateIdle)
 	return sc
 }
 
 // release returns sc to the pool; it must be untracked and closed.
 func (sc *ServerConn) release() {
-	sc.Conn, sc.RemoteIP, sc.upstream, sc.srv = nil, "", nil, nil
+	sc.Conn, sc.RemoteIP, sc.upstream, sc.srv, sc.Exchange = nil, "", nil, nil, nil
+	sc.out, sc.inHandle = countingWriter{}, false
 	sc.R.Reset(nil)
 	sc.W.Reset(nil)
 	connPool.Put(sc)
@@ -257,6 +300,9 @@ func (s *Server) each(fn func(*ServerConn)) {
 // a timeout strikes or the server shuts down.
 func (s *Server) serve(sc *ServerConn) {
 	defer func() {
+		if v := recover(); v != nil {
+			s.recovered(sc, v)
+		}
 		sc.Conn.Close()
 		s.untrack(sc)
 		sc.release()
@@ -284,11 +330,65 @@ func (s *Server) serve(sc *ServerConn) {
 			}
 			return
 		}
-		if !s.Handle(sc) || s.Stopping() {
+		sc.out.n, sc.inHandle = 0, true
+		keep := s.Handle(sc)
+		sc.inHandle, sc.Exchange = false, nil
+		sc.SetUpstream(nil)
+		if !keep || s.Stopping() {
 			return
 		}
 		sc.state.Store(stateIdle)
 	}
+}
+
+// panicWriteTimeout bounds writing the answer to a request whose handler
+// panicked.
+const panicWriteTimeout = 5 * time.Second
+
+// recovered deals with a panic while serving sc: it cuts the exchange's
+// upstream, logs the panic once (or has the Panic hook do it) and answers
+// 500 when no byte of a response is out yet. The caller closes sc.
+func (s *Server) recovered(sc *ServerConn, v any) {
+	stack := debug.Stack()
+	// A panic while dealing with this one (a broken logger) must not take
+	// the process down either; the connection is closed all the same.
+	defer func() { _ = recover() }()
+	sc.closeUpstream() // its state is unknown: never reused
+	started := sc.ResponseStarted()
+	sc.W.Reset(&sc.out) // drop what the exchange left unflushed
+	_ = sc.Conn.SetWriteDeadline(time.Now().Add(panicWriteTimeout))
+	if sc.inHandle && s.Panic != nil {
+		s.callPanic(sc, v, stack)
+	} else {
+		s.log().Error("panic serving a connection", "remote", sc.RemoteIP, "method", string(sc.Req.Method),
+			"panic", v, "stack", string(stack))
+		if !started {
+			const body = "500 Internal Server Error"
+			sc.W.WriteString("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+				"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+			if string(sc.Req.Method) != http.MethodHead {
+				sc.W.WriteString(body)
+			}
+			_ = sc.W.Flush()
+		}
+	}
+	// A body the client may still be sending: read it away so that the
+	// answer is not lost to a reset.
+	if !started && sc.ResponseStarted() && (sc.Req.Chunked || sc.Req.ContentLength > 0) {
+		sc.LingerClose()
+	}
+}
+
+// callPanic runs the Panic hook; a panic in the hook itself is logged, not
+// passed on.
+func (s *Server) callPanic(sc *ServerConn, v any, stack []byte) {
+	defer func() {
+		if v2 := recover(); v2 != nil {
+			s.log().Error("panic in the Panic hook", "remote", sc.RemoteIP, "panic", v2,
+				"first", v, "stack", string(debug.Stack()), "firstStack", string(stack))
+		}
+	}()
+	s.Panic(sc, v, stack)
 }
 
 // LingerClose prepares to close a connection whose request was refused

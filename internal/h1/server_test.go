@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -333,5 +334,171 @@ func TestServeAfterShutdown(t *testing.T) {
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	if out := waitClosed(t, c, 10*time.Second); out != "" {
 		t.Fatalf("served after Shutdown: %q", out)
+	}
+}
+
+// syncBuffer is a log destination that tests read while servers write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testLogger(b *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// panicky panics on the targets named so and answers the others.
+func panicky(c *h1.ServerConn) bool {
+	switch string(c.Req.Target) {
+	case "/panic":
+		panic("boom in the handler")
+	case "/panic-nil":
+		var m map[string]*int // a nil map gives a nil *int
+		return *m["x"] == 0   // a nil dereference
+	case "/panic-after-head":
+		c.W.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+		c.W.Flush()
+		panic("boom mid-response")
+	case "/panic-unflushed":
+		c.W.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nnever sent")
+		panic("boom before the flush")
+	}
+	return reply(c, "ok")
+}
+
+// TestServerRecoversPanics: a panic in Handle costs the client its request
+// only: it gets a 500 when no byte of the response was out yet (else the
+// connection closes), the stack is logged once, and the server goes on
+// serving, on this goroutine and others.
+func TestServerRecoversPanics(t *testing.T) {
+	var logs syncBuffer
+	srv := &h1.Server{Handle: panicky, Logger: testLogger(&logs)}
+	addr := startServer(t, srv)
+
+	for _, target := range []string{"/panic", "/panic-nil", "/panic-unflushed"} {
+		c := dial(t, addr)
+		br := bufio.NewReader(c)
+		// A kept-alive request first: the panic is not the connection's first.
+		if res, _ := get(t, c, br, "/fine"); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		res, body := get(t, c, br, target)
+		if res.StatusCode != 500 || !res.Close || strings.Contains(body, "never sent") {
+			t.Fatalf("%s: %d close=%v %q, want 500 and the connection closed", target, res.StatusCode, res.Close, body)
+		}
+		if out := waitClosed(t, c, 10*time.Second); out != "" {
+			t.Fatalf("%s: after the 500: %q", target, out)
+		}
+		// The next connection is served.
+		c2 := dial(t, addr)
+		if res, _ := get(t, c2, bufio.NewReader(c2), "/after"); res.StatusCode != 200 {
+			t.Fatalf("after %s: status %d", target, res.StatusCode)
+		}
+	}
+	// A response already under way: the connection just closes.
+	c := dial(t, addr)
+	fmt.Fprintf(c, "GET /panic-after-head HTTP/1.1\r\nHost: h\r\n\r\n")
+	if out := waitClosed(t, c, 10*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "partial") {
+		t.Fatalf("panic mid-response: %q", out)
+	}
+
+	log := logs.String()
+	for _, want := range []string{"boom in the handler", "nil pointer dereference", "boom before the flush", "boom mid-response"} {
+		if n := strings.Count(log, want); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", want, n, log)
+		}
+	}
+	if n := strings.Count(log, "level=ERROR"); n != 4 {
+		t.Errorf("%d error lines for 4 panics:\n%s", n, log)
+	}
+	if !strings.Contains(log, "h1_test.panicky") {
+		t.Errorf("no stack naming the panicking function:\n%s", log)
+	}
+}
+
+// TestServerPanicHook: with a Panic hook the component answers and logs
+// itself; the upstream registered by the exchange is closed; a request
+// whose body was not read yet still gets the answer (lingering close).
+func TestServerPanicHook(t *testing.T) {
+	type call struct {
+		v       any
+		stack   string
+		started bool
+		id      any
+	}
+	calls := make(chan call, 4)
+	up := &closeRecorder{closed: make(chan struct{})}
+	var logs syncBuffer
+	srv := &h1.Server{
+		Logger: testLogger(&logs),
+		Handle: func(c *h1.ServerConn) bool {
+			c.Exchange = "req-" + string(c.Req.Target)
+			if string(c.Req.Target) == "/upstream" {
+				c.SetUpstream(up)
+				panic("boom with an upstream")
+			}
+			return panicky(c)
+		},
+		Panic: func(c *h1.ServerConn, v any, stack []byte) {
+			calls <- call{v, string(stack), c.ResponseStarted(), c.Exchange}
+			if !c.ResponseStarted() {
+				c.W.WriteString("HTTP/1.1 500 Internal Server Error\r\nX-Hook: yes\r\nContent-Length: 4\r\nConnection: close\r\n\r\nhook")
+				c.W.Flush()
+			}
+		},
+	}
+	addr := startServer(t, srv)
+
+	// A POST whose 1 MB body the handler never reads: the client writes
+	// it all (no Expect), then reads the hook's answer.
+	c := dial(t, addr)
+	body := strings.Repeat("x", 1<<20)
+	fmt.Fprintf(c, "POST /panic HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n", len(body))
+	if _, err := io.WriteString(c, body); err != nil {
+		t.Fatalf("writing the body: %v", err)
+	}
+	res, got := readHTTPResponse(t, bufio.NewReader(c))
+	if res.StatusCode != 500 || res.Header.Get("X-Hook") != "yes" || got != "hook" {
+		t.Fatalf("response %d %v %q", res.StatusCode, res.Header, got)
+	}
+	cl := <-calls
+	if cl.v != "boom in the handler" || cl.started || cl.id != "req-/panic" || !strings.Contains(cl.stack, "h1_test.panicky") {
+		t.Fatalf("hook got v=%v started=%v exchange=%v stack:\n%s", cl.v, cl.started, cl.id, cl.stack)
+	}
+
+	// The exchange's upstream is cut: its state is unknown after a panic.
+	c = dial(t, addr)
+	if res, _ := get(t, c, bufio.NewReader(c), "/upstream"); res.StatusCode != 500 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	<-calls
+	select {
+	case <-up.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream of the panicked exchange was not closed")
+	}
+
+	c = dial(t, addr)
+	fmt.Fprintf(c, "GET /panic-after-head HTTP/1.1\r\nHost: h\r\n\r\n")
+	if out := waitClosed(t, c, 10*time.Second); strings.Contains(out, "hook") {
+		t.Fatalf("hook answered after the response had started: %q", out)
+	}
+	if cl := <-calls; cl.v != "boom mid-response" || !cl.started {
+		t.Fatalf("hook got v=%v started=%v, want the mid-response panic with ResponseStarted", cl.v, cl.started)
+	}
+	if strings.Contains(logs.String(), "boom") {
+		t.Fatalf("the server logged a panic its hook handles:\n%s", logs.String())
 	}
 }

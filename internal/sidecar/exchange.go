@@ -16,7 +16,12 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 	start := time.Now()
 	req := &cc.Req
 	ex := exchangeLog{status: 0}
-	defer func() { s.logAccess(cc, &ex, start) }()
+	defer func() {
+		if ex.status == 0 { // every return sets it: the exchange panicked
+			ex.status, ex.note = http.StatusInternalServerError, "internal error (panic)"
+		}
+		s.logAccess(cc, &ex, start)
+	}()
 
 	if req.ContentLength > s.cfg.MaxBodyBytes {
 		ex.status = http.StatusRequestEntityTooLarge
@@ -28,7 +33,6 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 	_ = cc.Conn.SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
 
 	uc, err := s.send(cc, hasBody)
-	defer cc.SetUpstream(nil)
 	if err != nil {
 		return s.failed(cc, &ex, err, hasBody)
 	}
@@ -53,6 +57,7 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 		return false
 	}
 	ferr := cc.W.Flush()
+	cc.SetUpstream(nil) // before the pool may hand it to another exchange
 	s.pool.Release(uc, reusable)
 	if ferr != nil {
 		ex.status, ex.note = 499, "client closed connection"
