@@ -166,6 +166,15 @@ func (c *linkConn) checkIdle() {
 	// The kernel's clock for it counts in jiffies; the slack keeps a flow
 	// from closing a tick before its timeout.
 	const slack = 20 * time.Millisecond
+	defer func() {
+		if v := recover(); v != nil {
+			c.lb.logPanic("in an in-process flow's idle watchdog", v, "targetGroup", c.g.cfg.Name)
+			c.close()
+		}
+	}()
+	if c.lb.onFlow != nil {
+		c.lb.onFlow("link-idle")
+	}
 	idleFor := socketIdle(c.TCPConn)
 	if idleFor >= c.idle+slack {
 		c.lb.log.Debug("idle timeout: in-process flow closed", "targetGroup", c.g.cfg.Name, "target", c.t.String())
@@ -197,8 +206,18 @@ func (c *linkConn) close() {
 	c.closed = true
 	if c.TCPConn != nil {
 		c.TCPConn.Close()
-		go c.Close()
+		go c.closeAsync()
 	}
+}
+
+// closeAsync is Close on a goroutine of its own.
+func (c *linkConn) closeAsync() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.lb.logPanic("releasing an in-process flow", v, "targetGroup", c.g.cfg.Name)
+		}
+	}()
+	c.Close()
 }
 
 // Close closes the connection and releases the flow.

@@ -16,6 +16,7 @@ const copyChunk = 4 << 20
 
 // proxyConn is one client connection and, once dialed, its target connection.
 type proxyConn struct {
+	lb     *LoadBalancer
 	client *net.TCPConn
 	start  time.Time
 	last   atomic.Int64 // nanoseconds since start of the last activity
@@ -25,8 +26,8 @@ type proxyConn struct {
 	closed  bool
 }
 
-func newProxyConn(c *net.TCPConn) *proxyConn {
-	return &proxyConn{client: c, start: time.Now()}
+func newProxyConn(c *net.TCPConn, lb *LoadBalancer) *proxyConn {
+	return &proxyConn{lb: lb, client: c, start: time.Now()}
 }
 
 // setBackend attaches the target connection; false if pc was closed meanwhile.
@@ -90,6 +91,12 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	stopped := false
 	wmu.Lock()
 	watchdog = time.AfterFunc(tick, func() {
+		defer func() {
+			if v := recover(); v != nil {
+				pc.lb.logPanic("in a flow's idle watchdog", v)
+				pc.reset()
+			}
+		}()
 		if pc.idleFor() >= idle {
 			pc.close()
 			return
@@ -109,7 +116,19 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- pc.copyHalf(backend, pc.client, tick) }()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				pc.lb.logPanic("copying a flow", v)
+				pc.reset() // the other direction's copy ends too
+				errc <- errPanicked
+			}
+		}()
+		if pc.lb.onFlow != nil {
+			pc.lb.onFlow("copy")
+		}
+		errc <- pc.copyHalf(backend, pc.client, tick)
+	}()
 	first := pc.copyHalf(pc.client, backend, tick)
 	if first != nil {
 		pc.abort(first)
