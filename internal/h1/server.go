@@ -43,6 +43,21 @@ type Server struct {
 	// panic at Error level and answers a plain 500. Either way the process
 	// and the server go on.
 	Panic func(c *ServerConn, v any, stack []byte)
+	// Lingering close (LingerClose), as nginx's lingering_time and
+	// lingering_timeout: after refusing a request whose body it did not
+	// read, the server reads and discards what the client still sends
+	// until it stops (EOF, or LingeringTimeout without data, default 5 s),
+	// for LingeringTime at most (default 30 s). At most MaxLingering
+	// connections (default 1024) linger at once; beyond, a connection is
+	// closed at once (its client may then get a reset instead of the
+	// answer) and the log says so, at most every lingerLogEvery.
+	LingeringTime    time.Duration
+	LingeringTimeout time.Duration
+	MaxLingering     int
+
+	lingering   atomic.Int32 // connections in LingerClose
+	lingerDrops atomic.Int64 // closed at once since the last log line
+	lingerLogAt atomic.Int64 // unix nanoseconds of that line
 
 	mu       sync.Mutex
 	conns    map[*ServerConn]struct{}
@@ -72,6 +87,16 @@ const (
 	stateIdle   int32 = iota // waiting for the next request
 	stateActive              // an exchange is in flight
 	stateClosed              // closed by Shutdown while idle
+	stateLinger              // answered; reading what the client still sends
+)
+
+// Lingering close defaults (nginx's) and how often hitting the limit is
+// logged.
+const (
+	DefaultLingeringTime    = 30 * time.Second
+	DefaultLingeringTimeout = 5 * time.Second
+	DefaultMaxLingering     = 1024
+	lingerLogEvery          = 10 * time.Second
 )
 
 // bufSize is a client connection's read and write buffer size.
@@ -272,7 +297,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.each(func(sc *ServerConn) {
-			if sc.state.CompareAndSwap(stateIdle, stateClosed) {
+			// Idle connections and lingering ones (their answer is out)
+			// are closed at once.
+			if sc.state.CompareAndSwap(stateIdle, stateClosed) || sc.state.Load() == stateLinger {
 				sc.Conn.Close()
 			}
 		})
@@ -392,15 +419,79 @@ func (s *Server) callPanic(sc *ServerConn, v any, stack []byte) {
 }
 
 // LingerClose prepares to close a connection whose request was refused
-// before its body was read: it half-closes and reads what the client still
-// sends, briefly, so that the client gets the answer rather than a reset
-// (nginx's lingering close). The caller closes the connection after.
+// before its body was read: it half-closes and reads and discards what the
+// client still sends, until the client stops or the server's lingering
+// time is up (nginx's lingering close), so that a client that writes its
+// whole body before reading gets the answer rather than a reset. Beyond the
+// server's MaxLingering it returns at once. The caller closes the
+// connection after.
 func (sc *ServerConn) LingerClose() {
+	s := sc.srv
+	if s == nil {
+		s = &Server{}
+	}
+	if !s.lingerStart() {
+		return
+	}
+	defer s.lingering.Add(-1)
+	sc.state.CompareAndSwap(stateActive, stateLinger) // Shutdown closes it at once
+	if s.Stopping() {
+		return
+	}
 	if tc, ok := sc.Conn.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 	}
-	_ = sc.Conn.SetReadDeadline(time.Now().Add(time.Second))
-	_, _ = io.CopyN(io.Discard, sc.R, 1<<20)
+	total, timeout := orDefault(s.LingeringTime, DefaultLingeringTime), orDefault(s.LingeringTimeout, DefaultLingeringTimeout)
+	end := time.Now().Add(total)
+	for {
+		if n := sc.R.Buffered(); n > 0 {
+			_, _ = sc.R.Discard(n)
+		}
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		d := now.Add(timeout)
+		if d.After(end) {
+			d = end
+		}
+		_ = sc.Conn.SetReadDeadline(d)
+		if _, err := sc.R.Peek(1); err != nil {
+			return // the client is done (EOF), silent too long, or gone
+		}
+	}
+}
+
+// lingerStart counts a connection into lingering close, or reports (and
+// now and then logs) that the limit is reached.
+func (s *Server) lingerStart() bool {
+	max := s.MaxLingering
+	if max <= 0 {
+		max = DefaultMaxLingering
+	}
+	if s.lingering.Add(1) <= int32(max) {
+		return true
+	}
+	s.lingering.Add(-1)
+	drops := s.lingerDrops.Add(1)
+	now := time.Now().UnixNano()
+	last := s.lingerLogAt.Load()
+	if now-last >= int64(lingerLogEvery) && s.lingerLogAt.CompareAndSwap(last, now) {
+		s.lingerDrops.Add(-drops)
+		s.log().Warn("lingering close limit reached: refused connections closed at once, their clients may get a reset instead of the answer",
+			"maxLingering", max, "closedAtOnce", drops, "every", lingerLogEvery.String())
+	}
+	return false
+}
+
+// Lingering is the number of connections in lingering close now.
+func (s *Server) Lingering() int { return int(s.lingering.Load()) }
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // IsTimeout reports whether err is a deadline that struck.

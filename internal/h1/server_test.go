@@ -502,3 +502,158 @@ func TestServerPanicHook(t *testing.T) {
 		t.Fatalf("the server logged a panic its hook handles:\n%s", logs.String())
 	}
 }
+
+// refuseBodies answers every request with a body 413 without reading it,
+// then closes lingering, as the gateway and the sidecar do.
+func refuseBodies(c *h1.ServerConn) bool {
+	if c.Req.ContentLength <= 0 && !c.Req.Chunked {
+		return reply(c, "ok")
+	}
+	c.W.WriteString("HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+	if c.W.Flush() == nil {
+		c.LingerClose()
+	}
+	return false
+}
+
+// writeBlindly writes head and then n bytes of body without waiting for
+// an answer, as Python's urllib and many simple clients do (no Expect).
+func writeBlindly(c net.Conn, head string, n int) error {
+	if _, err := io.WriteString(c, head); err != nil {
+		return err
+	}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	for n > 0 {
+		k := min(n, len(chunk))
+		if _, err := c.Write(chunk[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// TestLingeringCloseLargeBody: a client that writes an 11 MB body after a
+// refused head, and reads only once it has written it all, gets the whole
+// answer: the server reads and discards the body (nginx's lingering close)
+// instead of closing on it, which would reset the connection and lose the
+// answer.
+func TestLingeringCloseLargeBody(t *testing.T) {
+	srv := &h1.Server{Handle: refuseBodies}
+	addr := startServer(t, srv)
+	const size = 11_000_000
+	c := dial(t, addr)
+	head := fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n", size)
+	if err := writeBlindly(c, head, size); err != nil {
+		t.Fatalf("writing the body: %v (the server stopped reading it)", err)
+	}
+	res, body := readHTTPResponse(t, bufio.NewReader(c))
+	if res.StatusCode != 413 || body != "too large" {
+		t.Fatalf("response %d %q", res.StatusCode, body)
+	}
+	// Chunked, the same.
+	c = dial(t, addr)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- writeBlindly(c, "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2000000\r\n", 0x2000000)
+	}()
+	res, body = readHTTPResponse(t, bufio.NewReader(c))
+	if res.StatusCode != 413 || body != "too large" {
+		t.Fatalf("chunked: response %d %q", res.StatusCode, body)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("chunked: writing the body: %v", err)
+	}
+}
+
+// TestLingeringTimeouts: lingering ends when the client is silent for
+// LingeringTimeout, and after LingeringTime in all however much it sends.
+func TestLingeringTimeouts(t *testing.T) {
+	srv := &h1.Server{Handle: refuseBodies, LingeringTime: 600 * time.Millisecond, LingeringTimeout: 100 * time.Millisecond}
+	addr := startServer(t, srv)
+	head := "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000\r\n\r\nsome"
+
+	t.Run("silent client", func(t *testing.T) {
+		c := dial(t, addr)
+		io.WriteString(c, head)
+		if out := waitClosed(t, c, 10*time.Second); !strings.HasPrefix(out, "HTTP/1.1 413 ") {
+			t.Fatalf("got %q", out)
+		}
+	})
+	t.Run("client that keeps sending", func(t *testing.T) {
+		c := dial(t, addr)
+		start := time.Now()
+		io.WriteString(c, head)
+		br := bufio.NewReader(c)
+		if res, _ := readHTTPResponse(t, br); res.StatusCode != 413 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		// Keep sending, more often than LingeringTimeout, until the server
+		// gives up: at LingeringTime, not before.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var closedAfter time.Duration
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {
+			if _, err := io.WriteString(c, "more"); err != nil {
+				closedAfter = time.Since(start)
+				break
+			}
+		}
+		if closedAfter == 0 {
+			t.Fatal("still lingering after 10 s")
+		}
+		if closedAfter < 600*time.Millisecond {
+			t.Fatalf("lingering ended after %v, before LingeringTime", closedAfter)
+		}
+	})
+}
+
+// TestLingeringLimit: beyond MaxLingering connections lingering at once, a
+// refused connection is closed at once, and the log says so.
+func TestLingeringLimit(t *testing.T) {
+	var logs syncBuffer
+	srv := &h1.Server{Handle: refuseBodies, MaxLingering: 1, LingeringTimeout: time.Minute, Logger: testLogger(&logs)}
+	addr := startServer(t, srv)
+	head := "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\npart"
+
+	first := dial(t, addr)
+	io.WriteString(first, head)
+	if res, _ := readHTTPResponse(t, bufio.NewReader(first)); res.StatusCode != 413 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	testutil.WaitFor(t, 10*time.Second, "one connection lingering", func() bool { return srv.Lingering() == 1 })
+
+	second := dial(t, addr)
+	io.WriteString(second, head)
+	// Closed at once rather than after its minute of lingering.
+	waitClosed(t, second, 10*time.Second)
+	if !strings.Contains(logs.String(), "lingering close limit") {
+		t.Fatalf("the log does not say the limit was hit:\n%s", logs.String())
+	}
+	if srv.Lingering() != 1 {
+		t.Fatalf("Lingering() = %d, want the first connection still lingering", srv.Lingering())
+	}
+	// The first is still lingering: it is closed once its client stops.
+	first.(*net.TCPConn).CloseWrite()
+	waitClosed(t, first, 10*time.Second)
+	testutil.WaitFor(t, 10*time.Second, "no connection lingering", func() bool { return srv.Lingering() == 0 })
+}
+
+// TestShutdownCutsLingering: a lingering connection (its answer is out)
+// does not hold Shutdown up.
+func TestShutdownCutsLingering(t *testing.T) {
+	srv := &h1.Server{Handle: refuseBodies, LingeringTimeout: time.Minute}
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\npart")
+	if res, _ := readHTTPResponse(t, bufio.NewReader(c)); res.StatusCode != 413 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the connection lingering", func() bool { return srv.Lingering() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v (it waited for the lingering connection)", err)
+	}
+	waitClosed(t, c, 10*time.Second)
+}
