@@ -76,16 +76,12 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	return p.Dial(ctx)
 }
 
-// draining is a connection that can tell that its peer is going away (an
-// in-process load balancer flow to a draining target).
-type draining interface{ Draining() bool }
-
 // usable reports whether an idle connection may carry a new exchange: not
 // to a draining target, and, when it has been idle a while, not closed by
 // its peer meanwhile (the race every keep-alive client has with a server
 // closing idle connections, which would fail a request with a body).
 func (p *Pool) usable(c *Conn, now time.Time) bool {
-	if d, ok := c.Conn.(draining); ok && d.Draining() {
+	if d, ok := c.Conn.(Drainer); ok && d.Draining() {
 		return false
 	}
 	probeAfter := p.ProbeAfter

@@ -438,7 +438,7 @@ func (sc *ServerConn) LingerClose() {
 	if s.Stopping() {
 		return
 	}
-	if tc, ok := sc.Conn.(interface{ CloseWrite() error }); ok {
+	if tc, ok := sc.Conn.(HalfCloser); ok {
 		_ = tc.CloseWrite()
 	}
 	total, timeout := orDefault(s.LingeringTime, DefaultLingeringTime), orDefault(s.LingeringTimeout, DefaultLingeringTimeout)

@@ -8,7 +8,10 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/portway/portway/internal/h1"
 )
 
 // flow is one connection through the load balancer as its target and the
@@ -130,6 +133,16 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 	lb.log.Warn("no target available", "targetGroup", g.cfg.Name, "client", "in-process")
 	return nil, fmt.Errorf("%w in target group %s", ErrNoTarget, g.cfg.Name)
 }
+
+// The gateway's connection pool (package h1) relies on these; the flow's
+// bookkeeping on flow.
+var (
+	_ h1.Drainer    = (*linkConn)(nil) // no new exchange to a draining target
+	_ h1.RawTCP     = (*linkConn)(nil) // raw socket reads and writes
+	_ h1.HalfCloser = (*linkConn)(nil) // (by the embedded *net.TCPConn)
+	_ syscall.Conn  = (*linkConn)(nil) // the idle probe (MSG_PEEK), likewise
+	_ flow          = (*linkConn)(nil)
+)
 
 // linkConn is an in-process flow: the connection to its target, with the
 // load balancer's bookkeeping released on Close.

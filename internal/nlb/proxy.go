@@ -14,6 +14,8 @@ import (
 // notes activity; large enough to keep the zero-copy path efficient.
 const copyChunk = 4 << 20
 
+var _ flow = (*proxyConn)(nil)
+
 // proxyConn is one client connection and, once dialed, its target connection.
 type proxyConn struct {
 	lb     *LoadBalancer

@@ -369,6 +369,9 @@ func (r registrar) Deregister(ctx context.Context, group, ip string, port int) e
 	return r.lb.WaitDeregistered(ctx, group, t)
 }
 
+// The supervisor gates RUNNING on target health only through this.
+var _ ecs.TargetStateReader = registrar{}
+
 // TargetState implements ecs.TargetStateReader: the target's state in its
 // group, "unused" when it is not registered.
 func (r registrar) TargetState(_ context.Context, group, ip string, port int) (string, error) {
