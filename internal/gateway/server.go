@@ -24,7 +24,7 @@ const (
 )
 
 // Gateway is the REST API stand-in: routing, authorizer, HTTP_PROXY
-// integrations and gateway responses for one stage.
+// integrations and gateway responses, for its stages and custom domains.
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger

@@ -1,9 +1,12 @@
-// Package h1 is a lean, strict HTTP/1.1 message layer for proxies: it reads
-// request and response heads into reusable buffers without per-message
-// allocation, rejects the ambiguous framing that request smuggling relies
-// on, and copies bodies by length or chunk by chunk, re-framing them. It
-// holds no connection state of its own; internal/sidecar builds its
-// forwarder on it.
+// Package h1 is a lean, strict HTTP/1.1 layer for proxies, on which the
+// gateway and the sidecar are built: it reads request and response heads
+// into reusable buffers without per-message allocation, rejects the
+// ambiguous framing that request smuggling relies on, and copies bodies by
+// length or chunk by chunk, re-framing them (head.go, body.go, forward.go).
+// Server runs the client side — a goroutine per connection, nginx's
+// timeouts and lingering close, graceful shutdown, a panic costing only its
+// connection (server.go) — and Pool keeps upstream keep-alive connections
+// (pool.go). The proxies' own forwarding loops use these pieces.
 //
 // Strictness, as nginx (or stricter):
 //   - a request with both Content-Length and Transfer-Encoding, with two
@@ -13,7 +16,8 @@
 //     between a field name and its colon, control characters in a field
 //     value, bare CR and non-digit Content-Length values are refused;
 //   - HTTP/1.1 requests need exactly one Host;
-//   - the head is bounded (MaxHead), and so are chunk-size lines.
+//   - the head is bounded (the caller's limit, MaxLines lines), and so are
+//     chunk-size lines and trailers.
 package h1
 
 import (

@@ -2,7 +2,9 @@
 // listeners that forward each connection, pinned for its life by a flow
 // hash, to one target of an "ip" target group; HTTP or TCP health checks
 // with the ELBv2 target states; draining on deregistration; and an
-// ELBv2-shaped JSON control API.
+// ELBv2-shaped JSON control API. A co-located gateway opens its flows in
+// process instead (DialListener, link.go): same targets, health, draining
+// and idle rules, no TCP hop through the listener.
 //
 // Deliberate differences from AWS, all in the direction of less waiting:
 //   - a new target is checked at once and, while initial, at most every
