@@ -9,7 +9,7 @@ import (
 
 // WaitFor polls cond until it holds, and fails the test (t.Fatalf) when
 // timeout passes first. The poll interval starts at 1 ms and doubles up to
-// 50 ms, so a condition that holds soon is seen soon and an expensive one
+// 20 ms, so a condition that holds soon is seen soon and an expensive one
 // (a request, a process listing) is not run in a tight loop.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -20,6 +20,6 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(interval)
-		interval = min(2*interval, 50*time.Millisecond)
+		interval = min(2*interval, 20*time.Millisecond)
 	}
 }
