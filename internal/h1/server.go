@@ -384,20 +384,22 @@ func (s *Server) recovered(sc *ServerConn, v any) {
 	started := sc.ResponseStarted()
 	sc.W.Reset(&sc.out) // drop what the exchange left unflushed
 	_ = sc.Conn.SetWriteDeadline(time.Now().Add(panicWriteTimeout))
+	answered := false
 	if sc.inHandle && s.Panic != nil {
-		s.callPanic(sc, v, stack)
+		answered = s.callPanic(sc, v, stack)
 	} else {
 		s.log().Error("panic serving a connection", "remote", sc.RemoteIP, "method", string(sc.Req.Method),
 			"panic", v, "stack", string(stack))
-		if !started {
-			const body = "500 Internal Server Error"
-			sc.W.WriteString("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-				"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
-			if string(sc.Req.Method) != http.MethodHead {
-				sc.W.WriteString(body)
-			}
-			_ = sc.W.Flush()
+	}
+	if !answered && !sc.ResponseStarted() {
+		const body = "500 Internal Server Error"
+		sc.W.Reset(&sc.out) // what a failed hook may have left
+		sc.W.WriteString("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
+		if string(sc.Req.Method) != http.MethodHead {
+			sc.W.WriteString(body)
 		}
+		_ = sc.W.Flush()
 	}
 	// A body the client may still be sending: read it away so that the
 	// answer is not lost to a reset.
@@ -406,9 +408,9 @@ func (s *Server) recovered(sc *ServerConn, v any) {
 	}
 }
 
-// callPanic runs the Panic hook; a panic in the hook itself is logged, not
-// passed on.
-func (s *Server) callPanic(sc *ServerConn, v any, stack []byte) {
+// callPanic runs the Panic hook and reports whether it returned; a panic
+// in the hook itself is logged (with the first one), not passed on.
+func (s *Server) callPanic(sc *ServerConn, v any, stack []byte) (returned bool) {
 	defer func() {
 		if v2 := recover(); v2 != nil {
 			s.log().Error("panic in the Panic hook", "remote", sc.RemoteIP, "panic", v2,
@@ -416,6 +418,7 @@ func (s *Server) callPanic(sc *ServerConn, v any, stack []byte) {
 		}
 	}()
 	s.Panic(sc, v, stack)
+	return true
 }
 
 // LingerClose prepares to close a connection whose request was refused

@@ -657,3 +657,32 @@ func TestShutdownCutsLingering(t *testing.T) {
 	}
 	waitClosed(t, c, 10*time.Second)
 }
+
+// TestServerPanicHookPanics: a Panic hook that panics itself (before it
+// answered) leaves the answer to the server's plain 500; both panics are
+// logged, and the server goes on.
+func TestServerPanicHookPanics(t *testing.T) {
+	var logs syncBuffer
+	srv := &h1.Server{
+		Logger: testLogger(&logs),
+		Handle: panicky,
+		Panic: func(c *h1.ServerConn, v any, stack []byte) {
+			c.W.WriteString("HTTP/1.1 500 half an answer")
+			panic("boom in the hook")
+		},
+	}
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	res, body := get(t, c, bufio.NewReader(c), "/panic")
+	if res.StatusCode != 500 || body != "500 Internal Server Error" {
+		t.Fatalf("response %d %q", res.StatusCode, body)
+	}
+	c2 := dial(t, addr)
+	if res, _ := get(t, c2, bufio.NewReader(c2), "/fine"); res.StatusCode != 200 {
+		t.Fatalf("after the panics: status %d", res.StatusCode)
+	}
+	if out := logs.String(); !strings.Contains(out, "panic in the Panic hook") || !strings.Contains(out, "boom in the hook") ||
+		!strings.Contains(out, "boom in the handler") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
