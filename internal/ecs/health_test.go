@@ -73,7 +73,12 @@ func TestContainerHealthCheckAndDependsOn(t *testing.T) {
 		_ = s.Stop(context.Background())
 		assertNoProcesses(t, s)
 	})
-	testutil.WaitFor(t, waitLong, "db started", func() bool { return len(rec.names()) == 1 })
+	// Started as the supervisor reports it (the runtime's start comes a
+	// moment before).
+	testutil.WaitFor(t, waitLong, "db started", func() bool {
+		tss := s.Tasks()
+		return len(rec.names()) == 1 && len(tss) == 1 && containerOf(tss[0], "db").LastStatus == StatusRunning
+	})
 	ts := s.Tasks()[0]
 	if c := containerOf(ts, "db"); c.HealthStatus != HealthUnknown {
 		t.Errorf("db health = %q, want UNKNOWN", c.HealthStatus)

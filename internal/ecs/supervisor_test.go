@@ -54,9 +54,11 @@ func TestTasksGetDistinctIPsAndRegisterWhenReady(t *testing.T) {
 				t.Errorf("nginx log of %s lacks %q:\n%s", ts.TaskID, want, log)
 			}
 		}
-		if log := readLog(t, s, ts.TaskID, "app"); !strings.Contains(log, "container=app task="+ts.TaskID) {
-			t.Errorf("app log: %q", log)
-		}
+		// The app is not what makes the task RUNNING: its output may come
+		// a moment later.
+		testutil.WaitFor(t, waitLong, "the app's output in its log", func() bool {
+			return strings.Contains(readLog(t, s, ts.TaskID, "app"), "container=app task="+ts.TaskID)
+		})
 	}
 	slices.Sort(ips)
 	if want := []string{prefix + "1", prefix + "2", prefix + "3"}; !slices.Equal(ips, want) {
