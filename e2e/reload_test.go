@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // TestReloadDeploysChangedService: `portway up` re-reads its config on
@@ -33,7 +35,7 @@ func TestReloadDeploysChangedService(t *testing.T) {
 	if err := up.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload error in the log", 30*time.Second, func() bool { return strings.Contains(up.stderr.String(), "reload failed") })
+	testutil.WaitFor(t, 30*time.Second, "the reload error in the log", func() bool { return strings.Contains(up.stderr.String(), "reload failed") })
 
 	// Then a changed task definition for ingests only.
 	for i := range cfg.Services {
@@ -75,17 +77,5 @@ func TestReloadDeploysChangedService(t *testing.T) {
 	}
 	if !strings.Contains(up.stderr.String(), "rolling deployment started") {
 		t.Errorf("the reload did not log its deployment:\n%s", up.stderr)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

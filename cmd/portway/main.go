@@ -13,6 +13,10 @@ import (
 )
 
 func main() {
+	// A panic that reaches this goroutine still runs deferred calls before
+	// the process dies: the batched log lines go out first. (The request
+	// paths recover their panics; see h1.Server.Panic and package nlb.)
+	defer flushLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -23,6 +27,7 @@ func main() {
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 		<-again
+		flushLogs()
 		fmt.Fprintln(os.Stderr, "portway: second signal, exiting at once")
 		os.Exit(130)
 	}()

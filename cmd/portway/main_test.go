@@ -88,3 +88,31 @@ func TestAppCallbackPolicyFromEnvironment(t *testing.T) {
 		t.Fatalf("err = %v, want only the bad kind", err)
 	}
 }
+
+// TestFlushLogs: flushLogs writes out what newLogger's batch holds (as main
+// does before exiting on a second signal, or when a panic reaches it), and
+// a logger whose flush ran is no longer held.
+func TestFlushLogs(t *testing.T) {
+	held := func() (n int) {
+		openLogs.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	before := held()
+	var buf bytes.Buffer
+	log, flush, err := newLogger(&buf, "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("batched line")
+	if buf.Len() != 0 {
+		t.Fatalf("an info line was written at once: %q", buf.String())
+	}
+	flushLogs()
+	if !strings.Contains(buf.String(), "batched line") {
+		t.Fatalf("flushLogs left the line in the batch: %q", buf.String())
+	}
+	flush()
+	if n := held(); n != before {
+		t.Fatalf("%d loggers held after flush, %d before newLogger", n, before)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -50,14 +51,32 @@ client → gateway → auth check → load balancer → task sidecar → app.
 
 // newLogger logs text lines to w at the level named by --log-level. Lines
 // are batched (logbuf): written out within 100 ms, at once from warnings
-// up, and by flush, which the caller defers.
+// up (a recovered panic is logged as an error), and by flush, which the
+// caller defers. Until then flushLogs writes them out too.
 func newLogger(w io.Writer, level string) (log *slog.Logger, flush func(), err error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	lw := logbuf.New(w, 0, 0)
-	return slog.New(logbuf.NewTextHandler(lw, l, slog.LevelWarn)), func() { _ = lw.Close() }, nil
+	openLogs.Store(lw, struct{}{})
+	flush = func() {
+		openLogs.Delete(lw)
+		_ = lw.Close()
+	}
+	return slog.New(logbuf.NewTextHandler(lw, l, slog.LevelWarn)), flush, nil
+}
+
+// openLogs holds the batched log writers of newLogger not yet flushed for
+// good: flushLogs writes out what they hold before the process exits on
+// its own terms (a second signal) or of a panic on the main goroutine.
+var openLogs sync.Map // *logbuf.Writer → struct{}
+
+func flushLogs() {
+	openLogs.Range(func(w, _ any) bool {
+		_ = w.(*logbuf.Writer).Flush()
+		return true
+	})
 }
 
 // loadConfig reads the stack file, or returns the built-in stack when path

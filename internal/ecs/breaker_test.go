@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"github.com/portway/portway/internal/testutil"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,7 +45,7 @@ func breakerHarness(t *testing.T, cb *CircuitBreaker) (h *clockHarness, good Ser
 	h = newClockHarness(t, good, TargetHealthy)
 	first := h.first()
 	h.waitStatus(first, StatusRunning)
-	waitFor(t, waitLong, "first deployment COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "first deployment COMPLETED", func() bool {
 		return h.s.Services()[0].Deployments[0].RolloutState == RolloutCompleted
 	})
 	d := h.s.Services()[0].Deployments[0]
@@ -71,7 +72,7 @@ func failTasks(h *clockHarness, id string, n int) ServiceStatus {
 		}))
 	}
 	for i := 1; i <= n; i++ {
-		waitFor(h.t, waitLong, fmt.Sprintf("failed task %d", i), func() bool { return failed() >= i })
+		testutil.WaitFor(h.t, waitLong, fmt.Sprintf("failed task %d", i), func() bool { return failed() >= i })
 		if i < n {
 			h.waitArmed(time.Second, "back-off")
 			h.clock.Advance(time.Second)
@@ -113,14 +114,14 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 	}
 	h.waitArmed(time.Second, "back-off")
 	h.clock.Advance(time.Second)
-	waitFor(t, waitLong, "failed task 3", func() bool {
+	testutil.WaitFor(t, waitLong, "failed task 3", func() bool {
 		return len(tasksWhere(h.s, func(ts TaskStatus) bool {
 			return ts.DeploymentID == badID && ts.LastStatus == StatusStopped
 		})) == 3
 	})
 
 	var rollbackID string
-	waitFor(t, waitLong, "a rollback deployment", func() bool {
+	testutil.WaitFor(t, waitLong, "a rollback deployment", func() bool {
 		st = h.s.Services()[0]
 		rollbackID = st.Deployments[0].ID
 		return rollbackID != badID
@@ -148,7 +149,7 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 	h.clock.Advance(5 * time.Second)
 	h.waitArmed(time.Second, "back-off")
 	h.clock.Advance(time.Second)
-	waitFor(t, waitLong, "rollback COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "rollback COMPLETED", func() bool {
 		st = h.s.Services()[0]
 		return len(st.Deployments) == 1 && st.Deployments[0].ID == rollbackID && st.Deployments[0].RolloutState == RolloutCompleted
 	})
@@ -170,7 +171,7 @@ func TestCircuitBreakerWithoutRollbackFakeClock(t *testing.T) {
 	h, _, _, firstID, badID := breakerHarness(t, &CircuitBreaker{Enable: true})
 	failTasks(h, badID, 3)
 	var st ServiceStatus
-	waitFor(t, waitLong, "deployment FAILED", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment FAILED", func() bool {
 		st = h.s.Services()[0]
 		return st.Deployments[0].RolloutState == RolloutFailed
 	})
@@ -194,7 +195,7 @@ func TestNoCircuitBreakerReportsFailuresFakeClock(t *testing.T) {
 	t.Parallel()
 	h, _, _, _, badID := breakerHarness(t, nil)
 	st := failTasks(h, badID, 4)
-	waitFor(t, waitLong, "4 failed tasks counted", func() bool {
+	testutil.WaitFor(t, waitLong, "4 failed tasks counted", func() bool {
 		st = h.s.Services()[0]
 		d, _ := deploymentByID(st, badID)
 		return d.FailedTasks == 4
@@ -236,7 +237,7 @@ func TestCircuitBreakerCountResetsOnRunning(t *testing.T) {
 	}
 	h.waitArmed(time.Second, "back-off")
 	h.clock.Advance(time.Second)
-	waitFor(t, waitLong, "deployment COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment COMPLETED", func() bool {
 		d, _ := deploymentByID(h.s.Services()[0], id)
 		return d.RolloutState == RolloutCompleted
 	})

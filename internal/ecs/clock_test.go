@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // These tests drive the task and service state machines with a fake clock
@@ -420,19 +422,19 @@ func newClockHarness(t *testing.T, svc ServiceConfig, targetHealth string) *cloc
 // waitArmed waits until the supervisor has armed a timer due d from now.
 func (h *clockHarness) waitArmed(d time.Duration, what string) {
 	h.t.Helper()
-	waitFor(h.t, waitLong, fmt.Sprintf("a %v timer (%s)", d, what), func() bool { return h.clock.armed(d) })
+	testutil.WaitFor(h.t, waitLong, fmt.Sprintf("a %v timer (%s)", d, what), func() bool { return h.clock.armed(d) })
 }
 
 func (h *clockHarness) waitStatus(id, status string) TaskStatus {
 	h.t.Helper()
-	waitFor(h.t, waitLong, "task "+status, func() bool { return taskByID(h.t, h.s, id).LastStatus == status })
+	testutil.WaitFor(h.t, waitLong, "task "+status, func() bool { return taskByID(h.t, h.s, id).LastStatus == status })
 	return taskByID(h.t, h.s, id)
 }
 
 // first waits for the service's first task and returns its id.
 func (h *clockHarness) first() string {
 	h.t.Helper()
-	waitFor(h.t, waitLong, "a task", func() bool { return len(h.s.Tasks()) > 0 })
+	testutil.WaitFor(h.t, waitLong, "a task", func() bool { return len(h.s.Tasks()) > 0 })
 	return h.s.Tasks()[0].TaskID
 }
 
@@ -460,7 +462,7 @@ func TestBackoffScheduleFakeClock(t *testing.T) {
 	schedule := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
 	for i, delay := range schedule {
 		n := i + 1
-		waitFor(t, waitLong, fmt.Sprintf("attempt %d STOPPED", n), func() bool {
+		testutil.WaitFor(t, waitLong, fmt.Sprintf("attempt %d STOPPED", n), func() bool {
 			ts := h.s.Tasks()
 			return len(ts) == n && ts[n-1].LastStatus == StatusStopped
 		})
@@ -477,21 +479,21 @@ func TestBackoffScheduleFakeClock(t *testing.T) {
 			t.Fatalf("attempt %d: replacement launched %v early", n, time.Millisecond)
 		}
 		h.clock.Advance(time.Millisecond)
-		waitFor(t, waitLong, fmt.Sprintf("attempt %d", n+1), func() bool { return len(h.s.Tasks()) == n+1 })
+		testutil.WaitFor(t, waitLong, fmt.Sprintf("attempt %d", n+1), func() bool { return len(h.s.Tasks()) == n+1 })
 		if gap := h.s.Tasks()[n].CreatedAt.Sub(ts.CreatedAt); gap != delay {
 			t.Errorf("attempt %d started %v after attempt %d, want %v", n+1, gap, n, delay)
 		}
 	}
 	// A deployment starts afresh: no back-off.
 	n := len(schedule) + 1
-	waitFor(t, waitLong, fmt.Sprintf("attempt %d STOPPED", n), func() bool {
+	testutil.WaitFor(t, waitLong, fmt.Sprintf("attempt %d STOPPED", n), func() bool {
 		ts := h.s.Tasks()
 		return len(ts) == n && ts[n-1].LastStatus == StatusStopped
 	})
 	if _, err := h.s.Deploy("crash"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "the deployment's first task, at once", func() bool { return len(h.s.Tasks()) > n })
+	testutil.WaitFor(t, waitLong, "the deployment's first task, at once", func() bool { return len(h.s.Tasks()) > n })
 }
 
 // TestTaskTransitionsFakeClock: each case drives one task through its
@@ -519,7 +521,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.waitStatus(id, StatusRunning)
 				h.clock.Advance(30 * time.Second)
 				h.rt.crash(h.t, id, "app", 137)
-				waitFor(h.t, waitLong, "replacement RUNNING", func() bool { return h.s.RunningCount("svc") == 1 && len(h.s.Tasks()) == 2 })
+				testutil.WaitFor(h.t, waitLong, "replacement RUNNING", func() bool { return h.s.RunningCount("svc") == 1 && len(h.s.Tasks()) == 2 })
 				if st := h.s.Services()[0]; st.LastFailure != "" {
 					h.t.Errorf("lastFailure = %q after a stable task, want none", st.LastFailure)
 				}
@@ -534,7 +536,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				Containers: []ContainerConfig{fakeContainer("web", listen)}}),
 			health: TargetUnhealthy,
 			drive: func(h *clockHarness, id string) {
-				waitFor(h.t, waitLong, "registered", func() bool { return h.tg.isRegistered(taskByID(h.t, h.s, id).IP) })
+				testutil.WaitFor(h.t, waitLong, "registered", func() bool { return h.tg.isRegistered(taskByID(h.t, h.s, id).IP) })
 				h.waitArmed(activatingPollInterval, "target poll")
 				h.clock.Advance(time.Minute - time.Millisecond)
 				h.waitArmed(activatingPollInterval, "target poll after 59.999s")
@@ -601,7 +603,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				if err := h.s.Scale("svc", 0); err != nil {
 					h.t.Fatal(err)
 				}
-				waitFor(h.t, waitLong, "app got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "app:terminated") })
+				testutil.WaitFor(h.t, waitLong, "app got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "app:terminated") })
 				h.waitArmed(30*time.Second, "stopTimeout")
 				h.clock.Advance(30*time.Second - time.Millisecond)
 				h.assertStatus(id, StatusStopping)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 func failHealth(t *testing.T, ip string) {
@@ -31,18 +33,18 @@ func TestTaskFailingELBHealthChecksIsReplaced(t *testing.T) {
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	svc.HealthCheckGracePeriod = 200 * time.Millisecond
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("ingests") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("ingests") == 1 })
 	victim := s.Tasks()[0]
 
 	failHealth(t, victim.IP)
-	waitFor(t, waitLong, "victim STOPPED", func() bool { return taskByID(t, s, victim.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, waitLong, "victim STOPPED", func() bool { return taskByID(t, s, victim.TaskID).LastStatus == StatusStopped })
 	if got := taskByID(t, s, victim.TaskID); got.StoppedReason != elbReason("ingests") || got.StopCode != StopCodeServiceScheduler {
 		t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", got.StoppedReason, got.StopCode, elbReason("ingests"), StopCodeServiceScheduler)
 	}
 	if ops := reg.opsFor(victim.IP); len(ops) < 2 || ops[len(ops)-1] != "deregister" {
 		t.Errorf("registrar calls for the victim = %v, want it deregistered", ops)
 	}
-	waitFor(t, waitLong, "a healthy replacement", func() bool {
+	testutil.WaitFor(t, waitLong, "a healthy replacement", func() bool {
 		return s.RunningCount("ingests") == 1 && len(s.Tasks()) == 2
 	})
 }
@@ -59,12 +61,12 @@ func TestUnhealthyTargetToleratedDuringGracePeriod(t *testing.T) {
 	svc.BackoffInitial, svc.BackoffMax = time.Minute, time.Minute // no replacement during the test
 	s := start(t, reg, svc)
 
-	waitFor(t, waitLong, "task registered", func() bool { return len(reg.list("register")) == 1 })
+	testutil.WaitFor(t, waitLong, "task registered", func() bool { return len(reg.list("register")) == 1 })
 	first := s.Tasks()[0]
 	if first.LastStatus != StatusActivating {
 		t.Errorf("registered but unhealthy task is %s, want ACTIVATING", first.LastStatus)
 	}
-	waitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
 	got := taskByID(t, s, first.TaskID)
 	if got.StoppedReason != elbReason("ingests") || got.StartedAt != nil {
 		t.Errorf("task %+v: want stopped by ELB health checks without reaching RUNNING", got)
@@ -83,13 +85,13 @@ func TestScaleUpAndDown(t *testing.T) {
 	svc := testService("bags", 1)
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "1 RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "1 RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 	first := s.Tasks()[0]
 
 	if err := s.Scale("bags", 3); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "3 RUNNING", func() bool { return s.RunningCount("bags") == 3 })
+	testutil.WaitFor(t, waitLong, "3 RUNNING", func() bool { return s.RunningCount("bags") == 3 })
 	if st := s.Services()[0]; st.DesiredCount != 3 || st.RunningCount != 3 || st.Deployments[0].RolloutState != RolloutCompleted {
 		t.Errorf("after scale up: %+v", st)
 	}
@@ -97,7 +99,7 @@ func TestScaleUpAndDown(t *testing.T) {
 	if err := s.Scale("bags", 1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "2 tasks STOPPED", func() bool {
+	testutil.WaitFor(t, waitLong, "2 tasks STOPPED", func() bool {
 		return len(tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped })) == 2
 	})
 	for _, ts := range tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped }) {
@@ -130,7 +132,7 @@ func TestRollingDeployment(t *testing.T) {
 	svc := testService("ingests", 2)
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("ingests") == 2 })
+	testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("ingests") == 2 })
 	before := s.Tasks()
 	firstDeployment := s.Services()[0].Deployments[0].ID
 
@@ -149,7 +151,7 @@ func TestRollingDeployment(t *testing.T) {
 	}
 
 	maxLive := 0
-	waitFor(t, waitLong, "deployment COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment COMPLETED", func() bool {
 		live := len(tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus != StatusStopped }))
 		maxLive = max(maxLive, live)
 		st := s.Services()[0]
@@ -159,7 +161,7 @@ func TestRollingDeployment(t *testing.T) {
 		t.Errorf("%d tasks at once, want <= 4 (maximumPercent 200)", maxLive)
 	}
 	for _, old := range before {
-		waitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
+		testutil.WaitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
 		got := taskByID(t, s, old.TaskID)
 		if got.StoppedReason != scaledBy(got) {
 			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, scaledBy(got))
@@ -208,12 +210,12 @@ func TestDeploymentBelowMaximumStopsFirst(t *testing.T) {
 	half := 50
 	svc.MinimumHealthyPercent, svc.MaximumPercent = &half, 100
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
+	testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
 	if _, err := s.Deploy("bags"); err != nil {
 		t.Fatal(err)
 	}
 	maxLive := 0
-	waitFor(t, waitLong, "deployment COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment COMPLETED", func() bool {
 		live := len(tasksWhere(s, func(ts TaskStatus) bool { return ts.DesiredStatus == StatusRunning }))
 		maxLive = max(maxLive, live)
 		st := s.Services()[0]
@@ -258,7 +260,7 @@ func TestServicesHandler(t *testing.T) {
 	svc := testService("bags", 1)
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, &stateRegistrar{}, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 	h := s.Handler()
 
 	do := func(method, target, body string) *httptest.ResponseRecorder {
@@ -332,7 +334,7 @@ func TestServicesHandler(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, waitLong, "deployment done at 2 tasks", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment done at 2 tasks", func() bool {
 		st := s.Services()[0]
 		return len(st.Deployments) == 1 && st.RunningCount == 2 && st.Deployments[0].RolloutState == RolloutCompleted
 	})
@@ -394,7 +396,7 @@ func TestStopOrderFrontDoorFirst(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 func TestSecretsFromFiles(t *testing.T) {
@@ -20,9 +22,9 @@ func TestSecretsFromFiles(t *testing.T) {
 		Containers: []ContainerConfig{{Name: "main", Command: []string{"-mode=sleep"}, Env: containerEnv(), Essential: true,
 			Secrets: []Secret{{Name: "EXTRA", ValueFrom: filepath.Join(dir, "extra")}}}}}
 	s := start(t, nil, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
 	ts := s.Tasks()[0]
-	waitFor(t, waitLong, "secret in the environment", func() bool {
+	testutil.WaitFor(t, waitLong, "secret in the environment", func() bool {
 		return strings.Contains(readLog(t, s, ts.TaskID, "main"), "EXTRA=s3cr3t\n")
 	})
 }
@@ -33,7 +35,7 @@ func TestMissingSecretStopsTask(t *testing.T) {
 		Containers: []ContainerConfig{{Name: "main", Command: []string{"-mode=sleep"}, Env: containerEnv(), Essential: true,
 			Secrets: []Secret{{Name: "EXTRA", ValueFrom: "/nonexistent/secret"}}}}}
 	s := start(t, nil, svc)
-	waitFor(t, waitLong, "task STOPPED", func() bool {
+	testutil.WaitFor(t, waitLong, "task STOPPED", func() bool {
 		ts := s.Tasks()
 		return len(ts) == 1 && ts[0].LastStatus == StatusStopped
 	})
@@ -71,14 +73,19 @@ func TestContainerHealthCheckAndDependsOn(t *testing.T) {
 		_ = s.Stop(context.Background())
 		assertNoProcesses(t, s)
 	})
-	waitFor(t, waitLong, "db started", func() bool { return len(rec.names()) == 1 })
+	// Started as the supervisor reports it (the runtime's start comes a
+	// moment before).
+	testutil.WaitFor(t, waitLong, "db started", func() bool {
+		tss := s.Tasks()
+		return len(rec.names()) == 1 && len(tss) == 1 && containerOf(tss[0], "db").LastStatus == StatusRunning
+	})
 	ts := s.Tasks()[0]
 	if c := containerOf(ts, "db"); c.HealthStatus != HealthUnknown {
 		t.Errorf("db health = %q, want UNKNOWN", c.HealthStatus)
 	}
 	// Still waiting for db to be healthy after several failed checks: app
 	// not started.
-	waitFor(t, waitLong, "3 failed health checks", func() bool {
+	testutil.WaitFor(t, waitLong, "3 failed health checks", func() bool {
 		b, _ := os.ReadFile(counter)
 		return strings.Count(string(b), "\n") >= 3
 	})
@@ -88,7 +95,7 @@ func TestContainerHealthCheckAndDependsOn(t *testing.T) {
 	if err := os.WriteFile(flag, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
 	if got := rec.names(); !slices.Equal(got, []string{"db", "app"}) {
 		t.Errorf("start order %v, want [db app]", got)
 	}
@@ -99,7 +106,7 @@ func TestContainerHealthCheckAndDependsOn(t *testing.T) {
 	if err := os.Remove(flag); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, ts.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, ts.TaskID).LastStatus == StatusStopped })
 	got := taskByID(t, s, ts.TaskID)
 	if got.StoppedReason != ReasonHealthCheck || containerOf(got, "db").HealthStatus != HealthUnhealthy {
 		t.Errorf("task %+v: want stopped by container health checks, db UNHEALTHY", got)
@@ -170,9 +177,9 @@ func TestContainerExecutable(t *testing.T) {
 		Containers: []ContainerConfig{{Name: "sh", Executable: "sh", Essential: true,
 			Command: []string{"-c", "echo started on ${TASK_IP} as $PORTWAY_CONTAINER; exec sleep 600"}}}}
 	s := start(t, nil, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
 	ts := s.Tasks()[0]
-	waitFor(t, waitLong, "output", func() bool {
+	testutil.WaitFor(t, waitLong, "output", func() bool {
 		return strings.Contains(readLog(t, s, ts.TaskID, "sh"), "started on "+ts.IP+" as sh\n")
 	})
 

@@ -215,18 +215,6 @@ func assertNoProcesses(t *testing.T, s *Supervisor) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func tasksWhere(s *Supervisor, pred func(TaskStatus) bool) []TaskStatus {
 	var out []TaskStatus
 	for _, ts := range s.Tasks() {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // childrenOf lists the pids whose parent is pid.
@@ -65,7 +67,7 @@ func TestKilledParentLeavesNoNginx(t *testing.T) {
 	if master == 0 {
 		t.Fatal("no nginx pid from the parent")
 	}
-	waitFor(t, waitLong, "nginx listening", func() bool {
+	testutil.WaitFor(t, waitLong, "nginx listening", func() bool {
 		c, err := net.Dial("tcp", listen)
 		if err == nil {
 			c.Close()
@@ -73,13 +75,13 @@ func TestKilledParentLeavesNoNginx(t *testing.T) {
 		return err == nil
 	})
 	var workers []int
-	waitFor(t, waitLong, "an nginx worker", func() bool { workers = childrenOf(master); return len(workers) > 0 })
+	testutil.WaitFor(t, waitLong, "an nginx worker", func() bool { workers = childrenOf(master); return len(workers) > 0 })
 
 	if err := parent.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = parent.Wait()
 	for _, pid := range append([]int{master}, workers...) {
-		waitFor(t, 10*time.Second, fmt.Sprintf("nginx process %d gone", pid), func() bool { return processGone(pid) })
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("nginx process %d gone", pid), func() bool { return processGone(pid) })
 	}
 }

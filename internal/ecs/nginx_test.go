@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 var wantCORS = map[string]string{
@@ -183,7 +185,7 @@ func TestRealNginxInFrontOfApp(t *testing.T) {
 	logs := func() string { outMu.Lock(); defer outMu.Unlock(); return out.String() }
 
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitFor(t, waitLong, "nginx answering", func() bool {
+	testutil.WaitFor(t, waitLong, "nginx answering", func() bool {
 		select {
 		case code := <-exited:
 			t.Fatalf("nginx exited with %d:\n%s", code, logs())
@@ -233,7 +235,7 @@ func TestRealNginxInFrontOfApp(t *testing.T) {
 	if first != want {
 		t.Errorf("the app saw %+v\nwant        %+v", first, want)
 	}
-	waitFor(t, waitLong, "access log line on stdout", func() bool {
+	testutil.WaitFor(t, waitLong, "access log line on stdout", func() bool {
 		return strings.Contains(logs(), `"GET /bags/digitised/b1%2F2?x=1 HTTP/1.1" 200`)
 	})
 	if _, err := os.Stat(filepath.Join(taskDir, "nginx", "nginx.pid")); err != nil {
@@ -267,7 +269,7 @@ func TestNginxEngineTask(t *testing.T) {
 		{Name: "app", Command: []string{"-mode=serve", fmt.Sprintf("-listen=${TASK_IP}:%d", webPort+1)}, Env: containerEnv(), Essential: true},
 	}
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "RUNNING through nginx", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING through nginx", func() bool { return s.RunningCount("bags") == 1 })
 	ts := s.Tasks()[0]
 
 	resp, err := http.Get(fmt.Sprintf("http://%s:%d/", ts.IP, webPort))

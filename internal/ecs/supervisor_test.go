@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 var taskIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -24,7 +26,7 @@ func TestTasksGetDistinctIPsAndRegisterWhenReady(t *testing.T) {
 	t.Parallel()
 	reg := &fakeRegistrar{}
 	s := start(t, reg, testService("bags", 3))
-	waitFor(t, waitLong, "3 RUNNING tasks", func() bool { return s.RunningCount("bags") == 3 })
+	testutil.WaitFor(t, waitLong, "3 RUNNING tasks", func() bool { return s.RunningCount("bags") == 3 })
 
 	prefix := strings.TrimSuffix(s.cfg.Subnet, "0/24")
 	var ips []string
@@ -52,9 +54,11 @@ func TestTasksGetDistinctIPsAndRegisterWhenReady(t *testing.T) {
 				t.Errorf("nginx log of %s lacks %q:\n%s", ts.TaskID, want, log)
 			}
 		}
-		if log := readLog(t, s, ts.TaskID, "app"); !strings.Contains(log, "container=app task="+ts.TaskID) {
-			t.Errorf("app log: %q", log)
-		}
+		// The app is not what makes the task RUNNING: its output may come
+		// a moment later.
+		testutil.WaitFor(t, waitLong, "the app's output in its log", func() bool {
+			return strings.Contains(readLog(t, s, ts.TaskID, "app"), "container=app task="+ts.TaskID)
+		})
 	}
 	slices.Sort(ips)
 	if want := []string{prefix + "1", prefix + "2", prefix + "3"}; !slices.Equal(ips, want) {
@@ -93,7 +97,7 @@ func TestDeregisterBeforeSIGTERM(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("ingests") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("ingests") == 1 })
 	ts := s.Tasks()[0]
 	pids := allPIDs(s)
 
@@ -152,7 +156,7 @@ func TestEssentialContainerKilledIsReplaced(t *testing.T) {
 	t.Parallel()
 	reg := &fakeRegistrar{}
 	s := start(t, reg, testService("bags", 2))
-	waitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
+	testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
 
 	victim := s.Tasks()[0]
 	nginx := containerOf(victim, "nginx")
@@ -160,7 +164,7 @@ func TestEssentialContainerKilledIsReplaced(t *testing.T) {
 	if err := syscall.Kill(nginx.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "victim STOPPED", func() bool { return taskByID(t, s, victim.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, waitLong, "victim STOPPED", func() bool { return taskByID(t, s, victim.TaskID).LastStatus == StatusStopped })
 	got := taskByID(t, s, victim.TaskID)
 	if got.StoppedReason != ReasonEssentialExited {
 		t.Errorf("stoppedReason = %q, want %q", got.StoppedReason, ReasonEssentialExited)
@@ -175,7 +179,7 @@ func TestEssentialContainerKilledIsReplaced(t *testing.T) {
 		t.Errorf("registrar calls for victim %s = %v", victim.IP, ops)
 	}
 
-	waitFor(t, waitLong, "service back at 2 RUNNING with a replacement", func() bool {
+	testutil.WaitFor(t, waitLong, "service back at 2 RUNNING with a replacement", func() bool {
 		return s.RunningCount("bags") == 2 && len(s.Tasks()) == 3
 	})
 	live := tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusRunning })
@@ -197,7 +201,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	reg := &fakeRegistrar{}
 	s := start(t, reg, svc)
 
-	waitFor(t, waitLong, "6 attempts", func() bool { return len(s.Tasks()) >= 6 })
+	testutil.WaitFor(t, waitLong, "6 attempts", func() bool { return len(s.Tasks()) >= 6 })
 	all := s.Tasks()[:6]
 	// attempt i+1 waits backoff(failures=i+1) after attempt i failed: 100, 200, 400, 400, 400 ms.
 	for i := 1; i < len(all); i++ {
@@ -234,7 +238,7 @@ func TestReadinessFailureStopsAndReplaces(t *testing.T) {
 	reg := &fakeRegistrar{}
 	s := start(t, reg, svc)
 
-	waitFor(t, waitLong, "2 failed tasks", func() bool {
+	testutil.WaitFor(t, waitLong, "2 failed tasks", func() bool {
 		return len(tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped })) >= 2
 	})
 	for _, ts := range tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped }) {
@@ -263,7 +267,7 @@ func TestStopTimeoutKillsContainerIgnoringSIGTERM(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
@@ -301,7 +305,7 @@ func TestStopContextEndForcesKill(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
+	testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("bags") == 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -327,7 +331,7 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, reg, svc)
 	prefix := strings.TrimSuffix(s.cfg.Subnet, "0/24")
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 	first := s.Tasks()[0]
 	if first.IP != prefix+"1" {
 		t.Fatalf("first task IP = %s, want %s1", first.IP, prefix)
@@ -346,7 +350,7 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 	}
 	// A user stop is not a failure: the replacement starts while the old task drains.
 	// (RunningCount alone could count the old task before it leaves RUNNING.)
-	waitFor(t, waitLong, "replacement RUNNING, old task DEACTIVATING", func() bool {
+	testutil.WaitFor(t, waitLong, "replacement RUNNING, old task DEACTIVATING", func() bool {
 		ts := s.Tasks()
 		return len(ts) == 2 && ts[1].LastStatus == StatusRunning && ts[0].LastStatus == StatusDeactivating
 	})
@@ -358,12 +362,12 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 		t.Errorf("old task: %s %q, want DEACTIVATING %q", got.LastStatus, got.StoppedReason, ReasonUserStop)
 	}
 	close(release)
-	waitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
 
 	if err := s.StopTask(second.TaskID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "third task RUNNING", func() bool { return s.RunningCount("bags") == 1 && len(s.Tasks()) == 3 })
+	testutil.WaitFor(t, waitLong, "third task RUNNING", func() bool { return s.RunningCount("bags") == 1 && len(s.Tasks()) == 3 })
 	if third := s.Tasks()[2]; third.IP != prefix+"1" {
 		t.Errorf("third task IP = %s, want %s1 (lowest free again)", third.IP, prefix)
 	}
@@ -385,7 +389,7 @@ func TestCannotStartContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	waitFor(t, waitLong, "2 failed attempts", func() bool {
+	testutil.WaitFor(t, waitLong, "2 failed attempts", func() bool {
 		return len(tasksWhere(s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped })) >= 2
 	})
 	ts := s.Tasks()[0]
@@ -431,7 +435,7 @@ func TestHandler(t *testing.T) {
 	svc := testService("bags", 1)
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, &fakeRegistrar{}, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("bags") == 1 })
 	h := s.Handler()
 
 	tests := []struct {
@@ -490,11 +494,11 @@ func TestLeftoverGrandchildIsKilled(t *testing.T) {
 		Containers:     []ContainerConfig{{Name: "main", Command: []string{"-mode=spawn"}, Env: containerEnv(), Essential: true}},
 	}
 	s := start(t, nil, svc)
-	waitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
+	testutil.WaitFor(t, waitLong, "RUNNING", func() bool { return s.RunningCount("worker") == 1 })
 	ts := s.Tasks()[0]
 	var grandchild int
 	gcRe := regexp.MustCompile(`grandchild=(\d+)`)
-	waitFor(t, waitLong, "grandchild pid in log", func() bool {
+	testutil.WaitFor(t, waitLong, "grandchild pid in log", func() bool {
 		m := gcRe.FindStringSubmatch(readLog(t, s, ts.TaskID, "main"))
 		if m == nil {
 			return false
@@ -509,8 +513,8 @@ func TestLeftoverGrandchildIsKilled(t *testing.T) {
 	if err := syscall.Kill(containerOf(ts, "main").PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, ts.TaskID).LastStatus == StatusStopped })
-	waitFor(t, 5*time.Second, "grandchild gone", func() bool { return processGone(grandchild) })
+	testutil.WaitFor(t, waitLong, "task STOPPED", func() bool { return taskByID(t, s, ts.TaskID).LastStatus == StatusStopped })
+	testutil.WaitFor(t, 5*time.Second, "grandchild gone", func() bool { return processGone(grandchild) })
 }
 
 // recordingRuntime wraps the process runtime and records task IDs in start order.
@@ -555,9 +559,9 @@ func TestStoppedTaskHistoryAndLogsAreBounded(t *testing.T) {
 		}
 		assertNoProcesses(t, s)
 	})
-	waitFor(t, waitLong, "6 attempts", func() bool { return len(rt.started()) >= 6 })
+	testutil.WaitFor(t, waitLong, "6 attempts", func() bool { return len(rt.started()) >= 6 })
 	first := rt.started()[0]
-	waitFor(t, waitLong, "first task's logs removed", func() bool {
+	testutil.WaitFor(t, waitLong, "first task's logs removed", func() bool {
 		_, err := os.Stat(filepath.Join(stateDir, "tasks", first))
 		return os.IsNotExist(err)
 	})

@@ -3,6 +3,7 @@ package ecs
 import (
 	"bytes"
 	"context"
+	"github.com/portway/portway/internal/testutil"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -249,7 +250,7 @@ func TestExtraEnvIsReadAtContainerStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	waitFor(t, waitLong, "a container", func() bool { return len(rt.started()) > 0 })
+	testutil.WaitFor(t, waitLong, "a container", func() bool { return len(rt.started()) > 0 })
 	env := rt.started()[0]
 	if envValue(env, "LATE") != "at-start" || envValue(env, "MINE") != "x" {
 		t.Fatalf("LATE=%q MINE=%q", envValue(env, "LATE"), envValue(env, "MINE"))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // TestUpdateServiceRollsOutNewCommand: a changed command and environment
@@ -19,7 +21,7 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 	svc := testService("web", 2)
 	svc.Containers = []ContainerConfig{webContainer("nginx")}
 	s := start(t, reg, svc)
-	waitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("web") == 2 })
+	testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return s.RunningCount("web") == 2 })
 	before := s.Tasks()
 
 	// The same configuration, written anew: nothing to do.
@@ -45,7 +47,7 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 	}
 
 	minRunning := 2
-	waitFor(t, waitLong, "deployment COMPLETED", func() bool {
+	testutil.WaitFor(t, waitLong, "deployment COMPLETED", func() bool {
 		minRunning = min(minRunning, s.RunningCount("web"))
 		st := s.Services()[0]
 		return len(st.Deployments) == 1 && st.Deployments[0].ID == id && st.Deployments[0].RolloutState == RolloutCompleted
@@ -54,7 +56,7 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 		t.Errorf("RUNNING tasks fell to %d during the deployment, want >= 2 (minimumHealthyPercent 100)", minRunning)
 	}
 	for _, old := range before {
-		waitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
+		testutil.WaitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, old.TaskID).LastStatus == StatusStopped })
 		if got := taskByID(t, s, old.TaskID); got.StoppedReason != scaledBy(got) {
 			t.Errorf("old task stoppedReason = %q, want %q", got.StoppedReason, scaledBy(got))
 		}
@@ -129,7 +131,7 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 		if got, err := h.s.UpdateService(cfg); err != nil || got != "" {
 			t.Fatalf("UpdateService = %q, %v; want a scale, no deployment", got, err)
 		}
-		waitFor(t, waitLong, "3 RUNNING", func() bool { return h.s.RunningCount("svc") == 3 })
+		testutil.WaitFor(t, waitLong, "3 RUNNING", func() bool { return h.s.RunningCount("svc") == 3 })
 		oneDeployment("scaled")
 		if st := h.s.Services()[0]; st.DesiredCount != 3 {
 			t.Errorf("desiredCount = %d", st.DesiredCount)
@@ -142,7 +144,7 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 		if got, err := h.s.UpdateService(cfg); err != nil || got != "" {
 			t.Fatalf("UpdateService = %q, %v", got, err)
 		}
-		waitFor(t, waitLong, "2 RUNNING", func() bool { return h.s.RunningCount("svc") == 2 })
+		testutil.WaitFor(t, waitLong, "2 RUNNING", func() bool { return h.s.RunningCount("svc") == 2 })
 		if st := h.s.Services()[0]; st.DesiredCount != 2 {
 			t.Errorf("desiredCount = %d after an update that kept desiredCount 3, want 2 (set by Scale)", st.DesiredCount)
 		}
@@ -150,7 +152,7 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 		if _, err := h.s.UpdateService(cfg); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, waitLong, "1 RUNNING", func() bool { return h.s.RunningCount("svc") == 1 })
+		testutil.WaitFor(t, waitLong, "1 RUNNING", func() bool { return h.s.RunningCount("svc") == 1 })
 		for _, ts := range tasksWhere(h.s, func(ts TaskStatus) bool { return ts.LastStatus == StatusStopped }) {
 			if ts.StoppedReason != scaledBy(ts) {
 				t.Errorf("stoppedReason %q, want %q", ts.StoppedReason, scaledBy(ts))
@@ -226,7 +228,7 @@ func TestUpdateServiceFakeClock(t *testing.T) {
 		if old.StoppedReason != scaledBy(old) {
 			t.Errorf("old task stoppedReason %q, want %q", old.StoppedReason, scaledBy(old))
 		}
-		waitFor(t, waitLong, "new task RUNNING", func() bool {
+		testutil.WaitFor(t, waitLong, "new task RUNNING", func() bool {
 			return len(tasksWhere(h.s, func(ts TaskStatus) bool {
 				return ts.LastStatus == StatusRunning && ts.DeploymentID == newID
 			})) == 1
@@ -261,14 +263,14 @@ func TestContainerStopTimeoutFakeClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reverse definition order: web first.
-	waitFor(t, waitLong, "web got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "web:terminated") })
+	testutil.WaitFor(t, waitLong, "web got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "web:terminated") })
 	h.waitArmed(30*time.Second, "web's stopTimeout (the service's)")
 	h.clock.Advance(30*time.Second - time.Millisecond)
 	if ev := h.rt.eventList(id); slices.Contains(ev, "web:killed") || slices.Contains(ev, "app:terminated") {
 		t.Fatalf("before web's 30s: %v", ev)
 	}
 	h.clock.Advance(time.Millisecond)
-	waitFor(t, waitLong, "app got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "app:terminated") })
+	testutil.WaitFor(t, waitLong, "app got SIGTERM", func() bool { return slices.Contains(h.rt.eventList(id), "app:terminated") })
 	h.waitArmed(5*time.Second, "app's own stopTimeout")
 	h.clock.Advance(5*time.Second - time.Millisecond)
 	h.assertStatus(id, StatusStopping)

@@ -73,7 +73,10 @@
 //     authorizer have no client). Both give THROTTLED 429. At most
 //     perClient.maxClients buckets are kept; the least recently used is
 //     dropped and starts full again if its client returns.
-//   - Access log: one JSON line per request with requestId, apigwId,
+//   - A panic while serving a request (a bug) is DEFAULT_5XX 500
+//     {"message":"Internal server error"} with the request's ids, logged
+//     once with its stack and the requestId; the gateway goes on (panic.go).
+//   - Access log: one log line ("access") per request with requestId, apigwId,
 //     sourceIp, client_id, method, resourcePath, path, stage, domainName,
 //     status, responseLength, integrationLatency, responseLatency (ms) and,
 //     for gateway responses, errorType and errorReason. No header, token or

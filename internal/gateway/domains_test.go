@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // locationBackend answers like the storage apps: it echoes the request and
@@ -151,7 +154,7 @@ func TestBasePathMappingForbiddenIgnoresOverrides(t *testing.T) {
 		t.Fatalf("got %d %s", res.StatusCode, body)
 	}
 	var lines []map[string]any
-	waitFor(t, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
 	if lines[0]["errorType"] != respNoBasePathMapping || lines[0]["domainName"] != "other.localhost" || lines[0]["stage"] != "-" {
 		t.Fatalf("access line %v", lines[0])
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/portway/portway/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -305,7 +306,7 @@ func TestUnknownHostLogged(t *testing.T) {
 		t.Fatalf("status %d", res.StatusCode)
 	}
 	var line map[string]any
-	waitFor(t, "the access log line", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the access log line", func() bool {
 		lines := logs.accessLines(t)
 		if len(lines) == 0 {
 			return false

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 func anyResource(path, uri string, timeout time.Duration) Resource {
@@ -314,7 +316,7 @@ func TestAccessLog(t *testing.T) {
 	}
 	res2, _ := get(t, g.URL()+"/v1/missing")
 	var lines []map[string]any
-	waitFor(t, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
 	ok, miss := lines[0], lines[1]
 	for _, k := range []string{"requestId", "sourceIp", "client_id", "method", "resourcePath", "path", "status", "responseLength", "integrationLatency", "responseLatency"} {
 		if _, found := ok[k]; !found {
@@ -365,7 +367,7 @@ func TestAccessLogLatencies(t *testing.T) {
 		t.Fatalf("got %d", res.StatusCode)
 	}
 	var lines []map[string]any
-	waitFor(t, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "two access lines", func() bool { lines = logs.accessLines(t); return len(lines) == 2 })
 	for i, want := range []struct {
 		status, integration, response float64
 	}{{200, 250, 250}, {403, 0, 0}} {

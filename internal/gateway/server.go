@@ -24,7 +24,7 @@ const (
 )
 
 // Gateway is the REST API stand-in: routing, authorizer, HTTP_PROXY
-// integrations and gateway responses for one stage.
+// integrations and gateway responses, for its stages and custom domains.
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger
@@ -157,6 +157,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	srv := &h1.Server{
 		Handle:            g.exchange,
 		BadRequest:        g.badRequest,
+		Panic:             g.panicked,
 		MaxHeaderBytes:    hardMaxHeaderBytes,
 		IdleTimeout:       g.timeouts.Idle,
 		ReadHeaderTimeout: g.timeouts.ReadHeader,

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 func TestThrottlePerStage(t *testing.T) {
@@ -124,7 +126,7 @@ func TestThrottlePerClient(t *testing.T) {
 		t.Fatalf("alice again: %d", got)
 	}
 	var lines []map[string]any
-	waitFor(t, "access lines", func() bool { lines = logs.accessLines(t); return len(lines) == len(steps)+2 })
+	testutil.WaitFor(t, 10*time.Second, "access lines", func() bool { lines = logs.accessLines(t); return len(lines) == len(steps)+2 })
 	if l := lines[2]; l["status"] != float64(429) || l["client_id"] != "alice" || l["errorType"] != RespThrottled || l["errorReason"] != "client rate limit" {
 		t.Fatalf("throttled access line %v", l)
 	}

@@ -82,8 +82,10 @@ type progress struct {
 // hop's answer when that fails. deadline, when not zero, bounds the
 // exchange with the upstream.
 func (fw *Forwarder) Forward(hop Hop, sc *ServerConn, pool *Pool, deadline time.Time) Outcome {
+	// The upstream stays registered (SetUpstream) until it goes back to the
+	// pool, so that a panic or a Shutdown past its deadline closes it; the
+	// server clears it after Handle.
 	p := progress{hasBody: sc.Req.Chunked || sc.Req.ContentLength > 0}
-	defer sc.SetUpstream(nil)
 	uc, fe := fw.send(hop, sc, pool, deadline, &p)
 	if fe != nil {
 		return fw.fail(hop, sc, fe, &p)
@@ -209,6 +211,7 @@ func (fw *Forwarder) relay(hop Hop, sc *ServerConn, pool *Pool, uc *Conn, deadli
 		return o
 	}
 	ferr := sc.W.Flush()
+	sc.SetUpstream(nil)                    // before the pool may hand it to another exchange
 	pool.Release(uc, reusable && !p.early) // after a failed write it is broken
 	if ferr != nil {
 		o.Err = &ForwardError{Kind: ClientGone, Err: &WriteError{Err: ferr}}

@@ -1,11 +1,14 @@
-// Package h1 is a lean, strict HTTP/1.1 message layer for proxies: it reads
-// request and response heads into reusable buffers without per-message
-// allocation, rejects the ambiguous framing that request smuggling relies
-// on, and copies bodies by length or chunk by chunk, re-framing them.
-// Server runs a proxy's client connections, Pool keeps its upstream ones,
-// and Forwarder is the forwarding core that internal/gateway and
-// internal/sidecar share: each adds only its heads and its own answers
-// (Hop). Forwarder holds the one rule for sending a request again and
+// Package h1 is a lean, strict HTTP/1.1 layer for proxies, on which the
+// gateway and the sidecar are built: it reads request and response heads
+// into reusable buffers without per-message allocation, rejects the
+// ambiguous framing that request smuggling relies on, and copies bodies by
+// length or chunk by chunk, re-framing them (head.go, body.go, forward.go).
+// Server runs the client side — a goroutine per connection, nginx's
+// timeouts and lingering close, graceful shutdown, a panic costing only its
+// connection (server.go) — and Pool keeps upstream keep-alive connections
+// (pool.go). Forwarder (forwarder.go) is the forwarding core that the
+// gateway and the sidecar share: each adds only its heads and its own
+// answers (Hop); it holds the one rule for sending a request again and
 // passes on an upstream's early answer.
 //
 // Strictness, as nginx (or stricter):
@@ -18,7 +21,8 @@
 //   - HTTP/1.1 requests need exactly one Host; a Host, or the authority
 //     of an absolute-form target, must be host[:port] (RFC 3986: no
 //     userinfo, a port of 1 to 65535);
-//   - the head is bounded (MaxHead), and so are chunk-size lines.
+//   - the head is bounded (the caller's limit, MaxLines lines), and so are
+//     chunk-size lines and trailers.
 package h1
 
 import (

@@ -24,8 +24,9 @@ type Conn struct {
 	out countingWriter // under W: counts what reached the socket
 }
 
-// countingWriter counts the bytes its writer took, so that a failed
-// exchange can tell whether any of the request went out.
+// countingWriter counts the bytes its writer took: under an upstream
+// Conn's W, so that a failed exchange can tell whether any of the request
+// went out; under a ServerConn's W, whether a response has started.
 type countingWriter struct {
 	w io.Writer
 	n int64
@@ -92,16 +93,12 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	return p.Dial(ctx)
 }
 
-// draining is a connection that can tell that its peer is going away (an
-// in-process load balancer flow to a draining target).
-type draining interface{ Draining() bool }
-
 // usable reports whether an idle connection may carry a new exchange: not
 // to a draining target, and, when it has been idle a while, not closed by
 // its peer meanwhile (the race every keep-alive client has with a server
 // closing idle connections, which would fail a request with a body).
 func (p *Pool) usable(c *Conn, now time.Time) bool {
-	if d, ok := c.Conn.(draining); ok && d.Draining() {
+	if d, ok := c.Conn.(Drainer); ok && d.Draining() {
 		return false
 	}
 	probeAfter := p.ProbeAfter

@@ -35,10 +35,6 @@ type rawConn struct {
 	writeFn func(fd uintptr) bool
 }
 
-// RawTCP is implemented by a connection whose reads and writes may go
-// straight to an underlying TCP socket (an in-process load balancer flow).
-type RawTCP interface{ RawTCP() *net.TCPConn }
-
 // fastIO wraps c when it is a plain TCP connection, or says it may be used
 // as one; anything else (a PROXY protocol wrapper) is returned as it is.
 // Close, deadlines and addresses stay c's.
@@ -127,9 +123,11 @@ func (c *rawConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+var _ HalfCloser = (*rawConn)(nil)
+
 // CloseWrite half-closes, for a lingering close.
 func (c *rawConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+	if cw, ok := c.Conn.(HalfCloser); ok {
 		return cw.CloseWrite()
 	}
 	return nil

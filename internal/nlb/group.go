@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -101,7 +102,7 @@ func (g *targetGroup) runChecker(ctx context.Context, t *target) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		res := g.probe(ctx, t.hcAddr)
+		res := g.check(ctx, t)
 		if ctx.Err() != nil {
 			return
 		}
@@ -114,6 +115,18 @@ func (g *targetGroup) runChecker(ctx context.Context, t *target) {
 		case <-t.kick:
 		}
 	}
+}
+
+// check runs one health check of t; a check that panics (the target's
+// answer goes through the HTTP client) is logged and counts as failed.
+func (g *targetGroup) check(ctx context.Context, t *target) (res checkResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			g.log.Error("panic in a health check: recovered", "target", t.String(), "panic", v, "stack", string(debug.Stack()))
+			res = checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: fmt.Errorf("health check panicked: %v", v)}
+		}
+	}()
+	return g.probe(ctx, t.hcAddr)
 }
 
 // jitter spreads checks by ±5% so that targets are not checked in lockstep.

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // testLogger logs to the test output only with -v (and NLB_TEST_LOG=1).
@@ -30,18 +32,6 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // testTarget is a target on its own loopback IP: a raw TCP traffic listener
@@ -232,7 +222,7 @@ func healthOf(t testing.TB, lb *LoadBalancer, tt *testTarget) TargetHealthDescri
 
 func waitState(t testing.TB, lb *LoadBalancer, state string, tts ...*testTarget) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "targets "+state, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "targets "+state, func() bool {
 		for _, tt := range tts {
 			if healthOf(t, lb, tt).TargetHealth.State != state {
 				return false

@@ -8,7 +8,10 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/portway/portway/internal/h1"
 )
 
 // flow is one connection through the load balancer as its target and the
@@ -135,6 +138,16 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 	return nil, fmt.Errorf("%w in target group %s", ErrNoTarget, g.cfg.Name)
 }
 
+// The gateway's connection pool (package h1) relies on these; the flow's
+// bookkeeping on flow.
+var (
+	_ h1.Drainer    = (*linkConn)(nil) // no new exchange to a draining target
+	_ h1.RawTCP     = (*linkConn)(nil) // raw socket reads and writes
+	_ h1.HalfCloser = (*linkConn)(nil) // (by the embedded *net.TCPConn)
+	_ syscall.Conn  = (*linkConn)(nil) // the idle probe (MSG_PEEK), likewise
+	_ flow          = (*linkConn)(nil)
+)
+
 // linkConn is an in-process flow: the connection to its target, with the
 // load balancer's bookkeeping released on Close.
 type linkConn struct {
@@ -170,6 +183,15 @@ func (c *linkConn) checkIdle() {
 	// The kernel's clock for it counts in jiffies; the slack keeps a flow
 	// from closing a tick before its timeout.
 	const slack = 20 * time.Millisecond
+	defer func() {
+		if v := recover(); v != nil {
+			c.lb.logPanic("in an in-process flow's idle watchdog", v, "targetGroup", c.g.cfg.Name)
+			c.close()
+		}
+	}()
+	if c.lb.onFlow != nil {
+		c.lb.onFlow("link-idle")
+	}
 	idleFor := socketIdle(c.TCPConn)
 	if idleFor >= c.idle+slack {
 		c.lb.log.Debug("idle timeout: in-process flow closed", "targetGroup", c.g.cfg.Name, "target", c.t.String())
@@ -201,7 +223,7 @@ func (c *linkConn) close() {
 	c.closed = true
 	if c.TCPConn != nil {
 		c.TCPConn.Close()
-		go c.Close()
+		go c.closeAsync()
 	}
 }
 
@@ -215,6 +237,16 @@ func (c *linkConn) reset() {
 	}
 	c.mu.Unlock()
 	c.close()
+}
+
+// closeAsync is Close on a goroutine of its own.
+func (c *linkConn) closeAsync() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.lb.logPanic("releasing an in-process flow", v, "targetGroup", c.g.cfg.Name)
+		}
+	}()
+	c.Close()
 }
 
 // Close closes the connection and releases the flow.

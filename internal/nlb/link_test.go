@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 // dialLink opens an in-process flow through the first listener.
@@ -154,7 +156,7 @@ func TestDialListenerIdleTimeout(t *testing.T) {
 	waitState(t, lb, StateHealthy, tts...)
 	c := dialLink(t, lb)
 	checkIdleClose(t, c, idle)
-	waitFor(t, 5*time.Second, "the idle flow released", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the idle flow released", func() bool {
 		return healthOf(t, lb, tts[0]).ActiveConnections == 0
 	})
 }

@@ -2,7 +2,9 @@
 // listeners that forward each connection, pinned for its life by a flow
 // hash, to one target of an "ip" target group; HTTP or TCP health checks
 // with the ELBv2 target states; draining on deregistration; and an
-// ELBv2-shaped JSON control API.
+// ELBv2-shaped JSON control API. A co-located gateway opens its flows in
+// process instead (DialListener, link.go): same targets, health, draining
+// and idle rules, no TCP hop through the listener.
 //
 // Deliberate differences from AWS, all in the direction of less waiting:
 //   - a new target is checked at once and, while initial, at most every
@@ -62,6 +64,12 @@ type LoadBalancer struct {
 	// linkSeq numbers in-process flows (DialListener): it stands in for
 	// their source port and spreads them over the targets.
 	linkSeq atomic.Uint32
+
+	// onFlow, a test seam (nil otherwise; set before Start), is called at
+	// points of a flow's life: "pipe" (a listener flow about to copy),
+	// "copy" (its client-to-target copy starting), "link-idle" (an
+	// in-process flow's idle check).
+	onFlow func(stage string)
 }
 
 type listener struct {
@@ -333,6 +341,19 @@ func (lb *LoadBalancer) DescribeTargetHealth(group string) ([]TargetHealthDescri
 // serve accepts connections on l until it is closed.
 func (lb *LoadBalancer) serve(ctx context.Context, l *listener) {
 	defer lb.acceptWG.Done()
+	for lb.accept(ctx, l) {
+	}
+}
+
+// accept runs l's accept loop; it reports whether to run it again (after
+// a panic, recovered and logged).
+func (lb *LoadBalancer) accept(ctx context.Context, l *listener) (again bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			lb.logPanic("accepting connections", v, "address", l.addr.String())
+			again = ctx.Err() == nil
+		}
+	}()
 	var backoff time.Duration
 	for {
 		c, err := l.ln.AcceptTCP()
@@ -374,7 +395,7 @@ func (lb *LoadBalancer) untrack(pc flow) {
 // handle forwards one client connection to a target of l's group.
 func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 	defer lb.connWG.Done()
-	pc := newProxyConn(c)
+	pc := newProxyConn(c, lb)
 	if !lb.track(pc) {
 		c.Close()
 		return
@@ -382,6 +403,19 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 	defer lb.untrack(pc)
 	g := l.group
 	client, local := tcpAddrPort(c.RemoteAddr()), tcpAddrPort(c.LocalAddr())
+	var (
+		held        *target // reserved for pc, not yet released
+		established bool
+	)
+	defer func() {
+		if v := recover(); v != nil {
+			lb.logPanic("serving a flow", v, "targetGroup", g.cfg.Name, "client", client.String())
+			pc.reset()
+			if held != nil {
+				g.release(held, pc, established)
+			}
+		}
+	}()
 	var header []byte
 	if g.cfg.ProxyProtocolV2 {
 		header = ProxyV2Header(client, local)
@@ -390,8 +424,10 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 		if !g.reserve(t, pc) {
 			continue
 		}
+		held = t
 		b, err := lb.dial.dialHeader(lb.hardCtx, t.addr, header)
 		if err != nil {
+			held = nil
 			g.release(t, pc, false)
 			t.checkNow()
 			lb.log.Warn("connect to target failed, trying next", "targetGroup", g.cfg.Name,
@@ -403,11 +439,17 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 		}
 		if !pc.setBackend(b) {
 			b.Close()
+			held = nil
 			g.release(t, pc, false)
 			return
 		}
 		g.established(t)
+		established = true
+		if lb.onFlow != nil {
+			lb.onFlow("pipe")
+		}
 		pc.pipe(l.cfg.IdleTimeout)
+		held = nil
 		g.release(t, pc, true)
 		return
 	}

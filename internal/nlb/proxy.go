@@ -14,8 +14,11 @@ import (
 // notes activity; large enough to keep the zero-copy path efficient.
 const copyChunk = 4 << 20
 
+var _ flow = (*proxyConn)(nil)
+
 // proxyConn is one client connection and, once dialed, its target connection.
 type proxyConn struct {
+	lb     *LoadBalancer
 	client *net.TCPConn
 	start  time.Time
 	last   atomic.Int64 // nanoseconds since start of the last activity
@@ -25,8 +28,8 @@ type proxyConn struct {
 	closed  bool
 }
 
-func newProxyConn(c *net.TCPConn) *proxyConn {
-	return &proxyConn{client: c, start: time.Now()}
+func newProxyConn(c *net.TCPConn, lb *LoadBalancer) *proxyConn {
+	return &proxyConn{lb: lb, client: c, start: time.Now()}
 }
 
 // setBackend attaches the target connection; false if pc was closed meanwhile.
@@ -89,6 +92,12 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	stopped := false
 	wmu.Lock()
 	watchdog = time.AfterFunc(tick, func() {
+		defer func() {
+			if v := recover(); v != nil {
+				pc.lb.logPanic("in a flow's idle watchdog", v)
+				pc.reset()
+			}
+		}()
 		if pc.idleFor() >= idle {
 			pc.close()
 			return
@@ -108,7 +117,19 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- pc.copyHalf(backend, pc.client, tick) }()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				pc.lb.logPanic("copying a flow", v)
+				pc.reset() // the other direction's copy ends too
+				errc <- errPanicked
+			}
+		}()
+		if pc.lb.onFlow != nil {
+			pc.lb.onFlow("copy")
+		}
+		errc <- pc.copyHalf(backend, pc.client, tick)
+	}()
 	first := pc.copyHalf(pc.client, backend, tick)
 	if first != nil {
 		pc.abort(first)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/testutil"
 )
 
 func TestPinningSpreadAndCounters(t *testing.T) {
@@ -50,7 +52,7 @@ func TestPinningSpreadAndCounters(t *testing.T) {
 	}
 
 	// Counters: every connection counted once; only the pinned one stays active.
-	waitFor(t, 5*time.Second, "connections to close", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "connections to close", func() bool {
 		var total, active int64
 		ds, _ := lb.DescribeTargetHealth("tg")
 		for _, d := range ds {
@@ -201,7 +203,7 @@ func TestRetryOnDialFailure(t *testing.T) {
 	}
 	// The failed dials triggered an immediate health check of the bad
 	// target, long before its next regular check (~10s away).
-	waitFor(t, 5*time.Second, "an immediate health check of the failing target", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "an immediate health check of the failing target", func() bool {
 		return bad.healthHits.Load() > hits
 	})
 }
@@ -570,7 +572,7 @@ func TestConnectionsCountSinceRegistration(t *testing.T) {
 	}
 	settled := func(want int64) {
 		t.Helper()
-		waitFor(t, 5*time.Second, fmt.Sprintf("Connections %d, ActiveConnections 0", want), func() bool {
+		testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("Connections %d, ActiveConnections 0", want), func() bool {
 			d := healthOf(t, lb, tt)
 			return d.Connections == want && d.ActiveConnections == 0
 		})

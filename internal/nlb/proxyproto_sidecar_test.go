@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/sidecar"
+	"github.com/portway/portway/internal/testutil"
 )
 
 // TestProxyProtocolV2WithSidecar: load balancer with proxy protocol v2 in
@@ -48,7 +49,7 @@ func TestProxyProtocolV2WithSidecar(t *testing.T) {
 	if err := lb.RegisterTargets("tg", []Target{{ID: target.Addr().String(), Port: int(target.Port())}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the sidecar target healthy", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the sidecar target healthy", func() bool {
 		ds, _ := lb.DescribeTargetHealth("tg")
 		return len(ds) == 1 && ds[0].TargetHealth.State == StateHealthy
 	})

@@ -2,6 +2,7 @@ package nlb
 
 import (
 	"context"
+	"github.com/portway/portway/internal/testutil"
 	"testing"
 	"time"
 )
@@ -35,7 +36,7 @@ func TestUnhealthyTargetConnectionsReset(t *testing.T) {
 		t.Fatalf("connection to the healthy target: %q, %v", name, err)
 	}
 	if d := healthOf(t, lb, a); d.ActiveConnections != 0 {
-		waitFor(t, 5*time.Second, "no active connection to a", func() bool { return healthOf(t, lb, a).ActiveConnections == 0 })
+		testutil.WaitFor(t, 5*time.Second, "no active connection to a", func() bool { return healthOf(t, lb, a).ActiveConnections == 0 })
 	}
 }
 

@@ -17,7 +17,12 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 	start := time.Now()
 	req := &cc.Req
 	ex := exchangeLog{status: 0}
-	defer func() { s.logAccess(cc, &ex, start) }()
+	defer func() {
+		if ex.status == 0 { // every return sets it: the exchange panicked
+			ex.status, ex.note = http.StatusInternalServerError, "internal error (panic)"
+		}
+		s.logAccess(cc, &ex, start)
+	}()
 
 	if req.ContentLength > s.cfg.MaxBodyBytes {
 		ex.status = http.StatusRequestEntityTooLarge

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/portway/portway/internal/h1"
 )
 
 // PROXY protocol (https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt):
@@ -306,6 +308,16 @@ func (c *proxyConn) Read(p []byte) (int, error) {
 		c.br = nil // drained: read straight from the socket from now on
 	}
 	return c.Conn.Read(p)
+}
+
+var _ h1.HalfCloser = (*proxyConn)(nil)
+
+// CloseWrite half-closes the connection, for a lingering close.
+func (c *proxyConn) CloseWrite() error {
+	if cw, ok := c.Conn.(h1.HalfCloser); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // RemoteAddr is the client address the PROXY header conveyed.

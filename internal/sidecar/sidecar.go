@@ -65,6 +65,7 @@ func New(cfg Config) (*Sidecar, error) {
 	s.srv = &h1.Server{
 		Handle:            s.exchange,
 		BadRequest:        s.badRequest,
+		Panic:             s.panicked,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		IdleTimeout:       cfg.IdleTimeout,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

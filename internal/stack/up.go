@@ -406,6 +406,9 @@ func (r registrar) TargetGroupARN(group string) string {
 	return arn
 }
 
+// The supervisor gates RUNNING on target health only through this.
+var _ ecs.TargetStateReader = registrar{}
+
 // TargetState implements ecs.TargetStateReader: the target's state in its
 // group, "unused" when it is not registered.
 func (r registrar) TargetState(_ context.Context, group, ip string, port int) (string, error) {
