@@ -658,7 +658,15 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 			if want := strings.ReplaceAll(tc.wantReason, "{deployment}", ts.DeploymentID); ts.StoppedReason != want || ts.StopCode != tc.wantCode {
 				t.Errorf("stoppedReason, stopCode = %q, %q; want %q, %q", ts.StoppedReason, ts.StopCode, want, tc.wantCode)
 			}
-			if got := h.trans.of(id); !slices.Equal(got, tc.want) {
+			// The status is visible before its log line (which records the
+			// transition) is written: wait for the line of STOPPED.
+			deadline := time.Now().Add(waitLong)
+			got := h.trans.of(id)
+			for (len(got) == 0 || got[len(got)-1] != StatusStopped) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond) // polling a condition, bounded by the deadline
+				got = h.trans.of(id)
+			}
+			if !slices.Equal(got, tc.want) {
 				t.Errorf("transitions %v, want %v", got, tc.want)
 			}
 		})
