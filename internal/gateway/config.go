@@ -123,7 +123,7 @@ type Resource struct {
 type Method struct {
 	HTTPMethod    string      `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
 	Authorization string      `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
-	Scopes        []string    `yaml:"scopes" json:"scopes"`               // any one suffices
+	Scopes        []string    `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
 	Integration   Integration `yaml:"integration" json:"integration"`
 }
 

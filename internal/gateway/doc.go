@@ -38,6 +38,9 @@
 //   - The backend learns the public base URL: X-Forwarded-Proto, -Host (the
 //     checked host the client named, never the integration's) and -Prefix: "/"+base path ("/" for "(none)") on a
 //     custom domain, "/"+stage on the invoke URL.
+//   - A COGNITO_USER_POOLS method with scopes takes access tokens holding
+//     one of them; one without scopes takes ID tokens only (token_use "id",
+//     an aud), as AWS's authorizer does, so access tokens get 401 there.
 //   - An expired token gets UNAUTHORIZED (401) with the message "The incoming
 //     token has expired", as AWS does for Cognito authorizers; EXPIRED_TOKEN
 //     (403, for IAM credentials) exists for overrides only, never emitted.
