@@ -88,3 +88,28 @@ func TestAppCallbackPolicyFromEnvironment(t *testing.T) {
 		t.Fatalf("err = %v, want only the bad kind", err)
 	}
 }
+
+func TestConfigCheckWarnsOfNoScopeMethods(t *testing.T) {
+	data, err := stack.Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The third resource's method loses its scopes.
+	text := string(data)
+	i := strings.Index(text, "- path: /ingests\n")
+	j := i + strings.Index(text[i:], "scopes:")
+	k := j + strings.Index(text[j:], "integration:")
+	text = text[:j] + text[k:] // scopes and integration are siblings
+	path := filepath.Join(t.TempDir(), "stack.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "config", "check", path)
+	if err != nil {
+		t.Fatalf("config check fails on a warning: %v %s", err, out)
+	}
+	want := "warning: gateway.resources[2].methods[0]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401"
+	if !strings.Contains(out, want) || !strings.Contains(out, "ok") {
+		t.Fatalf("config check output %q, want a line %q and ok", out, want)
+	}
+}

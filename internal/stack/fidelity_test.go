@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,38 @@ func TestServiceCircuitBreakerYAML(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "field enabled not found") {
 		t.Errorf("misspelt field: %v", err)
+	}
+}
+
+func TestNoScopeCognitoMethodWarns(t *testing.T) {
+	// The built-in stack: every authorized method has scopes, or the
+	// default client's access tokens would get 401 (AWS takes ID tokens
+	// only on a COGNITO_USER_POOLS method without scopes).
+	def := Default()
+	for i, r := range def.Gateway.Resources {
+		for j, m := range r.Methods {
+			if m.Authorization == "COGNITO_USER_POOLS" && len(m.Scopes) == 0 {
+				t.Errorf("built-in gateway.resources[%d].methods[%d] (%s) has no scopes", i, j, r.Path)
+			}
+		}
+	}
+	if w := def.Warnings(); len(w) != 0 {
+		t.Errorf("built-in stack warns: %q", w)
+	}
+
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		delete(yamlItem(m, "gateway", "resources", 2, "methods", 0), "scopes")
+	})
+	if err != nil {
+		t.Fatalf("a method without scopes is valid (a warning, not an error): %v", err)
+	}
+	want := "gateway.resources[2].methods[0]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401"
+	if w := cfg.Warnings(); len(w) != 1 || w[0] != want {
+		t.Fatalf("Warnings() = %q, want [%q]", w, want)
+	}
+	var buf strings.Builder
+	cfg.LogWarnings(slog.New(slog.NewTextHandler(&buf, nil)))
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "gateway.resources[2].methods[0]") {
+		t.Fatalf("LogWarnings wrote %q", buf.String())
 	}
 }
