@@ -80,8 +80,9 @@ func hostPort(u *url.URL) string {
 // forward runs the HTTP_PROXY integration: the request goes to target with
 // its method, query, headers (Authorization included, as AWS does) and
 // body, plus the forwarding headers; the response comes back with the
-// backend's Connection/Content-Length/Date/Server remapped to
-// x-amzn-Remapped-*. The integration timeout bounds the exchange with the
+// backend's Connection, Content-Length, Date, Server, WWW-Authenticate, …
+// remapped to x-amzn-Remapped-* (remappedHeaders). The integration
+// timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
 	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
@@ -161,10 +162,65 @@ func (c *integrationCall) Fail(sc *h1.ServerConn, fe *h1.ForwardError) int {
 	return c.r.st.code
 }
 
-// remappedHeaders come back from the backend also as x-amzn-Remapped-<Name>.
-// Content-Length stays real for the client; Date is replaced by the gateway's
-// own and Server is dropped; Connection is hop-by-hop and never forwarded.
-var remappedHeaders = [...]string{"Connection", "Content-Length", "Date", "Server"}
+// Headers AWS remaps or drops between the client and an HTTP integration.
+// Sources: API Gateway developer guide, "Amazon API Gateway important notes
+// for REST APIs" (the headers that "may be remapped to x-amzn-Remapped-HEADER
+// when sent to your integration endpoint or sent back by your integration
+// endpoint", and the Android SDK note on WWW-Authenticate, in
+// awsdocs/amazon-api-gateway-developer-guide's api-gateway-known-issues.md);
+// responses recorded from AWS in localstack's test_apigateway_http snapshot
+// (Connection, Content-Length, Date and the backend's x-amzn-RequestId come
+// back remapped) and the request and response lists localstack checks
+// against AWS (header_utils.py); x-amzn-Remapped-WWW-Authenticate read by
+// clients of HTTP_PROXY APIs (knavesec/CredMaster through FireProx).
+
+// remappedHeaders come back from the backend as x-amzn-Remapped-<Name>
+// instead. Content-Length stays real for the client and the gateway writes
+// its own Date; Server is not replaced; Connection is hop-by-hop.
+var remappedHeaders = [...]string{
+	"Authorization", "Connection", "Content-Length", "Content-MD5", "Date",
+	"Max-Forwards", "Server", "User-Agent", "WWW-Authenticate", "x-amzn-RequestId",
+}
+
+// droppedResponseField reports the backend's fields that never reach the
+// client, besides the hop-by-hop ones: Host, Proxy-Authenticate, Via (and
+// the gateway's own x-amz-apigw-id, which it writes itself).
+func droppedResponseField(name []byte) bool {
+	switch len(name) {
+	case 3:
+		return h1.Fold(name, "via")
+	case 4:
+		return h1.Fold(name, "host")
+	case 14:
+		return h1.Fold(name, headerAPIGWID)
+	case 18:
+		return h1.Fold(name, "proxy-authenticate")
+	}
+	return false
+}
+
+// droppedRequestField reports the client's fields that never reach the
+// integration, besides the hop-by-hop ones (Connection, Expect, TE,
+// Trailer, Transfer-Encoding, Upgrade, …) and those the gateway sets
+// itself (Host, X-Forwarded-*, X-Amzn-Trace-Id): Content-MD5,
+// Max-Forwards, Proxy-Authenticate, Server, Via and WWW-Authenticate.
+func droppedRequestField(name []byte) bool {
+	switch len(name) {
+	case 3:
+		return h1.Fold(name, "via")
+	case 6:
+		return h1.Fold(name, "server")
+	case 11:
+		return h1.Fold(name, "content-md5")
+	case 12:
+		return h1.Fold(name, "max-forwards")
+	case 16:
+		return h1.Fold(name, "www-authenticate")
+	case 18:
+		return h1.Fold(name, "proxy-authenticate")
+	}
+	return false
+}
 
 // writeIntegrationRequest writes the request head for the backend. The
 // client's hop-by-hop fields and any Forwarded / X-Forwarded-* and
@@ -197,7 +253,7 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	xff := xffBuf[:0]
 	for _, f := range req.Fields {
 		switch {
-		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
+		case h1.HopByHop(f.Name), req.Listed(f.Name), droppedRequestField(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
 			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"),
 			h1.Fold(f.Name, "x-forwarded-prefix"), h1.Fold(f.Name, "x-amzn-trace-id"):
 			continue
@@ -225,10 +281,14 @@ func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState,
 			if remapped == "Connection" {
 				sawConnection = true
 			}
-			writeField(w, "x-amzn-Remapped-"+remapped, string(f.Value))
+			w.WriteString("x-amzn-Remapped-")
+			w.WriteString(remapped)
+			w.WriteString(": ")
+			w.Write(f.Value)
+			w.WriteString("\r\n")
 			continue
 		}
-		if h1.HopByHop(f.Name) || res.Listed(f.Name) || h1.Fold(f.Name, headerRequestID) || h1.Fold(f.Name, headerAPIGWID) {
+		if h1.HopByHop(f.Name) || res.Listed(f.Name) || droppedResponseField(f.Name) {
 			continue
 		}
 		h1.WriteField(w, f)

@@ -61,6 +61,11 @@ func TestProxyRequestIntact(t *testing.T) {
 	req.Header.Set("X-Hop", "drop me")
 	req.Header.Set("Keep-Alive", "timeout=5")
 	req.Header.Set("X-Custom", "kept")
+	// Dropped on the way to the integration, as AWS drops them (see
+	// droppedRequestField).
+	for _, name := range []string{"Content-MD5", "Max-Forwards", "Proxy-Authenticate", "Server", "WWW-Authenticate", "Via", "X-Forwarded-Port"} {
+		req.Header.Set(name, "from the client")
+	}
 	res, out := do(t, req)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d %s", res.StatusCode, out)
@@ -85,6 +90,12 @@ func TestProxyRequestIntact(t *testing.T) {
 		"X-Hop":              "",
 		"Keep-Alive":         "",
 		"Forwarded":          "",
+		"Content-MD5":        "",
+		"Max-Forwards":       "",
+		"Proxy-Authenticate": "",
+		"Server":             "",
+		"WWW-Authenticate":   "",
+		"Via":                "",
 	}
 	for k, want := range checks {
 		if got := strings.Join(h.Values(k), ","); got != want {
@@ -107,6 +118,14 @@ func TestProxyResponseHeaders(t *testing.T) {
 		w.Header().Set("X-App", "yes")
 		w.Header().Set("x-amzn-RequestId", "spoofed")
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="app"`)
+		w.Header().Set("Authorization", "secret")
+		w.Header().Set("Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==")
+		w.Header().Set("Max-Forwards", "3")
+		w.Header().Set("User-Agent", "app/1")
+		w.Header().Set("Via", "1.1 app")
+		w.Header().Set("Proxy-Authenticate", "Basic")
+		w.Header().Set("Host", "app.internal")
 		if r.URL.Path == "/close" {
 			w.Header().Set("Connection", "close")
 		}
@@ -133,6 +152,27 @@ func TestProxyResponseHeaders(t *testing.T) {
 	}
 	if res.Header.Get("x-amzn-Remapped-Connection") != "" {
 		t.Errorf("unexpected remapped Connection %q", res.Header.Get("x-amzn-Remapped-Connection"))
+	}
+	// Remapped as AWS's list says (API Gateway developer guide, "Amazon API
+	// Gateway important notes for REST APIs"), the backend's
+	// x-amzn-RequestId too (recorded from AWS in localstack's
+	// test_apigateway_http snapshot).
+	remapped := map[string]string{
+		"WWW-Authenticate": `Bearer realm="app"`, "Authorization": "secret", "Content-MD5": "XUFAKrxLKna5cZ2REBfFkg==",
+		"Max-Forwards": "3", "User-Agent": "app/1", "x-amzn-RequestId": "spoofed",
+	}
+	for name, v := range remapped {
+		if got := res.Header.Get("x-amzn-Remapped-" + name); got != v {
+			t.Errorf("x-amzn-Remapped-%s = %q, want %q", name, got, v)
+		}
+		if name != "x-amzn-RequestId" && res.Header.Get(name) != "" {
+			t.Errorf("%s reached the client as it was: %q", name, res.Header.Get(name))
+		}
+	}
+	for _, name := range []string{"Via", "Proxy-Authenticate", "Host"} {
+		if v := res.Header.Values(name); len(v) != 0 {
+			t.Errorf("%s reached the client: %q", name, v)
+		}
 	}
 
 	res, _ = get(t, g.URL()+"/v1/close")
