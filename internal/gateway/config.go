@@ -66,6 +66,11 @@ type Config struct {
 	Throttle   ThrottleConfig              `yaml:"throttle" json:"throttle"`   // default throttling of every stage; zero = off
 	Timeouts   TimeoutsConfig              `yaml:"timeouts" json:"timeouts"`   // client connection timeouts; zero = defaults
 
+	// ForwardedHeaders turns on the forwarding headers that are portway's,
+	// not AWS's. AWS sends the integration X-Forwarded-For, -Proto and
+	// -Port only; off by default.
+	ForwardedHeaders ForwardedHeaders `yaml:"forwardedHeaders" json:"forwardedHeaders"`
+
 	// AllowEncodedSlashes lets %2F through path normalization (it stays
 	// encoded when forwarded). Off by default: such paths are rejected.
 	AllowEncodedSlashes bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
@@ -82,6 +87,18 @@ type Config struct {
 
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
+}
+
+// ForwardedHeaders are the forwarding headers only portway sends, for
+// backends that build their public URLs from the request (API Gateway sends
+// neither: a backend behind it uses a configured base URL).
+type ForwardedHeaders struct {
+	// Host sends X-Forwarded-Host: the host the client named (checked
+	// against the hosts the gateway serves), never the integration's.
+	Host bool `yaml:"host" json:"host"`
+	// Prefix sends X-Forwarded-Prefix: "/" + the base path on a custom
+	// domain ("/" for "(none)"), "/" + the stage on the invoke URL.
+	Prefix bool `yaml:"prefix" json:"prefix"`
 }
 
 // VPCLink reaches a private load balancer without a TCP hop to its

@@ -35,9 +35,12 @@
 //     selecting an API, so gateway response overrides do not apply. Any
 //     other served host uses the invoke URL /{stage}/…; an unknown stage is 403
 //     MISSING_AUTHENTICATION_TOKEN. Wildcard domains are not supported.
-//   - The backend learns the public base URL: X-Forwarded-Proto, -Host (the
-//     checked host the client named, never the integration's) and -Prefix: "/"+base path ("/" for "(none)") on a
-//     custom domain, "/"+stage on the invoke URL.
+//   - The backend gets X-Forwarded-For, -Proto (https with TLS, else http)
+//     and -Port, as from AWS. With Config.ForwardedHeaders (portway's, off
+//     by default) it also learns the public base URL: X-Forwarded-Host (the
+//     checked host the client named, never the integration's) and -Prefix:
+//     "/"+base path ("/" for "(none)") on a custom domain, "/"+stage on the
+//     invoke URL.
 //   - A COGNITO_USER_POOLS method with scopes takes access tokens holding
 //     one of them; one without scopes takes ID tokens only (token_use "id",
 //     an aud), as AWS's authorizer does, so access tokens get 401 there.

@@ -24,10 +24,11 @@ func newLocationBackend(t *testing.T) *httptest.Server {
 }
 
 // twoStageConfig has stages v1 and v2 (tagging backend paths /s1 and /s2) and
-// two custom domains.
+// two custom domains; the backend learns X-Forwarded-Host and -Prefix.
 func twoStageConfig(backend string) Config {
 	uri := func(p string) string { return "http://${stageVariables.host}/${stageVariables.tag}" + p }
 	return Config{
+		ForwardedHeaders: ForwardedHeaders{Host: true, Prefix: true},
 		Stages: []Stage{
 			{Name: "v1", Variables: map[string]string{"host": hostOf(backend), "tag": "s1"}},
 			{Name: "v2", Variables: map[string]string{"host": hostOf(backend), "tag": "s2"}},

@@ -40,10 +40,12 @@ func newIngestsLikeApp(t *testing.T) (*httptest.Server, *atomic.Int64) {
 }
 
 // hostsConfig routes /ingests and /ingests/{proxy+} to backend, with the
-// custom domain api.localhost (base path storage/v1) as the built-in stack.
+// custom domain api.localhost (base path storage/v1) and X-Forwarded-Host
+// and -Prefix on, as the built-in stack.
 func hostsConfig(backend string) Config {
 	return Config{
-		Stage: "v1",
+		Stage:            "v1",
+		ForwardedHeaders: ForwardedHeaders{Host: true, Prefix: true},
 		Domains: []Domain{{Name: "api.localhost", Mappings: []BasePathMapping{
 			{BasePath: "storage/v1", Stage: "v1"},
 		}}},

@@ -85,7 +85,8 @@ func hostPort(u *url.URL) string {
 // timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
-	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
+	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, port: g.port,
+		fwd: g.cfg.ForwardedHeaders, traceID: newTraceID(g.now()), start: g.now()}
 	o := g.fw.Forward(&r.call, r.sc, g.upstreams.pool(hostPort(target)), time.Now().Add(m.timeout))
 	if o.Relayed {
 		st.code, st.bytes = o.Status, o.Bytes
@@ -115,6 +116,8 @@ type integrationCall struct {
 	target  *url.URL
 	prefix  string // X-Forwarded-Prefix: "/stage" or "/base/path"
 	proto   string // X-Forwarded-Proto: the client's scheme
+	port    string // X-Forwarded-Port: the port the client connected to
+	fwd     ForwardedHeaders
 	traceID string
 	start   time.Time // by the gateway's clock, for integrationLatency
 }
@@ -225,7 +228,13 @@ func droppedRequestField(name []byte) bool {
 // writeIntegrationRequest writes the request head for the backend. The
 // client's hop-by-hop fields and any Forwarded / X-Forwarded-* and
 // X-Amzn-Trace-Id it sent are dropped; X-Forwarded-For keeps the client's
-// list and appends its address, as AWS does.
+// list and appends its address, as AWS does. Like AWS, the gateway sends
+// X-Forwarded-For, -Proto and -Port (recorded from AWS in localstack's
+// test_apigateway_http snapshot: the backend of an HTTP_PROXY integration
+// sees x-forwarded-for, x-forwarded-port and x-forwarded-proto, no
+// x-forwarded-host); X-Forwarded-Host and -Prefix only when configured.
+// X-Forwarded-Proto follows the listener: https with TLS (execute-api is
+// HTTPS only, so AWS always sends https), http without.
 func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall) {
 	req := &r.sc.Req
 	w.WriteString(r.method)
@@ -254,7 +263,7 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	for _, f := range req.Fields {
 		switch {
 		case h1.HopByHop(f.Name), req.Listed(f.Name), droppedRequestField(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
-			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"),
+			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"), h1.Fold(f.Name, "x-forwarded-port"),
 			h1.Fold(f.Name, "x-forwarded-prefix"), h1.Fold(f.Name, "x-amzn-trace-id"):
 			continue
 		case h1.Fold(f.Name, "x-forwarded-for"):
@@ -264,9 +273,16 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		h1.WriteField(w, f)
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
-	writeField(w, "X-Forwarded-Host", r.host)
+	if call.port != "" {
+		writeField(w, "X-Forwarded-Port", call.port)
+	}
 	writeField(w, "X-Forwarded-Proto", call.proto)
-	writeField(w, "X-Forwarded-Prefix", call.prefix)
+	if call.fwd.Host {
+		writeField(w, "X-Forwarded-Host", r.host)
+	}
+	if call.fwd.Prefix {
+		writeField(w, "X-Forwarded-Prefix", call.prefix)
+	}
 	writeField(w, "X-Amzn-Trace-Id", call.traceID)
 	h1.WriteRequestFraming(w, req)
 }

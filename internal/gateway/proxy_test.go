@@ -84,8 +84,9 @@ func TestProxyRequestIntact(t *testing.T) {
 		"Authorization":      "Bearer abc",
 		"X-Forwarded-For":    "203.0.113.9, 127.0.0.1",
 		"X-Forwarded-Proto":  "http",
-		"X-Forwarded-Host":   "api.example.org",
-		"X-Forwarded-Prefix": "/v1",
+		"X-Forwarded-Port":   g.port,
+		"X-Forwarded-Host":   "", // AWS sends neither (see TestForwardedHostAndPrefixOptIn)
+		"X-Forwarded-Prefix": "",
 		"X-Custom":           "kept",
 		"X-Hop":              "",
 		"Keep-Alive":         "",
@@ -107,6 +108,41 @@ func TestProxyRequestIntact(t *testing.T) {
 	}
 	if e.Host != hostOf(backend.URL) {
 		t.Errorf("backend Host %q", e.Host)
+	}
+}
+
+// X-Forwarded-Host and -Prefix are portway's, not AWS's: sent only when
+// configured (the built-in stack's apps build their URLs from them).
+func TestForwardedHostAndPrefixOptIn(t *testing.T) {
+	backend := newEchoBackend(t)
+	for _, fh := range []ForwardedHeaders{{}, {Host: true}, {Prefix: true}, {Host: true, Prefix: true}} {
+		g := startGateway(t, Config{Resources: []Resource{anyResource("/x", backend.URL+"/x", 0)}, ForwardedHeaders: fh})
+		req, _ := http.NewRequest(http.MethodGet, g.URL()+"/v1/x", nil)
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		req.Header.Set("X-Forwarded-Prefix", "/evil")
+		req.Header.Set("X-Forwarded-Port", "1")
+		res, out := do(t, req)
+		if res.StatusCode != 200 {
+			t.Fatalf("%+v: status %d %s", fh, res.StatusCode, out)
+		}
+		h := decodeEcho(t, out).Header
+		wantHost, wantPrefix := "", ""
+		if fh.Host {
+			wantHost = hostOf(g.URL())
+		}
+		if fh.Prefix {
+			wantPrefix = "/v1"
+		}
+		if got := strings.Join(h.Values("X-Forwarded-Host"), ","); got != wantHost {
+			t.Errorf("%+v: X-Forwarded-Host %q, want %q", fh, got, wantHost)
+		}
+		if got := strings.Join(h.Values("X-Forwarded-Prefix"), ","); got != wantPrefix {
+			t.Errorf("%+v: X-Forwarded-Prefix %q, want %q", fh, got, wantPrefix)
+		}
+		_, port, _ := net.SplitHostPort(hostOf(g.URL()))
+		if got := strings.Join(h.Values("X-Forwarded-Port"), ","); got != port {
+			t.Errorf("%+v: X-Forwarded-Port %q, want %q", fh, got, port)
+		}
 	}
 }
 

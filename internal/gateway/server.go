@@ -41,6 +41,7 @@ type Gateway struct {
 	hosts     *servedHosts
 	timeouts  TimeoutsConfig // with defaults applied
 	scheme    string         // "https" when the listener serves TLS
+	port      string         // the listener's port: X-Forwarded-Port (set before serving)
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -163,6 +164,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Logger:            g.log,
 	}
 	g.hosts.addListener(ln.Addr()) // before serving: read without a lock
+	if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		g.port = port
+	}
 	done := make(chan struct{})
 	g.srv, g.ln, g.done = srv, ln, done
 	go func() {

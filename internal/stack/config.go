@@ -113,6 +113,10 @@ type GatewayConfig struct {
 	// (UNAUTHORIZED, THROTTLED, DEFAULT_4XX, …) on top of Responses:
 	// statusCode, headers and a body template with $context variables.
 	ResponseOverrides map[string]gateway.ResponseTemplate `yaml:"responseOverrides,omitempty"`
+	// ForwardedHeaders sends the backend X-Forwarded-Host and/or
+	// X-Forwarded-Prefix, which API Gateway does not send (off unless set;
+	// the built-in stack's apps build their URLs from them).
+	ForwardedHeaders gateway.ForwardedHeaders `yaml:"forwardedHeaders,omitempty"`
 	// AllowEncodedSlashes lets %2F through in paths (still encoded when
 	// forwarded), for APIs whose identifiers may contain slashes.
 	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`

@@ -73,6 +73,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 		Resources:           res,
 		Authorizer:          gateway.AuthorizerConfig{Issuer: issuer, JWKSURL: jwksURL},
 		AllowEncodedSlashes: c.Gateway.AllowEncodedSlashes,
+		ForwardedHeaders:    c.Gateway.ForwardedHeaders,
 		Stages:              c.Gateway.Stages,
 		Domains:             c.Gateway.Domains,
 		Hosts:               c.Gateway.Hosts,

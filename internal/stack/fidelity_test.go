@@ -129,3 +129,34 @@ func TestNoScopeCognitoMethodWarns(t *testing.T) {
 		t.Fatalf("LogWarnings wrote %q", buf.String())
 	}
 }
+
+func TestGatewayForwardedHeadersYAML(t *testing.T) {
+	// The built-in storage apps build their Location headers from
+	// X-Forwarded-Host and -Prefix, which AWS does not send: the built-in
+	// stack turns them on; a stack file without the field leaves them off.
+	if fh := Default().GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; !fh.Host || !fh.Prefix {
+		t.Fatalf("built-in stack: forwardedHeaders %+v, want host and prefix on", fh)
+	}
+	cfg, err := parseEdited(t, func(m map[string]any) { delete(yamlItem(m, "gateway"), "forwardedHeaders") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh := cfg.GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; fh.Host || fh.Prefix {
+		t.Fatalf("without the field: %+v, want both off", fh)
+	}
+	cfg, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "gateway")["forwardedHeaders"] = map[string]any{"host": true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh := cfg.GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; !fh.Host || fh.Prefix {
+		t.Fatalf("host only: %+v", fh)
+	}
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "gateway")["forwardedHeaders"] = map[string]any{"proto": true}
+	})
+	if err == nil || !strings.Contains(err.Error(), "proto") {
+		t.Fatalf("unknown forwardedHeaders field: %v", err)
+	}
+}
