@@ -226,8 +226,9 @@ func droppedRequestField(name []byte) bool {
 }
 
 // writeIntegrationRequest writes the request head for the backend. The
-// client's hop-by-hop fields and any Forwarded / X-Forwarded-* and
-// X-Amzn-Trace-Id it sent are dropped; X-Forwarded-For keeps the client's
+// client's hop-by-hop fields and any Forwarded / X-Forwarded-* it sent are
+// dropped, its X-Amzn-Trace-Id passed on only when well-formed (else the
+// gateway's own); X-Forwarded-For keeps the client's
 // list and appends its address, as AWS does. Like AWS, the gateway sends
 // X-Forwarded-For, -Proto and -Port (recorded from AWS in localstack's
 // test_apigateway_http snapshot: the backend of an HTTP_PROXY integration
@@ -260,11 +261,17 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	writeField(w, "Host", call.target.Host)
 	var xffBuf [4][]byte // the client's X-Forwarded-For fields, without allocating
 	xff := xffBuf[:0]
+	var trace []byte // the caller's trace header, passed through when well-formed
 	for _, f := range req.Fields {
 		switch {
 		case h1.HopByHop(f.Name), req.Listed(f.Name), droppedRequestField(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
 			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"), h1.Fold(f.Name, "x-forwarded-port"),
-			h1.Fold(f.Name, "x-forwarded-prefix"), h1.Fold(f.Name, "x-amzn-trace-id"):
+			h1.Fold(f.Name, "x-forwarded-prefix"):
+			continue
+		case h1.Fold(f.Name, "x-amzn-trace-id"):
+			if trace == nil && callerTrace(f.Value) {
+				trace = f.Value
+			}
 			continue
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
@@ -283,7 +290,13 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	if call.fwd.Prefix {
 		writeField(w, "X-Forwarded-Prefix", call.prefix)
 	}
-	writeField(w, "X-Amzn-Trace-Id", call.traceID)
+	if trace != nil {
+		w.WriteString("X-Amzn-Trace-Id: ")
+		w.Write(trace)
+		w.WriteString("\r\n")
+	} else {
+		writeField(w, "X-Amzn-Trace-Id", call.traceID)
+	}
 	h1.WriteRequestFraming(w, req)
 }
 

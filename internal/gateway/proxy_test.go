@@ -27,7 +27,9 @@ func anyResource(path, uri string, timeout time.Duration) Resource {
 
 var (
 	traceIDRe = regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$`)
-	apigwIDRe = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
+	// 11 bytes in padded URL-safe base64: the last character before "="
+	// holds 4 bits, as in every recorded id (e.g. "f-r9rE7pywMFtqQ=").
+	apigwIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{14}[AEIMQUYcgkosw048]=$`)
 )
 
 func assertGatewayIDs(t *testing.T, res *http.Response) {
@@ -108,6 +110,71 @@ func TestProxyRequestIntact(t *testing.T) {
 	}
 	if e.Host != hostOf(backend.URL) {
 		t.Errorf("backend Host %q", e.Host)
+	}
+}
+
+// x-amz-apigw-id is AWS's 16-character form in the URL-safe alphabet:
+// recorded ids such as "f-r9rE7pywMFtqQ=" (an AWS Security Hub response in
+// vlj91/github-webhook-to-aws-securityhub's tests), "bl9ujGCeFiAFumQ=",
+// "MJeWVEqovHcFmUw=" have "-", never "+" or "/".
+func TestAPIGWIDAlphabet(t *testing.T) {
+	seen := map[byte]bool{}
+	for range 2000 {
+		id := newAPIGWID()
+		if !apigwIDRe.MatchString(id) {
+			t.Fatalf("x-amz-apigw-id %q", id)
+		}
+		for i := range len(id) {
+			seen[id[i]] = true
+		}
+	}
+	if seen['+'] || seen['/'] || !seen['-'] || !seen['_'] {
+		t.Fatalf("alphabet: + %v / %v - %v _ %v", seen['+'], seen['/'], seen['-'], seen['_'])
+	}
+}
+
+// X-Amzn-Trace-Id: API Gateway "adds a tracing header to incoming HTTP
+// requests that don't already have one" (Root=1-<8 hex>-<24 hex>, no
+// Sampled while tracing is off) and passes a caller's trace through (AWS
+// X-Ray developer guide, "Amazon API Gateway active tracing support for AWS
+// X-Ray"; API Gateway developer guide, "Trace user requests to REST APIs
+// using X-Ray").
+func TestTraceIDPassThrough(t *testing.T) {
+	backend := newEchoBackend(t)
+	g := startGateway(t, Config{Resources: []Resource{anyResource("/x", backend.URL+"/x", 0)}})
+	const caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	for _, tt := range []struct {
+		sent []string
+		want string // "" = a new one
+	}{
+		{nil, ""},
+		{[]string{caller}, caller},
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a994272793"}, "Root=1-5759e988-bd862e3fe1be46a994272793"},
+		{[]string{"garbage"}, ""},
+		{[]string{"Root=1-5759E988-bd862e3fe1be46a994272793"}, ""}, // hex is lower case
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a99427279"}, ""},
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a994272793x"}, ""},
+		{[]string{"Self=1-5759e988-bd862e3fe1be46a994272793"}, ""},
+		{[]string{"garbage", caller}, caller},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, g.URL()+"/v1/x", nil)
+		for _, v := range tt.sent {
+			req.Header.Add("X-Amzn-Trace-Id", v)
+		}
+		res, out := do(t, req)
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		got := decodeEcho(t, out).Header.Values("X-Amzn-Trace-Id")
+		if len(got) != 1 {
+			t.Fatalf("sent %q: backend got %q", tt.sent, got)
+		}
+		if tt.want == "" && (!traceIDRe.MatchString(got[0]) || got[0] == "Root=1-5759e988-bd862e3fe1be46a994272793") {
+			t.Errorf("sent %q: backend got %q, want a new trace", tt.sent, got[0])
+		}
+		if tt.want != "" && got[0] != tt.want {
+			t.Errorf("sent %q: backend got %q, want it passed through", tt.sent, got[0])
+		}
 	}
 }
 
