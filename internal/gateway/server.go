@@ -64,8 +64,10 @@ func New(cfg Config) (*Gateway, error) {
 	g.timeouts = TimeoutsConfig{
 		ReadHeader: orDefault(t.ReadHeader, defaultReadHeaderTimeout),
 		Read:       orDefault(t.Read, defaultReadTimeout),
-		Write:      orDefault(t.Write, defaultWriteTimeout),
-		Idle:       orDefault(t.Idle, defaultIdleTimeout),
+		// By default the client has the response written within 60 s, or
+		// 30 s more than the longest integration timeout (when raised).
+		Write: orDefault(t.Write, max(defaultWriteTimeout, longestIntegrationTimeout(cfg.Resources)+30*time.Second)),
+		Idle:  orDefault(t.Idle, defaultIdleTimeout),
 	}
 	// The integration timeout, given per request, bounds the exchange
 	// with the backend; timeouts.read the client's body.

@@ -135,6 +135,10 @@ type GatewayConfig struct {
 	Throttle gateway.ThrottleConfig `yaml:"throttle,omitempty"`
 	// Timeouts bound client connections; zero values are the defaults.
 	Timeouts gateway.TimeoutsConfig `yaml:"timeouts,omitempty"`
+	// MaxIntegrationTimeout raises the integrations' timeout limit above
+	// 29 s (AWS: Regional and private REST APIs, up to the account's
+	// quota); 0 keeps 29 s.
+	MaxIntegrationTimeout time.Duration `yaml:"maxIntegrationTimeout,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.

@@ -160,3 +160,27 @@ func TestGatewayForwardedHeadersYAML(t *testing.T) {
 		t.Fatalf("unknown forwardedHeaders field: %v", err)
 	}
 }
+
+func TestGatewayMaxIntegrationTimeoutYAML(t *testing.T) {
+	setTimeout := func(m map[string]any, d string) {
+		yamlItem(m, "gateway", "resources", 0, "methods", 0, "integration")["timeout"] = d
+	}
+	_, err := parseEdited(t, func(m map[string]any) { setTimeout(m, "45s") })
+	if err == nil || !strings.Contains(err.Error(), "gateway.resources[0].methods[0].integration.timeout: must be between 50ms and 29s, got 45s") {
+		t.Fatalf("45s without a raised limit: %v", err)
+	}
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		setTimeout(m, "45s")
+		yamlItem(m, "gateway")["maxIntegrationTimeout"] = "1m"
+	})
+	if err != nil {
+		t.Fatalf("45s under maxIntegrationTimeout 1m: %v", err)
+	}
+	if gc := cfg.GatewayComponent("http://i", "http://j", nil); gc.MaxIntegrationTimeout != time.Minute {
+		t.Fatalf("maxIntegrationTimeout %s", gc.MaxIntegrationTimeout)
+	}
+	_, err = parseEdited(t, func(m map[string]any) { yamlItem(m, "gateway")["maxIntegrationTimeout"] = "5s" })
+	if err == nil || !strings.Contains(err.Error(), "gateway.maxIntegrationTimeout: must be between 29s") {
+		t.Fatalf("maxIntegrationTimeout 5s: %v", err)
+	}
+}
