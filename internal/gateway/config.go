@@ -80,8 +80,9 @@ type Config struct {
 	ForwardedHeaders ForwardedHeaders `yaml:"forwardedHeaders" json:"forwardedHeaders"`
 
 	// AllowEncodedSlashes lets %2F through path normalization (it stays
-	// encoded when forwarded). Off by default: such paths are rejected.
-	AllowEncodedSlashes bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
+	// encoded when forwarded). nil or true, as AWS accepts such paths;
+	// false rejects them with BAD_REQUEST_PARAMETERS (400).
+	AllowEncodedSlashes *bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
 
 	// VPCLink, when set, opens the integrations' connections in process:
 	// it is asked first for every address the gateway dials, and says

@@ -11,11 +11,15 @@
 // a gateway response in one place, Gateway.writeError (responses.go).
 //
 // Choices where AWS leaves room or portway differs:
-//   - Paths are normalized once; rejected paths (dot segments, %2e/%2f/%5c,
-//     backslashes, encoded control characters) get BAD_REQUEST_PARAMETERS
-//     400 {"message":"Invalid request path"}. "//" collapses and a trailing
-//     "/" is dropped; the canonical path is what is mapped to a base path,
-//     routed, authorized, logged and forwarded ({proxy} gets its escaped form).
+//   - Paths are normalized once; rejected paths (dot segments, %2e/%5c,
+//     backslashes, encoded control characters; %2F only with
+//     allowEncodedSlashes false, since AWS accepts it) get
+//     BAD_REQUEST_PARAMETERS 400 {"message":"Invalid request path"}. "//"
+//     collapses and a trailing "/" is dropped (AWS leaves it out of {proxy}
+//     too); the canonical path is what is mapped to a base path, routed,
+//     authorized, logged and forwarded ({proxy} gets its escaped form, as
+//     AWS keeps a path parameter's escapes). The query goes on as sent but
+//     for ";" (split as "&") and "%2F" (decoded), as AWS handles them.
 //   - Only the hosts the gateway serves are answered (hosts.go): its listen
 //     address (on 0.0.0.0 or [::], the address the connection arrived on),
 //     localhost, the custom domains and Config.Hosts, any port. Another Host, or

@@ -245,17 +245,13 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		path = "/"
 	}
 	w.WriteString(path)
-	q := call.target.RawQuery
-	if r.rawQuery != "" {
-		if q != "" {
-			q += "&" + r.rawQuery
-		} else {
-			q = r.rawQuery
-		}
-	}
-	if q != "" {
+	if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
 		w.WriteByte('?')
 		w.WriteString(q)
+		if q != "" && r.rawQuery != "" {
+			w.WriteByte('&')
+		}
+		writeClientQuery(w, r.rawQuery)
 	}
 	w.WriteString(" HTTP/1.1\r\n")
 	writeField(w, "Host", call.target.Host)
@@ -339,4 +335,33 @@ func remapName(name []byte) string {
 		}
 	}
 	return ""
+}
+
+// writeClientQuery writes the client's query for the integration as far as
+// AWS's handling of it is known: ";" splits the data as "&" does (API
+// Gateway developer guide, "Amazon API Gateway important notes for REST
+// APIs": the semicolon "results in the data being split"), and "%2F"
+// arrives decoded as "/" (REST APIs decode request parameters before
+// passing them on, same notes; seen through an HTTP_PROXY integration in
+// ustayready/fireprox#44). Everything else goes as sent: how AWS
+// re-encodes other characters is not documented.
+func writeClientQuery(w *bufio.Writer, q string) {
+	start := 0
+	for i := 0; i < len(q); i++ {
+		var repl byte
+		skip := 1
+		switch {
+		case q[i] == ';':
+			repl = '&'
+		case q[i] == '%' && i+2 < len(q) && q[i+1] == '2' && (q[i+2] == 'F' || q[i+2] == 'f'):
+			repl, skip = '/', 3
+		default:
+			continue
+		}
+		w.WriteString(q[start:i])
+		w.WriteByte(repl)
+		start = i + skip
+		i += skip - 1
+	}
+	w.WriteString(q[start:])
 }

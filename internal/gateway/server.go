@@ -41,6 +41,7 @@ type Gateway struct {
 	hosts     *servedHosts
 	timeouts  TimeoutsConfig // with defaults applied
 	scheme    string         // "https" when the listener serves TLS
+	encSlash  bool           // %2F allowed in paths (Config.AllowEncodedSlashes)
 	port      string         // the listener's port: X-Forwarded-Port (set before serving)
 
 	mu   sync.Mutex
@@ -55,6 +56,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport(cfg.Authorizer.ClientTLS)}
+	g.encSlash = cfg.AllowEncodedSlashes == nil || *cfg.AllowEncodedSlashes
 	g.scheme = "http"
 	if cfg.TLS != nil {
 		g.scheme = "https"

@@ -118,8 +118,9 @@ type GatewayConfig struct {
 	// the built-in stack's apps build their URLs from them).
 	ForwardedHeaders gateway.ForwardedHeaders `yaml:"forwardedHeaders,omitempty"`
 	// AllowEncodedSlashes lets %2F through in paths (still encoded when
-	// forwarded), for APIs whose identifiers may contain slashes.
-	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`
+	// forwarded), as AWS does, for APIs whose identifiers may contain
+	// slashes; unset means true, false refuses such paths (400).
+	AllowEncodedSlashes *bool            `yaml:"allowEncodedSlashes,omitempty"`
 	Resources           []ResourceConfig `yaml:"resources"`
 	// Stages beyond the first (Stage, StageVariables), each with its own
 	// variables and optional throttle.

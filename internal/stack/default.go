@@ -56,7 +56,7 @@ func Default() Config {
 			// the built-in stack has the gateway send them, so that every
 			// host it serves gets Locations naming itself.
 			ForwardedHeaders:    gateway.ForwardedHeaders{Host: true, Prefix: true},
-			AllowEncodedSlashes: true, // bag identifiers may contain slashes
+			AllowEncodedSlashes: new(true), // bag identifiers may contain slashes (AWS's default too)
 			Resources: []ResourceConfig{
 				apiResource("/bags", "bags", bagsScope),
 				apiResource("/bags/{proxy+}", "bags", bagsScope),
