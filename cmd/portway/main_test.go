@@ -55,6 +55,7 @@ func TestCLIErrorsNameTheProblem(t *testing.T) {
 		{[]string{"control-url", "--state-dir", noToken}, "control-token"},
 		{[]string{"nlb", "--control-listen", "10.0.0.6:8082", "--state-dir", dir}, "--control-listen 10.0.0.6:8082 is not a loopback address"},
 		{[]string{"logs", "nope", "--state-dir", dir}, `no task "nope"`},
+		{[]string{"sidecar", "--listen", "127.0.0.1:0", "--server-header", "nginx\r\nX-Evil: 1"}, "serverHeader"},
 		{[]string{"app", "--kind", "widgets", "--listen", "127.0.0.1:0"}, "kind"},
 		{[]string{"app", "--kind", "ingests", "--listen", "127.0.0.1:0", "--callback-allow", "127.0.0.0/8, 10.0.0.0/99"},
 			`--callback-allow: allow[1]: "10.0.0.0/99" is not a CIDR`},

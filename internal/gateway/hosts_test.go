@@ -182,7 +182,7 @@ func TestAbsoluteFormAuthority(t *testing.T) {
 // address, whatever the client sends.
 func TestLocationNamesPublicHost(t *testing.T) {
 	app, _ := newIngestsLikeApp(t)
-	sc, err := sidecar.New(sidecar.Config{Listen: "127.0.0.1:0", Upstream: app.URL})
+	sc, err := sidecar.New(sidecar.Config{Listen: "127.0.0.1:0", Upstream: app.URL, ServerHeader: "nginx"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +225,10 @@ func TestLocationNamesPublicHost(t *testing.T) {
 			}
 			if want := tt.location + testIngestID; tt.status == http.StatusCreated && res.Header.Get("Location") != want {
 				t.Fatalf("Location %q, want %q", res.Header.Get("Location"), want)
+			}
+			// The sidecar's Server comes back remapped, as in production.
+			if got := res.Header.Get("x-amzn-Remapped-Server"); tt.status == http.StatusCreated && (got != "nginx" || res.Header.Get("Server") != "") {
+				t.Fatalf("x-amzn-Remapped-Server %q, Server %q", got, res.Header.Get("Server"))
 			}
 		})
 	}
