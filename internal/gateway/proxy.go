@@ -85,8 +85,7 @@ func hostPort(u *url.URL) string {
 // timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
-	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, port: g.port,
-		fwd: g.cfg.ForwardedHeaders, traceID: newTraceID(g.now()), start: g.now()}
+	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
 	o := g.fw.Forward(&r.call, r.sc, g.upstreams.pool(hostPort(target)), time.Now().Add(m.timeout))
 	if o.Relayed {
 		st.code, st.bytes = o.Status, o.Bytes
@@ -116,8 +115,6 @@ type integrationCall struct {
 	target  *url.URL
 	prefix  string // X-Forwarded-Prefix: "/stage" or "/base/path"
 	proto   string // X-Forwarded-Proto: the client's scheme
-	port    string // X-Forwarded-Port: the port the client connected to
-	fwd     ForwardedHeaders
 	traceID string
 	start   time.Time // by the gateway's clock, for integrationLatency
 }
@@ -276,14 +273,15 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		h1.WriteField(w, f)
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
-	if call.port != "" {
-		writeField(w, "X-Forwarded-Port", call.port)
+	g := call.g
+	if g.port != "" {
+		writeField(w, "X-Forwarded-Port", g.port)
 	}
 	writeField(w, "X-Forwarded-Proto", call.proto)
-	if call.fwd.Host {
+	if g.cfg.ForwardedHeaders.Host {
 		writeField(w, "X-Forwarded-Host", r.host)
 	}
-	if call.fwd.Prefix {
+	if g.cfg.ForwardedHeaders.Prefix {
 		writeField(w, "X-Forwarded-Prefix", call.prefix)
 	}
 	if trace != nil {
