@@ -34,6 +34,7 @@ func TestNginxSidecar(t *testing.T) {
 		t.Fatalf("POST through nginx: %d %s", resp.StatusCode, body)
 	}
 	checkCORS(t, resp.Header)
+	checkRemappedServer(t, resp.Header) // server_tokens off, as the built-in sidecar
 	loc := resp.Header.Get("Location")
 	if !strings.HasPrefix(loc, ep.APIURL+"/ingests/") {
 		t.Fatalf("Location %q: nginx must pass the forwarded host and prefix", loc)

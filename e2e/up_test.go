@@ -93,6 +93,7 @@ func TestWholePath(t *testing.T) {
 		t.Fatalf("Location %q is not under %s/ingests/", loc, ep.APIURL)
 	}
 	checkCORS(t, resp.Header)
+	checkRemappedServer(t, resp.Header)
 	var ingest struct {
 		ID     string `json:"id"`
 		Type   string `json:"type"`
@@ -279,6 +280,19 @@ func readConcurrently(t *testing.T, client *http.Client, url, id string, n int) 
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// checkRemappedServer: the task's nginx-style sidecar answers with
+// "Server: nginx", which the gateway hands on as x-amzn-Remapped-Server, as
+// in production; the client gets no Server of its own.
+func checkRemappedServer(t *testing.T, h http.Header) {
+	t.Helper()
+	if got := h.Values("x-amzn-Remapped-Server"); len(got) != 1 || got[0] != "nginx" {
+		t.Errorf("x-amzn-Remapped-Server = %q, want [nginx]", got)
+	}
+	if got := h.Values("Server"); len(got) != 0 {
+		t.Errorf("Server = %q, want none", got)
 	}
 }
 

@@ -202,7 +202,7 @@ start, mode 0600). Targets must be within nlb.targetCIDRs (default loopback).`,
 }
 
 func newSidecarCmd() *cobra.Command {
-	var listen, upstream, logLevel string
+	var listen, upstream, logLevel, serverHeader string
 	var proxyProtocol bool
 	var proxyHeaderTimeout time.Duration
 	cmd := &cobra.Command{
@@ -218,6 +218,7 @@ func newSidecarCmd() *cobra.Command {
 			sc, err := sidecar.New(sidecar.Config{
 				Listen: listen, Upstream: upstream, Logger: log,
 				ProxyProtocol: proxyProtocol, ProxyHeaderTimeout: proxyHeaderTimeout,
+				ServerHeader: serverHeader,
 			})
 			if err != nil {
 				return err
@@ -229,6 +230,7 @@ func newSidecarCmd() *cobra.Command {
 	cmd.Flags().StringVar(&upstream, "upstream", "http://127.0.0.1:9001", "the app's URL")
 	cmd.Flags().BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol v1/v2 header on every connection (target group proxyProtocolV2)")
 	cmd.Flags().DurationVar(&proxyHeaderTimeout, "proxy-header-timeout", 5*time.Second, "how long to wait for the PROXY header")
+	cmd.Flags().StringVar(&serverHeader, "server-header", "nginx", `the Server field of every answer, as nginx sends it (the app's is hidden); "" sends none`)
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

@@ -55,6 +55,7 @@ func TestCLIErrorsNameTheProblem(t *testing.T) {
 		{[]string{"control-url", "--state-dir", noToken}, "control-token"},
 		{[]string{"nlb", "--control-listen", "10.0.0.6:8082", "--state-dir", dir}, "--control-listen 10.0.0.6:8082 is not a loopback address"},
 		{[]string{"logs", "nope", "--state-dir", dir}, `no task "nope"`},
+		{[]string{"sidecar", "--listen", "127.0.0.1:0", "--server-header", "nginx\r\nX-Evil: 1"}, "serverHeader"},
 		{[]string{"app", "--kind", "widgets", "--listen", "127.0.0.1:0"}, "kind"},
 		{[]string{"app", "--kind", "ingests", "--listen", "127.0.0.1:0", "--callback-allow", "127.0.0.0/8, 10.0.0.0/99"},
 			`--callback-allow: allow[1]: "10.0.0.0/99" is not a CIDR`},
@@ -114,5 +115,30 @@ func TestFlushLogs(t *testing.T) {
 	flush()
 	if n := held(); n != before {
 		t.Fatalf("%d loggers held after flush, %d before newLogger", n, before)
+	}
+}
+
+func TestConfigCheckWarnsOfNoScopeMethods(t *testing.T) {
+	data, err := stack.Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The third resource's method loses its scopes.
+	text := string(data)
+	i := strings.Index(text, "- path: /ingests\n")
+	j := i + strings.Index(text[i:], "scopes:")
+	k := j + strings.Index(text[j:], "integration:")
+	text = text[:j] + text[k:] // scopes and integration are siblings
+	path := filepath.Join(t.TempDir(), "stack.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "config", "check", path)
+	if err != nil {
+		t.Fatalf("config check fails on a warning: %v %s", err, out)
+	}
+	want := "warning: gateway.resources[2].methods[0]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401"
+	if !strings.Contains(out, want) || !strings.Contains(out, "ok") {
+		t.Fatalf("config check output %q, want a line %q and ok", out, want)
 	}
 }

@@ -39,7 +39,7 @@ type nginxSpec struct {
 
 // parseNginxCommand reads an nginx-engine container's Command: optionally
 // the word "sidecar", then "--listen ADDR" and "--upstream URL" (either may
-// be "--flag=value"). Values may hold "${TASK_IP}". It checks them with a
+// be "--flag=value"), and "--server-header nginx" (what nginx sends anyway). Values may hold "${TASK_IP}". It checks them with a
 // sample address in place of the placeholders.
 func parseNginxCommand(cmd []string) (nginxSpec, error) {
 	spec := nginxSpec{Listen: DefaultNginxListen, Upstream: DefaultNginxUpstream}
@@ -64,8 +64,14 @@ func parseNginxCommand(cmd []string) (nginxSpec, error) {
 			spec.Listen = value
 		case "upstream":
 			spec.Upstream = value
+		case "server-header":
+			// server_tokens off: "Server: nginx", the built-in sidecar's
+			// default; stock nginx can send nothing else.
+			if value != "nginx" {
+				return spec, fmt.Errorf(`engine nginx: --server-header: nginx sends "nginx" only, got %q`, value)
+			}
 		default:
-			return spec, fmt.Errorf("engine nginx: unknown flag %q (nginx understands only --listen and --upstream)", "--"+name)
+			return spec, fmt.Errorf("engine nginx: unknown flag %q (nginx understands only --listen, --upstream and --server-header nginx)", "--"+name)
 		}
 	}
 	sample := strings.NewReplacer("${TASK_IP}", "127.0.0.1", "${TASK_ID}", "0")
@@ -134,6 +140,7 @@ http {
     client_max_body_size 12m;
     large_client_header_buffers 4 64k;
     keepalive_timeout 75s;
+    server_tokens off;
 
     server {
         listen {{.Listen}};

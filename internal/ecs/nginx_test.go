@@ -36,6 +36,11 @@ func TestParseNginxCommand(t *testing.T) {
 		{[]string{"--listen=127.0.0.1:80", "--upstream=http://localhost:8000/"}, "127.0.0.1:80", "http://localhost:8000/", ""},
 		{[]string{"--listen"}, "", "", "--listen needs a value"},
 		{[]string{"--timeout", "5s"}, "", "", `unknown flag "--timeout"`},
+		// nginx with server_tokens off sends "Server: nginx", the built-in
+		// sidecar's default; nothing else can be asked of it.
+		{[]string{"--server-header", "nginx"}, DefaultNginxListen, DefaultNginxUpstream, ""},
+		{[]string{"--server-header=nginx/1.25"}, "", "", `--server-header: nginx sends "nginx" only`},
+		{[]string{"--server-header", ""}, "", "", `--server-header: nginx sends "nginx" only`},
 		{[]string{"serve"}, "", "", `unexpected argument "serve"`},
 		{[]string{"--listen", "localhost:9000"}, "", "", "must be IPv4:port"},
 		{[]string{"--upstream", "https://${TASK_IP}:9001"}, "", "", "must be http://host:port"},
@@ -79,6 +84,7 @@ func TestRenderNginxConf(t *testing.T) {
 		"proxy_set_header Host $http_host;\n",
 		"proxy_set_header X-Real-IP $remote_addr;\n",
 		"proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n",
+		"server_tokens off;\n", // Server: nginx, as the built-in sidecar
 		`add_header Access-Control-Allow-Origin "*" always;`,
 		`add_header Access-Control-Allow-Methods "GET, POST, OPTIONS" always;`,
 		`add_header Access-Control-Allow-Headers "DNT,X-CustomHeader,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type" always;`,

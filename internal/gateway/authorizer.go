@@ -19,11 +19,12 @@ const (
 	nbfLeeway              = time.Minute
 )
 
-// principal is what a verified access token says about its caller.
+// principal is what a verified token says about its caller.
 type principal struct {
 	clientID string
 	scopes   map[string]bool
 	exp      time.Time
+	idToken  bool // an ID token (token_use "id"), not an access token
 }
 
 // accessClaims are the Cognito access token claims the authorizer reads.
@@ -35,9 +36,17 @@ type accessClaims struct {
 }
 
 // authorizer is the COGNITO_USER_POOLS authorizer: RS256 only, keys from the
-// JWKS, exact issuer, access tokens only, unexpired (by the injected clock),
-// and at least one of the method's scopes. Verified tokens are cached by the
-// SHA-256 of the raw token until they expire; failures are never cached.
+// JWKS, exact issuer, unexpired (by the injected clock). A method with
+// scopes takes access tokens carrying at least one of them; a method
+// without scopes takes ID tokens only, as AWS's does, so an access token
+// (all that client credentials give) gets 401 there. Sources: API Gateway
+// API Reference, Method.authorizationScopes ("When the method scope is
+// configured, the client must provide an access token instead of an
+// identity token"); AWS re:Post QUrEQW0PtJTZm34jx0UrnLlw ("If there are no
+// scopes defined the API Gateway Cognito Authorizer will require the ID
+// Token").
+// Verified tokens are cached by the SHA-256 of the raw token until they
+// expire; failures are never cached.
 type authorizer struct {
 	issuer string
 	keys   *jwksCache
@@ -82,7 +91,13 @@ func (a *authorizer) authorize(ctx context.Context, header []byte, scopes []stri
 		return nil, &gwError{typ: RespUnauthorized, message: msgExpired, reason: "token expired"}
 	}
 	if len(scopes) == 0 {
+		if !p.idToken {
+			return nil, unauthorized("access token on a method without scopes (it takes ID tokens)")
+		}
 		return p, nil
+	}
+	if p.idToken {
+		return nil, unauthorized("ID token on a method with scopes (it takes access tokens)")
 	}
 	for _, s := range scopes {
 		if p.scopes[s] {
@@ -117,14 +132,22 @@ func (a *authorizer) verify(ctx context.Context, token string) (*principal, *gwE
 	switch {
 	case c.Issuer != a.issuer:
 		return nil, unauthorized("wrong issuer")
-	case c.TokenUse != "access":
-		return nil, unauthorized("not an access token")
+	case c.TokenUse != "access" && c.TokenUse != "id":
+		return nil, unauthorized("neither an access nor an ID token")
+	case c.TokenUse == "id" && len(c.Audience) == 0:
+		return nil, unauthorized("ID token without aud")
 	case c.Expiry == nil:
 		return nil, unauthorized("token has no exp")
 	case c.NotBefore != nil && now.Add(nbfLeeway).Before(c.NotBefore.Time()):
 		return nil, unauthorized("token not valid yet")
 	}
 	p := &principal{clientID: c.ClientID, exp: c.Expiry.Time(), scopes: map[string]bool{}}
+	if c.TokenUse == "id" {
+		// An ID token names its app client in aud; its scope claim, if
+		// any, grants nothing.
+		p.idToken, p.clientID = true, c.Audience[0]
+		return p, nil
+	}
 	if p.clientID == "" {
 		p.clientID = c.Subject
 	}

@@ -114,7 +114,9 @@ func TestAuthorizerOutcomes(t *testing.T) {
 		{"valid bare", "/v1/bags/x", valid, 200, ""},
 		{"valid lowercase bearer", "/v1/bags/x", "bearer " + valid, 200, ""},
 		{"one of several scopes", "/v1/ingests", "Bearer " + otherLibValid, 200, ""},
-		{"no scopes configured", "/v1/any-scope", valid, 200, ""},
+		// A method without scopes takes ID tokens only, as AWS's Cognito
+		// authorizer does: an access token (all client credentials give) is 401.
+		{"no scopes configured, access token", "/v1/any-scope", valid, 401, unauthorized},
 		{"missing", "/v1/bags/x", "", 401, unauthorized},
 		{"bearer only", "/v1/bags/x", "Bearer ", 401, unauthorized},
 		{"malformed", "/v1/bags/x", "Bearer not-a-jwt", 401, unauthorized},
@@ -132,9 +134,9 @@ func TestAuthorizerOutcomes(t *testing.T) {
 		{"no exp", "/v1/bags/x", with(func(c map[string]any) { delete(c, "exp") }), 401, unauthorized},
 		{"not yet valid", "/v1/bags/x", with(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), 401, unauthorized},
 		{"id token", "/v1/bags/x", with(func(c map[string]any) { c["token_use"] = "id" }), 401, unauthorized},
-		{"id token, no scopes needed", "/v1/any-scope", with(func(c map[string]any) { c["token_use"] = "id" }), 401, unauthorized},
+		{"id token without aud, no scopes needed", "/v1/any-scope", with(func(c map[string]any) { c["token_use"] = "id" }), 401, unauthorized},
 		{"ID token shape", "/v1/bags/x", "Bearer " + idToken, 401, unauthorized},
-		{"ID token shape, no scopes needed", "/v1/any-scope", "Bearer " + idToken, 401, unauthorized},
+		{"ID token shape, no scopes needed", "/v1/any-scope", "Bearer " + idToken, 200, ""},
 		{"ID token with scope claim", "/v1/bags/x", idWithScope, 401, unauthorized},
 		{"truncated signature", "/v1/bags/x", truncated, 401, unauthorized},
 		{"two tokens", "/v1/bags/x", "Bearer " + valid + " " + valid, 401, unauthorized},
@@ -169,10 +171,11 @@ func TestAuthorizerOutcomes(t *testing.T) {
 	f.g.auth.mu.Lock()
 	n := len(f.g.auth.cache)
 	f.g.auth.mu.Unlock()
-	// valid, otherLibValid and the two genuine tokens lacking the scope
-	// (scopes are checked per method, after the cache).
-	if n != 4 {
-		t.Fatalf("cache has %d entries, want 4", n)
+	// valid, otherLibValid, the two genuine access tokens lacking the
+	// scope and the two ID tokens (scopes and the kind of token a method
+	// takes are checked per method, after the cache).
+	if n != 6 {
+		t.Fatalf("cache has %d entries, want 6", n)
 	}
 	logs := f.logs.String()
 	if strings.Contains(logs, parts[1]) || strings.Contains(logs, parts[2]) || strings.Contains(logs, "eyJ") {

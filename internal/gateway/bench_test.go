@@ -158,7 +158,7 @@ func BenchmarkForwardHeads(b *testing.B) {
 		if gerr != nil {
 			b.Fatal(gerr)
 		}
-		call := integrationCall{target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now())}
+		call := integrationCall{g: g, target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now())}
 		writeIntegrationRequest(w, r, &call)
 		rsrc.Reset(resHead)
 		rbr.Reset(rsrc)

@@ -31,10 +31,11 @@ const (
 const (
 	DefaultIntegrationTimeout = 29 * time.Second
 	MinIntegrationTimeout     = 50 * time.Millisecond
-	MaxIntegrationTimeout     = 29 * time.Second
-	MaxRequestBodyBytes       = 10 << 20 // 10 MB payload limit
-	MaxHeaderBytes            = 10 << 10 // 10 KiB: request line + header values (AWS's limit) → REQUEST_TOO_LARGE
-	hardMaxHeaderBytes        = 16 << 10 // the whole head, bytes as received: 431 plain text beyond it
+	MaxIntegrationTimeout     = 29 * time.Second // unless Config.MaxIntegrationTimeout raises it
+	maxRaisedIntegration      = 24 * time.Hour   // portway's bound on a raised limit (AWS's is the account's quota)
+	MaxRequestBodyBytes       = 10 << 20         // 10 MB payload limit
+	MaxHeaderBytes            = 10 << 10         // 10 KiB: request line + header values (AWS's limit) → REQUEST_TOO_LARGE
+	hardMaxHeaderBytes        = 16 << 10         // the whole head, bytes as received: 431 plain text beyond it
 	defaultJWKSFetchTimeout   = 5 * time.Second
 	defaultJWKSRefetchPeriod  = 5 * time.Second
 )
@@ -64,11 +65,24 @@ type Config struct {
 	Authorizer AuthorizerConfig            `yaml:"authorizer" json:"authorizer"`
 	Responses  map[string]ResponseTemplate `yaml:"responses" json:"responses"` // gateway response overrides by type
 	Throttle   ThrottleConfig              `yaml:"throttle" json:"throttle"`   // default throttling of every stage; zero = off
-	Timeouts   TimeoutsConfig              `yaml:"timeouts" json:"timeouts"`   // client connection timeouts; zero = defaults
+
+	// MaxIntegrationTimeout raises the limit of the integrations' timeouts
+	// above 29 s, as AWS allows for Regional and private REST APIs since
+	// June 2024 (up to the account's quota, "Maximum integration timeout in
+	// milliseconds"; the account's throttle quota may be lowered for it).
+	// 0: 29 s, the default timeout and the limit. 29s-24h.
+	MaxIntegrationTimeout time.Duration  `yaml:"maxIntegrationTimeout" json:"maxIntegrationTimeout"`
+	Timeouts              TimeoutsConfig `yaml:"timeouts" json:"timeouts"` // client connection timeouts; zero = defaults
+
+	// ForwardedHeaders turns on the forwarding headers that are portway's,
+	// not AWS's. AWS sends the integration X-Forwarded-For, -Proto and
+	// -Port only; off by default.
+	ForwardedHeaders ForwardedHeaders `yaml:"forwardedHeaders" json:"forwardedHeaders"`
 
 	// AllowEncodedSlashes lets %2F through path normalization (it stays
-	// encoded when forwarded). Off by default: such paths are rejected.
-	AllowEncodedSlashes bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
+	// encoded when forwarded). nil or true, as AWS accepts such paths;
+	// false rejects them with BAD_REQUEST_PARAMETERS (400).
+	AllowEncodedSlashes *bool `yaml:"allowEncodedSlashes" json:"allowEncodedSlashes"`
 
 	// VPCLink, when set, opens the integrations' connections in process:
 	// it is asked first for every address the gateway dials, and says
@@ -82,6 +96,18 @@ type Config struct {
 
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
+}
+
+// ForwardedHeaders are the forwarding headers only portway sends, for
+// backends that build their public URLs from the request (API Gateway sends
+// neither: a backend behind it uses a configured base URL).
+type ForwardedHeaders struct {
+	// Host sends X-Forwarded-Host: the host the client named (checked
+	// against the hosts the gateway serves), never the integration's.
+	Host bool `yaml:"host" json:"host"`
+	// Prefix sends X-Forwarded-Prefix: "/" + the base path on a custom
+	// domain ("/" for "(none)"), "/" + the stage on the invoke URL.
+	Prefix bool `yaml:"prefix" json:"prefix"`
 }
 
 // VPCLink reaches a private load balancer without a TCP hop to its
@@ -123,7 +149,7 @@ type Resource struct {
 type Method struct {
 	HTTPMethod    string      `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
 	Authorization string      `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
-	Scopes        []string    `yaml:"scopes" json:"scopes"`               // any one suffices
+	Scopes        []string    `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
 	Integration   Integration `yaml:"integration" json:"integration"`
 }
 
@@ -136,7 +162,7 @@ type Integration struct {
 	// listener of a co-located load balancer, reached through Config.VPCLink).
 	ConnectionType string        `yaml:"connectionType,omitempty" json:"connectionType,omitempty"`
 	URI            string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
-	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s
+	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s (or Config.MaxIntegrationTimeout)
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -215,6 +241,14 @@ func (c Config) Validate() error {
 	errs = append(errs, validateStages(c)...)
 	errs = append(errs, validateDomains(c.Domains, stages)...)
 	errs = append(errs, validateHosts(c.Hosts, c.Domains)...)
+	maxTimeout := MaxIntegrationTimeout
+	if c.MaxIntegrationTimeout != 0 {
+		if c.MaxIntegrationTimeout < MaxIntegrationTimeout || c.MaxIntegrationTimeout > maxRaisedIntegration {
+			add("maxIntegrationTimeout", "must be between 29s (the default) and 24h, got %s", c.MaxIntegrationTimeout)
+		} else {
+			maxTimeout = c.MaxIntegrationTimeout
+		}
+	}
 	needAuthorizer := ""
 	for i, res := range c.Resources {
 		rf := fmt.Sprintf("resources[%d]", i)
@@ -251,7 +285,7 @@ func (c Config) Validate() error {
 					add(fmt.Sprintf("%s.scopes[%d]", mf, k), "must be non-empty without spaces")
 				}
 			}
-			for _, e := range validateIntegration(m.Integration, stages, params) {
+			for _, e := range validateIntegration(m.Integration, stages, params, maxTimeout) {
 				errs = append(errs, fmt.Errorf("%s.integration.%w", mf, e))
 			}
 		}
@@ -284,7 +318,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validateIntegration(in Integration, stages []Stage, params []string) []error {
+func validateIntegration(in Integration, stages []Stage, params []string, maxTimeout time.Duration) []error {
 	var errs []error
 	if in.Type != IntegrationHTTPProxy {
 		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
@@ -294,8 +328,12 @@ func validateIntegration(in Integration, stages []Stage, params []string) []erro
 	default:
 		errs = append(errs, fmt.Errorf("connectionType: must be INTERNET or VPC_LINK, got %q", in.ConnectionType))
 	}
-	if in.Timeout != 0 && (in.Timeout < MinIntegrationTimeout || in.Timeout > MaxIntegrationTimeout) {
-		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and 29s, got %s", in.Timeout))
+	if in.Timeout != 0 && (in.Timeout < MinIntegrationTimeout || in.Timeout > maxTimeout) {
+		limit := "29s"
+		if maxTimeout != MaxIntegrationTimeout {
+			limit = maxTimeout.String() + " (maxIntegrationTimeout)"
+		}
+		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and %s, got %s", limit, in.Timeout))
 	}
 	// The URI is checked as each stage expands it; a problem shared by all
 	// stages is reported once.

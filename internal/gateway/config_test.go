@@ -64,6 +64,12 @@ func TestConfigValidate(t *testing.T) {
 			`resources[0].methods[0].integration.connectionType: must be INTERNET or VPC_LINK, got "vpc_link"`},
 		{"timeout low", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = time.Millisecond }, "resources[0].methods[0].integration.timeout: must be between 50ms and 29s"},
 		{"timeout high", func(c *Config) { c.Resources[0].Methods[0].Integration.Timeout = 30 * time.Second }, "integration.timeout: must be between"},
+		{"timeout over the raised limit", func(c *Config) {
+			c.MaxIntegrationTimeout = time.Minute
+			c.Resources[0].Methods[0].Integration.Timeout = 61 * time.Second
+		}, "resources[0].methods[0].integration.timeout: must be between 50ms and 1m0s (maxIntegrationTimeout), got 1m1s"},
+		{"limit below 29s", func(c *Config) { c.MaxIntegrationTimeout = 10 * time.Second }, "maxIntegrationTimeout: must be between 29s (the default) and 24h, got 10s"},
+		{"limit negative", func(c *Config) { c.MaxIntegrationTimeout = -time.Second }, "maxIntegrationTimeout: must be between 29s"},
 		{"undefined stage var", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "http://${stageVariables.nope}/x" }, `resources[0].methods[0].integration.uri: stage variable "nope" is not defined`},
 		{"uri not http", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "ftp://h/x" }, "integration.uri: must be an absolute http"},
 		{"uri unknown param", func(c *Config) { c.Resources[0].Methods[0].Integration.URI = "http://h/{proxy}" }, "resources[0].methods[0].integration.uri: {proxy} is not a path parameter"},
@@ -235,5 +241,33 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := g.Stop(ctx); err != nil {
 		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+// The integration timeout may be raised above 29 s where the limit is
+// raised (AWS: Regional and private REST APIs, since June 2024, up to the
+// account's quota); 29 s stays the default and the limit otherwise.
+func TestRaisedIntegrationTimeout(t *testing.T) {
+	c := validConfig()
+	c.MaxIntegrationTimeout = 2 * time.Minute
+	c.Resources[0].Methods[0].Integration.Timeout = 100 * time.Second
+	if err := c.Validate(); err != nil {
+		t.Fatalf("100s under maxIntegrationTimeout 2m: %v", err)
+	}
+	g, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.router.root.literal["bags"].route.methods["ANY"].timeout; got != 100*time.Second {
+		t.Fatalf("method timeout %s", got)
+	}
+	// The default write timeout outlasts the longest integration timeout,
+	// so that a slow answer is not cut off on its way to the client.
+	if g.timeouts.Write <= 100*time.Second {
+		t.Fatalf("default write timeout %s does not outlast the 100s integration timeout", g.timeouts.Write)
+	}
+	c.Timeouts.Write = 90 * time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "timeouts.write: must exceed the longest integration timeout (1m40s)") {
+		t.Fatalf("write timeout under the integration timeout: %v", err)
 	}
 }

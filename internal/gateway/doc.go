@@ -11,11 +11,15 @@
 // a gateway response in one place, Gateway.writeError (responses.go).
 //
 // Choices where AWS leaves room or portway differs:
-//   - Paths are normalized once; rejected paths (dot segments, %2e/%2f/%5c,
-//     backslashes, encoded control characters) get BAD_REQUEST_PARAMETERS
-//     400 {"message":"Invalid request path"}. "//" collapses and a trailing
-//     "/" is dropped; the canonical path is what is mapped to a base path,
-//     routed, authorized, logged and forwarded ({proxy} gets its escaped form).
+//   - Paths are normalized once; rejected paths (dot segments, %2e/%5c,
+//     backslashes, encoded control characters; %2F only with
+//     allowEncodedSlashes false, since AWS accepts it) get
+//     BAD_REQUEST_PARAMETERS 400 {"message":"Invalid request path"}. "//"
+//     collapses and a trailing "/" is dropped (AWS leaves it out of {proxy}
+//     too); the canonical path is what is mapped to a base path, routed,
+//     authorized, logged and forwarded ({proxy} gets its escaped form, as
+//     AWS keeps a path parameter's escapes). The query goes on as sent but
+//     for ";" (split as "&") and "%2F" (decoded), as AWS handles them.
 //   - Only the hosts the gateway serves are answered (hosts.go): its listen
 //     address (on 0.0.0.0 or [::], the address the connection arrived on),
 //     localhost, the custom domains and Config.Hosts, any port. Another Host, or
@@ -35,9 +39,15 @@
 //     selecting an API, so gateway response overrides do not apply. Any
 //     other served host uses the invoke URL /{stage}/…; an unknown stage is 403
 //     MISSING_AUTHENTICATION_TOKEN. Wildcard domains are not supported.
-//   - The backend learns the public base URL: X-Forwarded-Proto, -Host (the
-//     checked host the client named, never the integration's) and -Prefix: "/"+base path ("/" for "(none)") on a
-//     custom domain, "/"+stage on the invoke URL.
+//   - The backend gets X-Forwarded-For, -Proto (https with TLS, else http)
+//     and -Port, as from AWS. With Config.ForwardedHeaders (portway's, off
+//     by default) it also learns the public base URL: X-Forwarded-Host (the
+//     checked host the client named, never the integration's) and -Prefix:
+//     "/"+base path ("/" for "(none)") on a custom domain, "/"+stage on the
+//     invoke URL.
+//   - A COGNITO_USER_POOLS method with scopes takes access tokens holding
+//     one of them; one without scopes takes ID tokens only (token_use "id",
+//     an aud), as AWS's authorizer does, so access tokens get 401 there.
 //   - An expired token gets UNAUTHORIZED (401) with the message "The incoming
 //     token has expired", as AWS does for Cognito authorizers; EXPIRED_TOKEN
 //     (403, for IAM credentials) exists for overrides only, never emitted.

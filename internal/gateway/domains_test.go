@@ -27,10 +27,11 @@ func newLocationBackend(t *testing.T) *httptest.Server {
 }
 
 // twoStageConfig has stages v1 and v2 (tagging backend paths /s1 and /s2) and
-// two custom domains.
+// two custom domains; the backend learns X-Forwarded-Host and -Prefix.
 func twoStageConfig(backend string) Config {
 	uri := func(p string) string { return "http://${stageVariables.host}/${stageVariables.tag}" + p }
 	return Config{
+		ForwardedHeaders: ForwardedHeaders{Host: true, Prefix: true},
 		Stages: []Stage{
 			{Name: "v1", Variables: map[string]string{"host": hostOf(backend), "tag": "s1"}},
 			{Name: "v2", Variables: map[string]string{"host": hostOf(backend), "tag": "s2"}},
@@ -170,12 +171,29 @@ func TestDomainNormalization(t *testing.T) {
 	g := startGateway(t, twoStageConfig(backend.URL))
 	addr := hostOf(g.URL())
 	for _, target := range []string{
-		"/storage/v1/../bags/x", "/storage/%2e%2e/v1/bags/x", "/storage/v1/bags/../../bags/x", "/storage%2fv1/bags/x", "/bags/../storage/v1/bags/x",
+		"/storage/v1/../bags/x", "/storage/%2e%2e/v1/bags/x", "/storage/v1/bags/../../bags/x", "/bags/../storage/v1/bags/x",
+		"/storage%2f..%2fbags/x",
 	} {
 		res, body := rawRequest(t, addr, "GET "+target+" HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n")
 		if res.StatusCode != 400 || body != `{"message":"Invalid request path"}` {
 			t.Errorf("%s: %d %s", target, res.StatusCode, body)
 		}
+	}
+	// An encoded slash is accepted (as AWS accepts it) but is part of its
+	// segment: "storage%2fv1" is not the base path storage/v1, so the
+	// request falls to "(none)" (stage v2), which has no such resource.
+	res, body := rawRequest(t, addr, "GET /storage%2fv1/bags/x HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n")
+	if res.StatusCode != 403 || !strings.Contains(body, "Missing Authentication Token") {
+		t.Errorf("/storage%%2fv1/bags/x: %d %s", res.StatusCode, body)
+	}
+	// With allowEncodedSlashes false it is refused.
+	no := false
+	cfg := twoStageConfig(backend.URL)
+	cfg.AllowEncodedSlashes = &no
+	g = startGateway(t, cfg)
+	res, body = rawRequest(t, hostOf(g.URL()), "GET /storage%2fv1/bags/x HTTP/1.1\r\nHost: api.localhost\r\nConnection: close\r\n\r\n")
+	if res.StatusCode != 400 || body != `{"message":"Invalid request path"}` {
+		t.Errorf("allowEncodedSlashes false: %d %s", res.StatusCode, body)
 	}
 }
 

@@ -99,7 +99,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 	if requestHeaderSize(&r.sc.Req) > MaxHeaderBytes {
 		return nil, nil, newGWError(RespRequestTooLarge, "request line and headers over 10 KiB")
 	}
-	segs, err := normalizePath(st.path, g.cfg.AllowEncodedSlashes)
+	segs, err := normalizePath(st.path, g.encSlash)
 	if err != nil {
 		return nil, nil, newGWError(RespBadRequestParameters, "path rejected by normalization")
 	}

@@ -20,7 +20,8 @@ import (
 // the client named is not the one the gateway listens on. Any other host is
 // answered 403 {"message":"Forbidden"} before any API is selected, as AWS
 // answers an unknown host (so the API's gateway responses do not apply).
-// The host checked is the one the backend learns as X-Forwarded-Host, the
+// The host checked is the one the backend learns as X-Forwarded-Host (with
+// Config.ForwardedHeaders.Host), the
 // public host its URLs (Location) are built from; the integration URI's
 // host, which the backend gets as Host, is never offered as the public one.
 

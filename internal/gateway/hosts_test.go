@@ -41,10 +41,12 @@ func newIngestsLikeApp(t *testing.T) (*httptest.Server, *atomic.Int64) {
 }
 
 // hostsConfig routes /ingests and /ingests/{proxy+} to backend, with the
-// custom domain api.localhost (base path storage/v1) as the built-in stack.
+// custom domain api.localhost (base path storage/v1) and X-Forwarded-Host
+// and -Prefix on, as the built-in stack.
 func hostsConfig(backend string) Config {
 	return Config{
-		Stage: "v1",
+		Stage:            "v1",
+		ForwardedHeaders: ForwardedHeaders{Host: true, Prefix: true},
 		Domains: []Domain{{Name: "api.localhost", Mappings: []BasePathMapping{
 			{BasePath: "storage/v1", Stage: "v1"},
 		}}},
@@ -181,7 +183,7 @@ func TestAbsoluteFormAuthority(t *testing.T) {
 // address, whatever the client sends.
 func TestLocationNamesPublicHost(t *testing.T) {
 	app, _ := newIngestsLikeApp(t)
-	sc, err := sidecar.New(sidecar.Config{Listen: "127.0.0.1:0", Upstream: app.URL})
+	sc, err := sidecar.New(sidecar.Config{Listen: "127.0.0.1:0", Upstream: app.URL, ServerHeader: "nginx"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +226,10 @@ func TestLocationNamesPublicHost(t *testing.T) {
 			}
 			if want := tt.location + testIngestID; tt.status == http.StatusCreated && res.Header.Get("Location") != want {
 				t.Fatalf("Location %q, want %q", res.Header.Get("Location"), want)
+			}
+			// The sidecar's Server comes back remapped, as in production.
+			if got := res.Header.Get("x-amzn-Remapped-Server"); tt.status == http.StatusCreated && (got != "nginx" || res.Header.Get("Server") != "") {
+				t.Fatalf("x-amzn-Remapped-Server %q, Server %q", got, res.Header.Get("Server"))
 			}
 		})
 	}

@@ -16,7 +16,8 @@ import (
 //   - dot segments ("." and "..", also Tomcat-style ".;x" / "..;x") are rejected;
 //   - percent-encoded ".", "/" and "\" (%2e %2f %5c, any case), encoded control
 //     characters (%00-%1f, %7f) and malformed escapes are rejected; an encoded
-//     "/" is allowed only when allowEncodedSlash is set (it then stays encoded);
+//     "/" is allowed when allowEncodedSlash is set (Config.AllowEncodedSlashes,
+//     true unless set false; it then stays encoded);
 //   - a literal "\" or control character is rejected;
 //   - other characters outside RFC 3986 pchar (e.g. `"`, `{`, non-ASCII bytes)
 //     are percent-encoded, which does not change their meaning;

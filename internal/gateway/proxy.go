@@ -80,8 +80,9 @@ func hostPort(u *url.URL) string {
 // forward runs the HTTP_PROXY integration: the request goes to target with
 // its method, query, headers (Authorization included, as AWS does) and
 // body, plus the forwarding headers; the response comes back with the
-// backend's Connection/Content-Length/Date/Server remapped to
-// x-amzn-Remapped-*. The integration timeout bounds the exchange with the
+// backend's Connection, Content-Length, Date, Server, WWW-Authenticate, …
+// remapped to x-amzn-Remapped-* (remappedHeaders). The integration
+// timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
 	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
@@ -161,15 +162,77 @@ func (c *integrationCall) Fail(sc *h1.ServerConn, fe *h1.ForwardError) int {
 	return c.r.st.code
 }
 
-// remappedHeaders come back from the backend also as x-amzn-Remapped-<Name>.
-// Content-Length stays real for the client; Date is replaced by the gateway's
-// own and Server is dropped; Connection is hop-by-hop and never forwarded.
-var remappedHeaders = [...]string{"Connection", "Content-Length", "Date", "Server"}
+// Headers AWS remaps or drops between the client and an HTTP integration.
+// Sources: API Gateway developer guide, "Amazon API Gateway important notes
+// for REST APIs" (the headers that "may be remapped to x-amzn-Remapped-HEADER
+// when sent to your integration endpoint or sent back by your integration
+// endpoint", and the Android SDK note on WWW-Authenticate, in
+// awsdocs/amazon-api-gateway-developer-guide's api-gateway-known-issues.md);
+// responses recorded from AWS in localstack's test_apigateway_http snapshot
+// (Connection, Content-Length, Date and the backend's x-amzn-RequestId come
+// back remapped) and the request and response lists localstack checks
+// against AWS (header_utils.py); x-amzn-Remapped-WWW-Authenticate read by
+// clients of HTTP_PROXY APIs (knavesec/CredMaster through FireProx).
+
+// remappedHeaders come back from the backend as x-amzn-Remapped-<Name>
+// instead. Content-Length stays real for the client and the gateway writes
+// its own Date; Server is not replaced; Connection is hop-by-hop.
+var remappedHeaders = [...]string{
+	"Authorization", "Connection", "Content-Length", "Content-MD5", "Date",
+	"Max-Forwards", "Server", "User-Agent", "WWW-Authenticate", "x-amzn-RequestId",
+}
+
+// droppedResponseField reports the backend's fields that never reach the
+// client, besides the hop-by-hop ones: Host, Proxy-Authenticate, Via (and
+// the gateway's own x-amz-apigw-id, which it writes itself).
+func droppedResponseField(name []byte) bool {
+	switch len(name) {
+	case 3:
+		return h1.Fold(name, "via")
+	case 4:
+		return h1.Fold(name, "host")
+	case 14:
+		return h1.Fold(name, headerAPIGWID)
+	case 18:
+		return h1.Fold(name, "proxy-authenticate")
+	}
+	return false
+}
+
+// droppedRequestField reports the client's fields that never reach the
+// integration, besides the hop-by-hop ones (Connection, Expect, TE,
+// Trailer, Transfer-Encoding, Upgrade, …) and those the gateway sets
+// itself (Host, X-Forwarded-*, X-Amzn-Trace-Id): Content-MD5,
+// Max-Forwards, Proxy-Authenticate, Server, Via and WWW-Authenticate.
+func droppedRequestField(name []byte) bool {
+	switch len(name) {
+	case 3:
+		return h1.Fold(name, "via")
+	case 6:
+		return h1.Fold(name, "server")
+	case 11:
+		return h1.Fold(name, "content-md5")
+	case 12:
+		return h1.Fold(name, "max-forwards")
+	case 16:
+		return h1.Fold(name, "www-authenticate")
+	case 18:
+		return h1.Fold(name, "proxy-authenticate")
+	}
+	return false
+}
 
 // writeIntegrationRequest writes the request head for the backend. The
-// client's hop-by-hop fields and any Forwarded / X-Forwarded-* and
-// X-Amzn-Trace-Id it sent are dropped; X-Forwarded-For keeps the client's
-// list and appends its address, as AWS does.
+// client's hop-by-hop fields and any Forwarded / X-Forwarded-* it sent are
+// dropped, its X-Amzn-Trace-Id passed on only when well-formed (else the
+// gateway's own); X-Forwarded-For keeps the client's
+// list and appends its address, as AWS does. Like AWS, the gateway sends
+// X-Forwarded-For, -Proto and -Port (recorded from AWS in localstack's
+// test_apigateway_http snapshot: the backend of an HTTP_PROXY integration
+// sees x-forwarded-for, x-forwarded-port and x-forwarded-proto, no
+// x-forwarded-host); X-Forwarded-Host and -Prefix only when configured.
+// X-Forwarded-Proto follows the listener: https with TLS (execute-api is
+// HTTPS only, so AWS always sends https), http without.
 func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall) {
 	req := &r.sc.Req
 	w.WriteString(r.method)
@@ -179,27 +242,29 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		path = "/"
 	}
 	w.WriteString(path)
-	q := call.target.RawQuery
-	if r.rawQuery != "" {
-		if q != "" {
-			q += "&" + r.rawQuery
-		} else {
-			q = r.rawQuery
-		}
-	}
-	if q != "" {
+	if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
 		w.WriteByte('?')
 		w.WriteString(q)
+		if q != "" && r.rawQuery != "" {
+			w.WriteByte('&')
+		}
+		writeClientQuery(w, r.rawQuery)
 	}
 	w.WriteString(" HTTP/1.1\r\n")
 	writeField(w, "Host", call.target.Host)
 	var xffBuf [4][]byte // the client's X-Forwarded-For fields, without allocating
 	xff := xffBuf[:0]
+	var trace []byte // the caller's trace header, passed through when well-formed
 	for _, f := range req.Fields {
 		switch {
-		case h1.HopByHop(f.Name), req.Listed(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
-			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"),
-			h1.Fold(f.Name, "x-forwarded-prefix"), h1.Fold(f.Name, "x-amzn-trace-id"):
+		case h1.HopByHop(f.Name), req.Listed(f.Name), droppedRequestField(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
+			h1.Fold(f.Name, "x-forwarded-host"), h1.Fold(f.Name, "x-forwarded-proto"), h1.Fold(f.Name, "x-forwarded-port"),
+			h1.Fold(f.Name, "x-forwarded-prefix"):
+			continue
+		case h1.Fold(f.Name, "x-amzn-trace-id"):
+			if trace == nil && callerTrace(f.Value) {
+				trace = f.Value
+			}
 			continue
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
@@ -208,10 +273,24 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		h1.WriteField(w, f)
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
-	writeField(w, "X-Forwarded-Host", r.host)
+	g := call.g
+	if g.port != "" {
+		writeField(w, "X-Forwarded-Port", g.port)
+	}
 	writeField(w, "X-Forwarded-Proto", call.proto)
-	writeField(w, "X-Forwarded-Prefix", call.prefix)
-	writeField(w, "X-Amzn-Trace-Id", call.traceID)
+	if g.cfg.ForwardedHeaders.Host {
+		writeField(w, "X-Forwarded-Host", r.host)
+	}
+	if g.cfg.ForwardedHeaders.Prefix {
+		writeField(w, "X-Forwarded-Prefix", call.prefix)
+	}
+	if trace != nil {
+		w.WriteString("X-Amzn-Trace-Id: ")
+		w.Write(trace)
+		w.WriteString("\r\n")
+	} else {
+		writeField(w, "X-Amzn-Trace-Id", call.traceID)
+	}
 	h1.WriteRequestFraming(w, req)
 }
 
@@ -225,10 +304,14 @@ func (g *Gateway) writeResponseHead(w *bufio.Writer, res *h1.Head, st *reqState,
 			if remapped == "Connection" {
 				sawConnection = true
 			}
-			writeField(w, "x-amzn-Remapped-"+remapped, string(f.Value))
+			w.WriteString("x-amzn-Remapped-")
+			w.WriteString(remapped)
+			w.WriteString(": ")
+			w.Write(f.Value)
+			w.WriteString("\r\n")
 			continue
 		}
-		if h1.HopByHop(f.Name) || res.Listed(f.Name) || h1.Fold(f.Name, headerRequestID) || h1.Fold(f.Name, headerAPIGWID) {
+		if h1.HopByHop(f.Name) || res.Listed(f.Name) || droppedResponseField(f.Name) {
 			continue
 		}
 		h1.WriteField(w, f)
@@ -250,4 +333,33 @@ func remapName(name []byte) string {
 		}
 	}
 	return ""
+}
+
+// writeClientQuery writes the client's query for the integration as far as
+// AWS's handling of it is known: ";" splits the data as "&" does (API
+// Gateway developer guide, "Amazon API Gateway important notes for REST
+// APIs": the semicolon "results in the data being split"), and "%2F"
+// arrives decoded as "/" (REST APIs decode request parameters before
+// passing them on, same notes; seen through an HTTP_PROXY integration in
+// ustayready/fireprox#44). Everything else goes as sent: how AWS
+// re-encodes other characters is not documented.
+func writeClientQuery(w *bufio.Writer, q string) {
+	start := 0
+	for i := 0; i < len(q); i++ {
+		var repl byte
+		skip := 1
+		switch {
+		case q[i] == ';':
+			repl = '&'
+		case q[i] == '%' && i+2 < len(q) && q[i+1] == '2' && (q[i+2] == 'F' || q[i+2] == 'f'):
+			repl, skip = '/', 3
+		default:
+			continue
+		}
+		w.WriteString(q[start:i])
+		w.WriteByte(repl)
+		start = i + skip
+		i += skip - 1
+	}
+	w.WriteString(q[start:])
 }

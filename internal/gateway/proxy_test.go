@@ -29,7 +29,9 @@ func anyResource(path, uri string, timeout time.Duration) Resource {
 
 var (
 	traceIDRe = regexp.MustCompile(`^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$`)
-	apigwIDRe = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
+	// 11 bytes in padded URL-safe base64: the last character before "="
+	// holds 4 bits, as in every recorded id (e.g. "f-r9rE7pywMFtqQ=").
+	apigwIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{14}[AEIMQUYcgkosw048]=$`)
 )
 
 func assertGatewayIDs(t *testing.T, res *http.Response) {
@@ -63,13 +65,19 @@ func TestProxyRequestIntact(t *testing.T) {
 	req.Header.Set("X-Hop", "drop me")
 	req.Header.Set("Keep-Alive", "timeout=5")
 	req.Header.Set("X-Custom", "kept")
+	// Dropped on the way to the integration, as AWS drops them (see
+	// droppedRequestField).
+	for _, name := range []string{"Content-MD5", "Max-Forwards", "Proxy-Authenticate", "Server", "WWW-Authenticate", "Via", "X-Forwarded-Port"} {
+		req.Header.Set(name, "from the client")
+	}
 	res, out := do(t, req)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d %s", res.StatusCode, out)
 	}
 	assertGatewayIDs(t, res)
 	e := decodeEcho(t, out)
-	if e.Method != http.MethodPost || e.RequestURI != "/ingests/a/b?x=1&x=2&y=%20z&empty=&raw;semi" {
+	// ";" splits the query as "&" does (AWS: "results in the data being split").
+	if e.Method != http.MethodPost || e.RequestURI != "/ingests/a/b?x=1&x=2&y=%20z&empty=&raw&semi" {
 		t.Fatalf("backend got %s %s", e.Method, e.RequestURI)
 	}
 	if !bytes.Equal(e.Body, body) {
@@ -81,12 +89,19 @@ func TestProxyRequestIntact(t *testing.T) {
 		"Authorization":      "Bearer abc",
 		"X-Forwarded-For":    "203.0.113.9, 127.0.0.1",
 		"X-Forwarded-Proto":  "http",
-		"X-Forwarded-Host":   "api.example.org",
-		"X-Forwarded-Prefix": "/v1",
+		"X-Forwarded-Port":   g.port,
+		"X-Forwarded-Host":   "", // AWS sends neither (see TestForwardedHostAndPrefixOptIn)
+		"X-Forwarded-Prefix": "",
 		"X-Custom":           "kept",
 		"X-Hop":              "",
 		"Keep-Alive":         "",
 		"Forwarded":          "",
+		"Content-MD5":        "",
+		"Max-Forwards":       "",
+		"Proxy-Authenticate": "",
+		"Server":             "",
+		"WWW-Authenticate":   "",
+		"Via":                "",
 	}
 	for k, want := range checks {
 		if got := strings.Join(h.Values(k), ","); got != want {
@@ -101,6 +116,106 @@ func TestProxyRequestIntact(t *testing.T) {
 	}
 }
 
+// x-amz-apigw-id is AWS's 16-character form in the URL-safe alphabet:
+// recorded ids such as "f-r9rE7pywMFtqQ=" (an AWS Security Hub response in
+// vlj91/github-webhook-to-aws-securityhub's tests), "bl9ujGCeFiAFumQ=",
+// "MJeWVEqovHcFmUw=" have "-", never "+" or "/".
+func TestAPIGWIDAlphabet(t *testing.T) {
+	seen := map[byte]bool{}
+	for range 2000 {
+		id := newAPIGWID()
+		if !apigwIDRe.MatchString(id) {
+			t.Fatalf("x-amz-apigw-id %q", id)
+		}
+		for i := range len(id) {
+			seen[id[i]] = true
+		}
+	}
+	if seen['+'] || seen['/'] || !seen['-'] || !seen['_'] {
+		t.Fatalf("alphabet: + %v / %v - %v _ %v", seen['+'], seen['/'], seen['-'], seen['_'])
+	}
+}
+
+// X-Amzn-Trace-Id: API Gateway "adds a tracing header to incoming HTTP
+// requests that don't already have one" (Root=1-<8 hex>-<24 hex>, no
+// Sampled while tracing is off) and passes a caller's trace through (AWS
+// X-Ray developer guide, "Amazon API Gateway active tracing support for AWS
+// X-Ray"; API Gateway developer guide, "Trace user requests to REST APIs
+// using X-Ray").
+func TestTraceIDPassThrough(t *testing.T) {
+	backend := newEchoBackend(t)
+	g := startGateway(t, Config{Resources: []Resource{anyResource("/x", backend.URL+"/x", 0)}})
+	const caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	for _, tt := range []struct {
+		sent []string
+		want string // "" = a new one
+	}{
+		{nil, ""},
+		{[]string{caller}, caller},
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a994272793"}, "Root=1-5759e988-bd862e3fe1be46a994272793"},
+		{[]string{"garbage"}, ""},
+		{[]string{"Root=1-5759E988-bd862e3fe1be46a994272793"}, ""}, // hex is lower case
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a99427279"}, ""},
+		{[]string{"Root=1-5759e988-bd862e3fe1be46a994272793x"}, ""},
+		{[]string{"Self=1-5759e988-bd862e3fe1be46a994272793"}, ""},
+		{[]string{"garbage", caller}, caller},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, g.URL()+"/v1/x", nil)
+		for _, v := range tt.sent {
+			req.Header.Add("X-Amzn-Trace-Id", v)
+		}
+		res, out := do(t, req)
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		got := decodeEcho(t, out).Header.Values("X-Amzn-Trace-Id")
+		if len(got) != 1 {
+			t.Fatalf("sent %q: backend got %q", tt.sent, got)
+		}
+		if tt.want == "" && (!traceIDRe.MatchString(got[0]) || got[0] == "Root=1-5759e988-bd862e3fe1be46a994272793") {
+			t.Errorf("sent %q: backend got %q, want a new trace", tt.sent, got[0])
+		}
+		if tt.want != "" && got[0] != tt.want {
+			t.Errorf("sent %q: backend got %q, want it passed through", tt.sent, got[0])
+		}
+	}
+}
+
+// X-Forwarded-Host and -Prefix are portway's, not AWS's: sent only when
+// configured (the built-in stack's apps build their URLs from them).
+func TestForwardedHostAndPrefixOptIn(t *testing.T) {
+	backend := newEchoBackend(t)
+	for _, fh := range []ForwardedHeaders{{}, {Host: true}, {Prefix: true}, {Host: true, Prefix: true}} {
+		g := startGateway(t, Config{Resources: []Resource{anyResource("/x", backend.URL+"/x", 0)}, ForwardedHeaders: fh})
+		req, _ := http.NewRequest(http.MethodGet, g.URL()+"/v1/x", nil)
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		req.Header.Set("X-Forwarded-Prefix", "/evil")
+		req.Header.Set("X-Forwarded-Port", "1")
+		res, out := do(t, req)
+		if res.StatusCode != 200 {
+			t.Fatalf("%+v: status %d %s", fh, res.StatusCode, out)
+		}
+		h := decodeEcho(t, out).Header
+		wantHost, wantPrefix := "", ""
+		if fh.Host {
+			wantHost = hostOf(g.URL())
+		}
+		if fh.Prefix {
+			wantPrefix = "/v1"
+		}
+		if got := strings.Join(h.Values("X-Forwarded-Host"), ","); got != wantHost {
+			t.Errorf("%+v: X-Forwarded-Host %q, want %q", fh, got, wantHost)
+		}
+		if got := strings.Join(h.Values("X-Forwarded-Prefix"), ","); got != wantPrefix {
+			t.Errorf("%+v: X-Forwarded-Prefix %q, want %q", fh, got, wantPrefix)
+		}
+		_, port, _ := net.SplitHostPort(hostOf(g.URL()))
+		if got := strings.Join(h.Values("X-Forwarded-Port"), ","); got != port {
+			t.Errorf("%+v: X-Forwarded-Port %q, want %q", fh, got, port)
+		}
+	}
+}
+
 func TestProxyResponseHeaders(t *testing.T) {
 	backendDate := "Mon, 02 Jan 2006 15:04:05 GMT"
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +224,14 @@ func TestProxyResponseHeaders(t *testing.T) {
 		w.Header().Set("X-App", "yes")
 		w.Header().Set("x-amzn-RequestId", "spoofed")
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="app"`)
+		w.Header().Set("Authorization", "secret")
+		w.Header().Set("Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==")
+		w.Header().Set("Max-Forwards", "3")
+		w.Header().Set("User-Agent", "app/1")
+		w.Header().Set("Via", "1.1 app")
+		w.Header().Set("Proxy-Authenticate", "Basic")
+		w.Header().Set("Host", "app.internal")
 		if r.URL.Path == "/close" {
 			w.Header().Set("Connection", "close")
 		}
@@ -135,6 +258,27 @@ func TestProxyResponseHeaders(t *testing.T) {
 	}
 	if res.Header.Get("x-amzn-Remapped-Connection") != "" {
 		t.Errorf("unexpected remapped Connection %q", res.Header.Get("x-amzn-Remapped-Connection"))
+	}
+	// Remapped as AWS's list says (API Gateway developer guide, "Amazon API
+	// Gateway important notes for REST APIs"), the backend's
+	// x-amzn-RequestId too (recorded from AWS in localstack's
+	// test_apigateway_http snapshot).
+	remapped := map[string]string{
+		"WWW-Authenticate": `Bearer realm="app"`, "Authorization": "secret", "Content-MD5": "XUFAKrxLKna5cZ2REBfFkg==",
+		"Max-Forwards": "3", "User-Agent": "app/1", "x-amzn-RequestId": "spoofed",
+	}
+	for name, v := range remapped {
+		if got := res.Header.Get("x-amzn-Remapped-" + name); got != v {
+			t.Errorf("x-amzn-Remapped-%s = %q, want %q", name, got, v)
+		}
+		if name != "x-amzn-RequestId" && res.Header.Get(name) != "" {
+			t.Errorf("%s reached the client as it was: %q", name, res.Header.Get(name))
+		}
+	}
+	for _, name := range []string{"Via", "Proxy-Authenticate", "Host"} {
+		if v := res.Header.Values(name); len(v) != 0 {
+			t.Errorf("%s reached the client: %q", name, v)
+		}
 	}
 
 	res, _ = get(t, g.URL()+"/v1/close")

@@ -41,6 +41,8 @@ type Gateway struct {
 	hosts     *servedHosts
 	timeouts  TimeoutsConfig // with defaults applied
 	scheme    string         // "https" when the listener serves TLS
+	encSlash  bool           // %2F allowed in paths (Config.AllowEncodedSlashes)
+	port      string         // the listener's port: X-Forwarded-Port (set before serving)
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -54,6 +56,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transport: newTransport(cfg.Authorizer.ClientTLS)}
+	g.encSlash = cfg.AllowEncodedSlashes == nil || *cfg.AllowEncodedSlashes
 	g.scheme = "http"
 	if cfg.TLS != nil {
 		g.scheme = "https"
@@ -63,8 +66,10 @@ func New(cfg Config) (*Gateway, error) {
 	g.timeouts = TimeoutsConfig{
 		ReadHeader: orDefault(t.ReadHeader, defaultReadHeaderTimeout),
 		Read:       orDefault(t.Read, defaultReadTimeout),
-		Write:      orDefault(t.Write, defaultWriteTimeout),
-		Idle:       orDefault(t.Idle, defaultIdleTimeout),
+		// By default the client has the response written within 60 s, or
+		// 30 s more than the longest integration timeout (when raised).
+		Write: orDefault(t.Write, max(defaultWriteTimeout, longestIntegrationTimeout(cfg.Resources)+30*time.Second)),
+		Idle:  orDefault(t.Idle, defaultIdleTimeout),
 	}
 	// The integration timeout, given per request, bounds the exchange
 	// with the backend; timeouts.read the client's body.
@@ -164,6 +169,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		Logger:            g.log,
 	}
 	g.hosts.addListener(ln.Addr()) // before serving: read without a lock
+	if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		g.port = port
+	}
 	done := make(chan struct{})
 	g.srv, g.ln, g.done = srv, ln, done
 	go func() {

@@ -201,12 +201,7 @@ func validateTimeouts(t TimeoutsConfig, resources []Resource) []error {
 			errs = append(errs, fmt.Errorf("timeouts.%s: must be >= 0 (0 = default)", f.name))
 		}
 	}
-	longest := time.Duration(0)
-	for _, r := range resources {
-		for _, m := range r.Methods {
-			longest = max(longest, orDefault(m.Integration.Timeout, DefaultIntegrationTimeout))
-		}
-	}
+	longest := longestIntegrationTimeout(resources)
 	if t.Write > 0 && t.Write <= longest {
 		errs = append(errs, fmt.Errorf("timeouts.write: must exceed the longest integration timeout (%s), got %s", longest, t.Write))
 	}
@@ -264,4 +259,16 @@ func matchMapping(ms []basePathMapping, segs []segment) (*basePathMapping, []seg
 		}
 	}
 	return nil, nil
+}
+
+// longestIntegrationTimeout is the longest timeout of the methods'
+// integrations (0 without methods).
+func longestIntegrationTimeout(resources []Resource) time.Duration {
+	longest := time.Duration(0)
+	for _, r := range resources {
+		for _, m := range r.Methods {
+			longest = max(longest, orDefault(m.Integration.Timeout, DefaultIntegrationTimeout))
+		}
+	}
+	return longest
 }

@@ -88,7 +88,7 @@ func BenchmarkHeaders(b *testing.B) {
 		if err := res.ReadResponse(bres, 64<<10); err != nil {
 			b.Fatal(err)
 		}
-		writeResponseHead(bw, &res, h1.Plan(&req, &res, true))
+		writeResponseHead(bw, &res, h1.Plan(&req, &res, true), "Server: nginx\r\n")
 		bw.Reset(io.Discard)
 	}
 }

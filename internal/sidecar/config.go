@@ -60,6 +60,12 @@ type Config struct {
 	ProxyProtocol bool
 	// ProxyHeaderTimeout bounds the wait for that header (default 5s).
 	ProxyHeaderTimeout time.Duration
+
+	// ServerHeader is the Server field of every answer, as nginx sends its
+	// own ("nginx" with server_tokens off); the app's Server is hidden, as
+	// nginx's proxy_hide_header does by default. "" sends none. (`portway
+	// sidecar` defaults to "nginx".)
+	ServerHeader string
 }
 
 // Validate checks the config; errors name the offending field.
@@ -78,6 +84,12 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("upstream: must be an http://host:port URL, got %q", c.Upstream))
 	} else if u.RawQuery != "" || u.Fragment != "" {
 		errs = append(errs, errors.New("upstream: must not have a query or fragment"))
+	}
+	for _, c := range []byte(c.ServerHeader) {
+		if c < ' ' || c == 0x7f {
+			errs = append(errs, errors.New("serverHeader: must not contain control characters (CR, LF, …)"))
+			break
+		}
 	}
 	for _, f := range []struct {
 		name string

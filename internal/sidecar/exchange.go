@@ -64,7 +64,7 @@ func (h appHop) WriteRequestHead(w *bufio.Writer, cc *h1.ServerConn) {
 }
 
 func (h appHop) WriteResponseHead(w *bufio.Writer, cc *h1.ServerConn, f h1.Framing) {
-	writeResponseHead(w, &cc.Res, f)
+	writeResponseHead(w, &cc.Res, f, h.s.serverLine)
 }
 
 // Fail answers a request that could not be forwarded, nginx-style: 502

@@ -101,10 +101,11 @@ func originForm(target []byte) (path, authority []byte) {
 }
 
 // writeResponseHead writes the app's response head for the client: its
-// status and fields, hop-by-hop ones dropped and CORS replaced, with the
-// framing the sidecar will send the body in (chunked, else the app's
-// length, else none: the connection's end frames it).
-func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing) {
+// status and fields, hop-by-hop ones dropped, CORS replaced and Server
+// replaced by serverLine (nginx hides the upstream's Server and sends its
+// own), with the framing the sidecar will send the body in (chunked, else
+// the app's length, else none: the connection's end frames it).
+func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing, serverLine string) {
 	w.WriteString("HTTP/1.1 ")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(res.Status), 10))
 	w.WriteByte(' ')
@@ -116,7 +117,7 @@ func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing) {
 	w.WriteString("\r\n")
 	sawDate := false
 	for _, f := range res.Fields {
-		if h1.HopByHop(f.Name) || res.Listed(f.Name) || isCORS(f.Name) {
+		if h1.HopByHop(f.Name) || res.Listed(f.Name) || isCORS(f.Name) || h1.Fold(f.Name, "server") {
 			continue
 		}
 		if !sawDate && h1.Fold(f.Name, "date") {
@@ -129,6 +130,7 @@ func writeResponseHead(w *bufio.Writer, res *h1.Head, f h1.Framing) {
 		w.WriteString(h1.Date(time.Now()))
 		w.WriteString("\r\n")
 	}
+	w.WriteString(serverLine)
 	w.Write(corsLines)
 	h1.WriteResponseFraming(w, res, f)
 }
@@ -164,6 +166,7 @@ func (s *Sidecar) writeError(cc *h1.ServerConn, code int, closing bool) {
 	w := cc.W
 	_ = cc.Conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	w.WriteString("HTTP/1.1 " + title + "\r\nDate: " + h1.Date(time.Now()) + "\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	w.WriteString(s.serverLine)
 	w.Write(corsLines)
 	if closing {
 		w.WriteString("Connection: close\r\n")

@@ -35,6 +35,9 @@ type Sidecar struct {
 	pool *h1.Pool
 	fw   h1.Forwarder
 	srv  *h1.Server
+	// serverLine is the Server field as written ("Server: nginx\r\n"), or
+	// "" for none.
+	serverLine string
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -61,6 +64,9 @@ func New(cfg Config) (*Sidecar, error) {
 		// request, start answering and send its answer within
 		// UpstreamTimeout each; client_body_timeout for the client's body.
 		fw: h1.Forwarder{MaxBodyBytes: cfg.MaxBodyBytes, MaxResponseHead: cfg.MaxHeaderBytes, BodyTimeout: cfg.ReadTimeout, UpstreamTimeout: cfg.UpstreamTimeout},
+	}
+	if cfg.ServerHeader != "" {
+		s.serverLine = "Server: " + cfg.ServerHeader + "\r\n"
 	}
 	s.srv = &h1.Server{
 		Handle:            s.exchange,

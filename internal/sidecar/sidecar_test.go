@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -402,5 +403,44 @@ func TestKeepAliveAfterBodyPastUpstreamTimeout(t *testing.T) {
 	}
 	if n := up.conns.Load(); n != 1 {
 		t.Errorf("upstream saw %d connections, want 1 (reused)", n)
+	}
+}
+
+// TestServerHeader: like nginx, the sidecar answers with its own Server
+// field (the app's is hidden, as proxy_hide_header does by default), on
+// relayed answers and its own error pages alike; "" sends none. Behind the
+// gateway it comes back as x-amzn-Remapped-Server.
+func TestServerHeader(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "app/1.0")
+		_, _ = io.WriteString(w, "ok")
+	})
+	for _, tt := range []struct{ configured, want string }{{"nginx", "nginx"}, {"", ""}} {
+		s := startSidecar(t, Config{Upstream: up.URL, ServerHeader: tt.configured})
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/x", nil)
+		resp, _ := do(t, req)
+		if got := strings.Join(resp.Header.Values("Server"), ","); got != tt.want {
+			t.Errorf("ServerHeader %q: relayed answer has Server %q, want %q", tt.configured, got, tt.want)
+		}
+		// An error page: a body over the limit is announced.
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
+		resp, err = http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+		if got := strings.Join(resp.Header.Values("Server"), ","); got != tt.want {
+			t.Errorf("ServerHeader %q: error page has Server %q, want %q", tt.configured, got, tt.want)
+		}
+	}
+	if err := (Config{Listen: "127.0.0.1:0", Upstream: up.URL, ServerHeader: "nginx\r\nX-Evil: 1"}).Validate(); err == nil || !strings.Contains(err.Error(), "serverHeader") {
+		t.Errorf("a Server value with CR LF: %v", err)
 	}
 }

@@ -113,9 +113,14 @@ type GatewayConfig struct {
 	// (UNAUTHORIZED, THROTTLED, DEFAULT_4XX, …) on top of Responses:
 	// statusCode, headers and a body template with $context variables.
 	ResponseOverrides map[string]gateway.ResponseTemplate `yaml:"responseOverrides,omitempty"`
+	// ForwardedHeaders sends the backend X-Forwarded-Host and/or
+	// X-Forwarded-Prefix, which API Gateway does not send (off unless set;
+	// the built-in stack's apps build their URLs from them).
+	ForwardedHeaders gateway.ForwardedHeaders `yaml:"forwardedHeaders,omitempty"`
 	// AllowEncodedSlashes lets %2F through in paths (still encoded when
-	// forwarded), for APIs whose identifiers may contain slashes.
-	AllowEncodedSlashes bool             `yaml:"allowEncodedSlashes"`
+	// forwarded), as AWS does, for APIs whose identifiers may contain
+	// slashes; unset means true, false refuses such paths (400).
+	AllowEncodedSlashes *bool            `yaml:"allowEncodedSlashes,omitempty"`
 	Resources           []ResourceConfig `yaml:"resources"`
 	// Stages beyond the first (Stage, StageVariables), each with its own
 	// variables and optional throttle.
@@ -131,6 +136,10 @@ type GatewayConfig struct {
 	Throttle gateway.ThrottleConfig `yaml:"throttle,omitempty"`
 	// Timeouts bound client connections; zero values are the defaults.
 	Timeouts gateway.TimeoutsConfig `yaml:"timeouts,omitempty"`
+	// MaxIntegrationTimeout raises the integrations' timeout limit above
+	// 29 s (AWS: Regional and private REST APIs, up to the account's
+	// quota); 0 keeps 29 s.
+	MaxIntegrationTimeout time.Duration `yaml:"maxIntegrationTimeout,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.

@@ -67,18 +67,20 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 		res = append(res, gr)
 	}
 	gc := gateway.Config{
-		Listen:              c.Gateway.Listen,
-		Stage:               c.Gateway.Stage,
-		StageVariables:      c.Gateway.StageVariables,
-		Resources:           res,
-		Authorizer:          gateway.AuthorizerConfig{Issuer: issuer, JWKSURL: jwksURL},
-		AllowEncodedSlashes: c.Gateway.AllowEncodedSlashes,
-		Stages:              c.Gateway.Stages,
-		Domains:             c.Gateway.Domains,
-		Hosts:               c.Gateway.Hosts,
-		Throttle:            c.Gateway.Throttle,
-		Timeouts:            c.Gateway.Timeouts,
-		Logger:              log,
+		Listen:                c.Gateway.Listen,
+		Stage:                 c.Gateway.Stage,
+		StageVariables:        c.Gateway.StageVariables,
+		Resources:             res,
+		Authorizer:            gateway.AuthorizerConfig{Issuer: issuer, JWKSURL: jwksURL},
+		AllowEncodedSlashes:   c.Gateway.AllowEncodedSlashes,
+		ForwardedHeaders:      c.Gateway.ForwardedHeaders,
+		MaxIntegrationTimeout: c.Gateway.MaxIntegrationTimeout,
+		Stages:                c.Gateway.Stages,
+		Domains:               c.Gateway.Domains,
+		Hosts:                 c.Gateway.Hosts,
+		Throttle:              c.Gateway.Throttle,
+		Timeouts:              c.Gateway.Timeouts,
+		Logger:                log,
 	}
 	gc.Responses = map[string]gateway.ResponseTemplate{}
 	if c.Gateway.Responses == "storage" {

@@ -49,8 +49,14 @@ func Default() Config {
 				Name:     "api.localhost",
 				Mappings: []gateway.BasePathMapping{{BasePath: "storage/v1", Stage: "v1"}},
 			}},
-			Responses:           "storage",
-			AllowEncodedSlashes: true, // bag identifiers may contain slashes
+			Responses: "storage",
+			// The storage apps build their public URLs (Location) from
+			// X-Forwarded-Host and -Prefix, which API Gateway does not send
+			// (the real service uses a configured base URL, app_base_url):
+			// the built-in stack has the gateway send them, so that every
+			// host it serves gets Locations naming itself.
+			ForwardedHeaders:    gateway.ForwardedHeaders{Host: true, Prefix: true},
+			AllowEncodedSlashes: new(true), // bag identifiers may contain slashes (AWS's default too)
 			Resources: []ResourceConfig{
 				apiResource("/bags", "bags", bagsScope),
 				apiResource("/bags/{proxy+}", "bags", bagsScope),

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,93 @@ func TestServiceCircuitBreakerYAML(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "field enabled not found") {
 		t.Errorf("misspelt field: %v", err)
+	}
+}
+
+func TestNoScopeCognitoMethodWarns(t *testing.T) {
+	// The built-in stack: every authorized method has scopes, or the
+	// default client's access tokens would get 401 (AWS takes ID tokens
+	// only on a COGNITO_USER_POOLS method without scopes).
+	def := Default()
+	for i, r := range def.Gateway.Resources {
+		for j, m := range r.Methods {
+			if m.Authorization == "COGNITO_USER_POOLS" && len(m.Scopes) == 0 {
+				t.Errorf("built-in gateway.resources[%d].methods[%d] (%s) has no scopes", i, j, r.Path)
+			}
+		}
+	}
+	if w := def.Warnings(); len(w) != 0 {
+		t.Errorf("built-in stack warns: %q", w)
+	}
+
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		delete(yamlItem(m, "gateway", "resources", 2, "methods", 0), "scopes")
+	})
+	if err != nil {
+		t.Fatalf("a method without scopes is valid (a warning, not an error): %v", err)
+	}
+	want := "gateway.resources[2].methods[0]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401"
+	if w := cfg.Warnings(); len(w) != 1 || w[0] != want {
+		t.Fatalf("Warnings() = %q, want [%q]", w, want)
+	}
+	var buf strings.Builder
+	cfg.LogWarnings(slog.New(slog.NewTextHandler(&buf, nil)))
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "gateway.resources[2].methods[0]") {
+		t.Fatalf("LogWarnings wrote %q", buf.String())
+	}
+}
+
+func TestGatewayForwardedHeadersYAML(t *testing.T) {
+	// The built-in storage apps build their Location headers from
+	// X-Forwarded-Host and -Prefix, which AWS does not send: the built-in
+	// stack turns them on; a stack file without the field leaves them off.
+	if fh := Default().GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; !fh.Host || !fh.Prefix {
+		t.Fatalf("built-in stack: forwardedHeaders %+v, want host and prefix on", fh)
+	}
+	cfg, err := parseEdited(t, func(m map[string]any) { delete(yamlItem(m, "gateway"), "forwardedHeaders") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh := cfg.GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; fh.Host || fh.Prefix {
+		t.Fatalf("without the field: %+v, want both off", fh)
+	}
+	cfg, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "gateway")["forwardedHeaders"] = map[string]any{"host": true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh := cfg.GatewayComponent("http://i", "http://j", nil).ForwardedHeaders; !fh.Host || fh.Prefix {
+		t.Fatalf("host only: %+v", fh)
+	}
+	_, err = parseEdited(t, func(m map[string]any) {
+		yamlItem(m, "gateway")["forwardedHeaders"] = map[string]any{"proto": true}
+	})
+	if err == nil || !strings.Contains(err.Error(), "proto") {
+		t.Fatalf("unknown forwardedHeaders field: %v", err)
+	}
+}
+
+func TestGatewayMaxIntegrationTimeoutYAML(t *testing.T) {
+	setTimeout := func(m map[string]any, d string) {
+		yamlItem(m, "gateway", "resources", 0, "methods", 0, "integration")["timeout"] = d
+	}
+	_, err := parseEdited(t, func(m map[string]any) { setTimeout(m, "45s") })
+	if err == nil || !strings.Contains(err.Error(), "gateway.resources[0].methods[0].integration.timeout: must be between 50ms and 29s, got 45s") {
+		t.Fatalf("45s without a raised limit: %v", err)
+	}
+	cfg, err := parseEdited(t, func(m map[string]any) {
+		setTimeout(m, "45s")
+		yamlItem(m, "gateway")["maxIntegrationTimeout"] = "1m"
+	})
+	if err != nil {
+		t.Fatalf("45s under maxIntegrationTimeout 1m: %v", err)
+	}
+	if gc := cfg.GatewayComponent("http://i", "http://j", nil); gc.MaxIntegrationTimeout != time.Minute {
+		t.Fatalf("maxIntegrationTimeout %s", gc.MaxIntegrationTimeout)
+	}
+	_, err = parseEdited(t, func(m map[string]any) { yamlItem(m, "gateway")["maxIntegrationTimeout"] = "5s" })
+	if err == nil || !strings.Contains(err.Error(), "gateway.maxIntegrationTimeout: must be between 29s") {
+		t.Fatalf("maxIntegrationTimeout 5s: %v", err)
 	}
 }

@@ -92,6 +92,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.LogWarnings(log)
 	abs, err := filepath.Abs(opts.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)

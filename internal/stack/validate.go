@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/portway/portway/internal/egress"
+	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/lazyre"
 )
 
@@ -218,3 +220,27 @@ type noRegistrar struct{}
 
 func (noRegistrar) Register(context.Context, string, string, int) error   { return nil }
 func (noRegistrar) Deregister(context.Context, string, string, int) error { return nil }
+
+// Warnings lists what is valid but probably not meant, each line naming
+// the YAML path of its field. A COGNITO_USER_POOLS method without scopes
+// is one: AWS's authorizer then takes ID tokens only, so the access tokens
+// of client credentials (all portway issues) get 401 (API Gateway API
+// Reference, Method.authorizationScopes).
+func (c Config) Warnings() []string {
+	var out []string
+	for i, r := range c.Gateway.Resources {
+		for j, m := range r.Methods {
+			if m.Authorization == gateway.AuthCognito && len(m.Scopes) == 0 {
+				out = append(out, fmt.Sprintf("gateway.resources[%d].methods[%d]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401", i, j))
+			}
+		}
+	}
+	return out
+}
+
+// LogWarnings logs each of Warnings as a warning.
+func (c Config) LogWarnings(log *slog.Logger) {
+	for _, w := range c.Warnings() {
+		log.Warn("config: " + w)
+	}
+}
