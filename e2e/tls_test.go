@@ -20,6 +20,7 @@ import (
 	"github.com/portway/portway/internal/pki"
 	"github.com/portway/portway/internal/stack"
 	"github.com/portway/portway/internal/storage/bagtest"
+	"github.com/portway/portway/internal/testutil"
 )
 
 // caClient is an HTTP client that trusts only the CA in caFile: no
@@ -67,6 +68,10 @@ func TestUpTLS(t *testing.T) {
 	caFile := filepath.Join(stateDir, "tls", pki.CACertFile)
 	if ep.CAFile != caFile {
 		t.Errorf("endpoints.json ca_file = %q, want %q", ep.CAFile, caFile)
+	}
+	testutil.WaitFor(t, 30*time.Second, "the ready summary", func() bool { return strings.Contains(up.stdout.String(), "Ctrl-C") })
+	if !strings.Contains(up.stdout.String(), "curl --cacert "+caFile+" ") {
+		t.Errorf("the summary's curl line does not trust the CA:\n%s", up.stdout)
 	}
 	if fi, err := os.Stat(filepath.Join(stateDir, "tls", pki.CAKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("CA key: %v, mode %v", err, fi)

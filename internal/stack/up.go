@@ -343,8 +343,13 @@ func (s *Stack) Summary(w io.Writer) {
 	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
 		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
 		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
-	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  curl -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
-		shellQuote(s.opts.StateDir), e.APIURL)
+	curl := "curl"
+	if e.CAFile != "" {
+		// The local CA: `portway ca` tells how other clients trust it.
+		curl = "curl --cacert " + shellQuote(e.CAFile)
+	}
+	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
+		shellQuote(s.opts.StateDir), curl, e.APIURL)
 }
 
 func (s *Stack) healthyTargets() int {
