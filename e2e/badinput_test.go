@@ -14,7 +14,7 @@ func TestUpRejectsBadConfig(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown field", "gateway:\n  listn: 127.0.0.1:0\n", `field listn not found`},
+		{"unknown field", "gateway:\n  listn: 127.0.0.1:0\n", `gateway.listn: unknown field; did you mean listen?`},
 		{"invalid field", "", "nlb.targetGroups[0].healthCheck.healthyThreshold"},
 	}
 	for _, tc := range cases {

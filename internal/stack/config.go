@@ -314,6 +314,13 @@ func Load(path string) (Config, error) {
 
 // Parse decodes a stack config from YAML, strictly, and validates it.
 func Parse(data []byte) (Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Config{}, err
+	}
+	if err := checkShape(&doc); err != nil {
+		return Config{}, err
+	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

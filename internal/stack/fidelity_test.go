@@ -92,7 +92,7 @@ func TestServiceCircuitBreakerYAML(t *testing.T) {
 	_, err = parseEdited(t, func(m map[string]any) {
 		yamlItem(m, "services", 0)["deploymentCircuitBreaker"] = map[string]any{"enabled": true}
 	})
-	if err == nil || !strings.Contains(err.Error(), "field enabled not found") {
+	if want := "services[0].deploymentCircuitBreaker.enabled: unknown field; did you mean enable?"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("misspelt field: %v", err)
 	}
 }
