@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portway/portway/internal/atomicfile"
 	"github.com/portway/portway/internal/auth"
 	"github.com/portway/portway/internal/stack"
 )
@@ -256,23 +257,7 @@ func writeCredentials(stateDir string, c stack.Credentials) error {
 		return err
 	}
 	path := filepath.Join(stateDir, stack.CredentialsFile)
-	tmp, err := os.CreateTemp(stateDir, "."+stack.CredentialsFile+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(data, '\n'), 0o600)
 }
 
 func writeJSONLine(w io.Writer, v any) error {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/portway/portway/internal/atomicfile"
 )
 
 const (
@@ -24,58 +26,6 @@ func ensureAuthDir(stateDir string) (string, error) {
 		return "", fmt.Errorf("chmod %s: %w", dir, err)
 	}
 	return dir, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, so readers see the old or the new content, never
-// a partial file.
-// A non-zero mtime is set on the file before the rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode, mtime time.Time) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if !mtime.IsZero() {
-		if err = os.Chtimes(tmp, mtime, mtime); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename durable; errors are ignored because some platforms
-// and file systems cannot fsync directories.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }
 
 // tightenMode makes sure a secret file is not readable by group or others.
@@ -116,7 +66,7 @@ func writeFileVersioned(path string, data []byte) (os.FileInfo, error) {
 	if prev, err := os.Stat(path); err == nil && !mtime.After(prev.ModTime()) {
 		mtime = prev.ModTime().Add(time.Microsecond)
 	}
-	if err := writeFileAtomic(path, data, fileMode, mtime); err != nil {
+	if err := atomicfile.WriteWith(path, data, fileMode, atomicfile.Options{ModTime: mtime}); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(path)

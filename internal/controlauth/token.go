@@ -12,8 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/portway/portway/internal/atomicfile"
 )
 
 // TokenFile is the token's file name in the state dir.
@@ -50,26 +51,7 @@ func createToken(path string) error {
 	if _, err := rand.Read(b); err != nil {
 		return fmt.Errorf("control token: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("control token: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	// CreateTemp makes the file 0600 already; Chmod says so explicitly.
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("control token %s: %w", path, err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := atomicfile.Create(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("control token: %w", err)
 	}
 	return nil

@@ -116,18 +116,7 @@ func TestIntegrationRetryOnlyIdempotent(t *testing.T) {
 				}
 				return okAnswer, false
 			})
-			g := startGateway(t, Config{Resources: []Resource{anyResource("/{proxy+}", "http://"+backend.addr+"/{proxy}", 0)}})
-			c, err := net.Dial("tcp", hostOf(g.URL()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(c)
-			host := "Host: " + hostOf(g.URL()) + "\r\n"
-			if res, body := exchangeOn(t, c, br, "GET /v1/warm HTTP/1.1\r\n"+host+"\r\n", http.MethodGet); res.StatusCode != http.StatusOK {
-				t.Fatalf("warm-up: %d %s", res.StatusCode, body)
-			}
+			c, br, host := warmedUp(t, backend)
 			res, body := exchangeOn(t, c, br, tc.method+" /v1/again HTTP/1.1\r\n"+host+"Content-Length: 0\r\n\r\n", tc.method)
 			if res.StatusCode != tc.status {
 				t.Fatalf("got %d %s, want %d", res.StatusCode, body, tc.status)
@@ -139,6 +128,27 @@ func TestIntegrationRetryOnlyIdempotent(t *testing.T) {
 	}
 }
 
+// warmedUp starts a gateway in front of backend and opens a client
+// connection whose first request (GET /warm) left a kept-alive connection
+// to the backend in the gateway's pool. It returns the connection, its
+// reader and the Host field line to send.
+func warmedUp(t *testing.T, backend *scriptedBackend) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	g := startGateway(t, Config{Resources: []Resource{anyResource("/{proxy+}", "http://"+backend.addr+"/{proxy}", 0)}})
+	c, err := net.Dial("tcp", hostOf(g.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	host := "Host: " + hostOf(g.URL()) + "\r\n"
+	if res, body := exchangeOn(t, c, br, "GET /v1/warm HTTP/1.1\r\n"+host+"\r\n", http.MethodGet); res.StatusCode != http.StatusOK {
+		t.Fatalf("warm-up: %d %s", res.StatusCode, body)
+	}
+	return c, br, host
+}
+
 // TestIntegrationNoRetryAfterMalformedHead: a backend that answered with a
 // malformed head got the request; it is not sent again, not even a GET.
 func TestIntegrationNoRetryAfterMalformedHead(t *testing.T) {
@@ -148,18 +158,7 @@ func TestIntegrationNoRetryAfterMalformedHead(t *testing.T) {
 		}
 		return okAnswer, false
 	})
-	g := startGateway(t, Config{Resources: []Resource{anyResource("/{proxy+}", "http://"+backend.addr+"/{proxy}", 0)}})
-	c, err := net.Dial("tcp", hostOf(g.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	host := "Host: " + hostOf(g.URL()) + "\r\n"
-	if res, body := exchangeOn(t, c, br, "GET /v1/warm HTTP/1.1\r\n"+host+"\r\n", http.MethodGet); res.StatusCode != http.StatusOK {
-		t.Fatalf("warm-up: %d %s", res.StatusCode, body)
-	}
+	c, br, host := warmedUp(t, backend)
 	if res, body := exchangeOn(t, c, br, "GET /v1/bad HTTP/1.1\r\n"+host+"\r\n", http.MethodGet); res.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("got %d %s, want 500", res.StatusCode, body)
 	}

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/atomicfile"
 )
 
 // File names inside a CA directory (<state>/tls/).
@@ -130,10 +132,10 @@ func (ca *CA) create() error {
 		return fmt.Errorf("local CA: %w", err)
 	}
 	// The key first: a certificate without its key would be unusable.
-	if err := writeFileAtomic(filepath.Join(ca.dir, CAKeyFile), pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(ca.dir, CAKeyFile), pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
 		return fmt.Errorf("local CA: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(ca.dir, CACertFile), pemBlock("CERTIFICATE", der), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(ca.dir, CACertFile), pemBlock("CERTIFICATE", der), 0o644); err != nil {
 		return fmt.Errorf("local CA: %w", err)
 	}
 	ca.cert, _ = x509.ParseCertificate(der)
@@ -208,28 +210,6 @@ func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
-// writeFileAtomic writes data to a temporary file with mode perm, then
-// renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 // WriteFiles writes c's certificate chain and private key as PEM files,
 // the key with mode 0600: for hosts that serve with files of their own.
 func WriteFiles(c *tls.Certificate, f Files) error {
@@ -241,11 +221,8 @@ func WriteFiles(c *tls.Certificate, f Files) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.KeyFile, err)
 	}
-	if err := writeFileAtomic(f.KeyFile, pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", f.KeyFile, err)
+	if err := atomicfile.Write(f.KeyFile, pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
+		return err
 	}
-	if err := writeFileAtomic(f.CertFile, chain, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", f.CertFile, err)
-	}
-	return nil
+	return atomicfile.Write(f.CertFile, chain, 0o644)
 }
