@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"github.com/portway/portway/internal/taskmeta"
 	"github.com/portway/portway/internal/testutil"
 	"os"
 	"path/filepath"
@@ -126,6 +127,13 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 		rollbackID = st.Deployments[0].ID
 		return rollbackID != badID
 	})
+	// The bad task definition was revision 2; the rollback goes back to 1.
+	if d, _ := deploymentByID(st, badID); d.TaskDefinition != taskmeta.TaskDefinitionARN("svc", 2) {
+		t.Errorf("bad deployment's task definition %q, want revision 2", d.TaskDefinition)
+	}
+	if got := st.Deployments[0].TaskDefinition; got != taskmeta.TaskDefinitionARN("svc", 1) {
+		t.Errorf("rollback deployment's task definition %q, want revision 1", got)
+	}
 	p := st.Deployments[0]
 	if p.Status != DeploymentPrimary || p.ID == firstID || p.RolloutState != RolloutInProgress ||
 		p.RolloutStateReason != "ECS deployment circuit breaker: rolling back to deploymentId "+firstID+"." {

@@ -162,6 +162,7 @@ type fakeRuntime struct {
 	pid    int
 	procs  []*fakeProc
 	events []string // "TASK CONTAINER:started", "TASK CONTAINER:<signal>"
+	specs  []ContainerSpec
 }
 
 type fakeProc struct {
@@ -214,6 +215,7 @@ func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 	p.pid = 1_000_000 + r.pid // not a real process
 	r.procs = append(r.procs, p)
 	r.events = append(r.events, spec.TaskID+" "+spec.Name+":started")
+	r.specs = append(r.specs, spec)
 	if v := envValue(spec.Env, "FAKE_EXIT"); v != "" {
 		code, _ := strconv.Atoi(v)
 		p.exitLocked(code)
@@ -223,6 +225,20 @@ func (r *fakeRuntime) Start(spec ContainerSpec) (Process, error) {
 		}
 	}
 	return p, nil
+}
+
+// spec returns the spec the task's container was started with.
+func (r *fakeRuntime) spec(t *testing.T, task, name string) ContainerSpec {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.specs {
+		if s.TaskID == task && s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("container %s of task %s never started", name, task)
+	return ContainerSpec{}
 }
 
 // eventList returns the task's container events, "CONTAINER:EVENT".

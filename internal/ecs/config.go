@@ -109,6 +109,15 @@ type Config struct {
 	// exists, such as the addresses its owner has bound since; it is not
 	// part of any task definition.
 	ExtraEnv func() []string
+	// BaseEnv is the environment every container starts from, before its
+	// definition's variables (nil: HostBaseEnv(), PATH, HOME and TMPDIR of
+	// portway's own environment). Nothing else of portway's environment
+	// reaches a container.
+	BaseEnv []string
+	// MetadataListen is the loopback host:port of the task metadata
+	// endpoint (ECS_CONTAINER_METADATA_URI_V4) for host-process
+	// containers (default 127.0.0.1:0).
+	MetadataListen string
 }
 
 // ServiceConfig is an ECS service with its (single) task definition.
@@ -190,7 +199,7 @@ type ContainerConfig struct {
 	// Command is the argument list for the executable; "${TASK_IP}" and
 	// "${TASK_ID}" are replaced (also in Env).
 	Command   []string
-	Env       []string // KEY=VALUE, appended to portway's environment
+	Env       []string // KEY=VALUE (see taskEnv for the rest of the environment)
 	Essential bool
 
 	// Secrets are environment variables read from files when the

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/taskmeta"
 )
 
 // Deployment statuses and rollout states, as in ECS DescribeServices.
@@ -43,6 +45,7 @@ type service struct {
 	// until the rollback completes, as ECS).
 	lastCompleted *deployment
 	events        []ServiceEvent // oldest first, at most maxServiceEvents
+	revisions     int            // the latest task definition revision
 }
 
 // maxServiceEvents is how many events a service keeps (ECS
@@ -57,7 +60,11 @@ type deployment struct {
 	// cfg and spec are the service's configuration (as sv.cfg and sv.spec)
 	// when the deployment started: a rollback restores their task
 	// definition.
-	cfg, spec   ServiceConfig
+	cfg, spec ServiceConfig
+	// revision is the task definition's revision (the service's name is
+	// its family): 1 at first, one more for each changed task definition;
+	// a forced deployment keeps it, a rollback restores the old one.
+	revision    int
 	rollout     string // RolloutInProgress, RolloutCompleted or RolloutFailed
 	reason      string // rolloutStateReason
 	failedTasks int    // failed in a row; reset when a task reaches RUNNING
@@ -70,7 +77,7 @@ func newDeployment(now time.Time, cfg, spec ServiceConfig) *deployment {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
 	n := binary.BigEndian.Uint64(b[:])%(8e18) + 1e18
 	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec,
-		rollout: RolloutInProgress}
+		revision: 1, rollout: RolloutInProgress}
 	d.reason = fmt.Sprintf("ECS deployment %s in progress.", d.id)
 	return d
 }
@@ -80,7 +87,7 @@ func newService(cfg ServiceConfig, now time.Time) *service {
 	spec.Containers = cloneContainers(spec.Containers)
 	cfg = spec
 	cfg.Containers = cloneContainers(spec.Containers) // Start resolves executables in place
-	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
+	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1), revisions: 1,
 		deployments: []*deployment{newDeployment(now, cfg, spec)}}
 }
 
@@ -181,6 +188,7 @@ func (s *Supervisor) taskFailedLocked(t *task) {
 	sv.cfg = withTaskDefinition(sv.cfg, to.cfg)
 	sv.spec = withTaskDefinition(sv.spec, to.spec)
 	nd := s.newDeploymentLocked(sv)
+	nd.revision = to.revision
 	nd.reason = fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", to.id)
 	sv.lastCompleted = nil
 	s.log.Info("deployment started", "service", sv.name, "deployment", nd.id, "reason", "rollback to "+to.id)
@@ -355,7 +363,8 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		createdAt:     s.now(),
 	}
 	for _, cc := range sv.cfg.Containers {
-		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{})})
+		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{}),
+			token: taskmeta.NewToken()})
 	}
 	s.tasks[t.id] = t
 	s.eventLocked(sv, "(service %s) has started 1 tasks: (task %s).", sv.name, t.id)
@@ -417,11 +426,14 @@ type ServiceStatus struct {
 
 // DeploymentStatus is one deployment of a ServiceStatus, primary first.
 type DeploymentStatus struct {
-	ID           string `json:"id"`
-	Status       string `json:"status"` // PRIMARY or ACTIVE
-	DesiredCount int    `json:"desiredCount"`
-	RunningCount int    `json:"runningCount"`
-	PendingCount int    `json:"pendingCount"`
+	ID     string `json:"id"`
+	Status string `json:"status"` // PRIMARY or ACTIVE
+	// TaskDefinition is the ARN of the deployment's task definition:
+	// family (the service's name) and revision.
+	TaskDefinition string `json:"taskDefinition"`
+	DesiredCount   int    `json:"desiredCount"`
+	RunningCount   int    `json:"runningCount"`
+	PendingCount   int    `json:"pendingCount"`
 	// FailedTasks counts the deployment's tasks that failed in a row (ECS
 	// failedTasks); a task reaching RUNNING resets it.
 	FailedTasks  int    `json:"failedTasks"`
@@ -504,7 +516,8 @@ func (s *Supervisor) Services() []ServiceStatus {
 		for i, d := range sv.deployments {
 			j := len(sv.deployments) - 1 - i // primary first
 			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt,
-				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
+				TaskDefinition: taskmeta.TaskDefinitionARN(sv.name, d.revision),
+				FailedTasks:    d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
 		}
 		st.Deployments[0].Status = DeploymentPrimary

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portway/portway/internal/taskmeta"
 )
 
 // ErrServiceNotFound is returned for an unknown service name.
@@ -28,6 +30,8 @@ type Supervisor struct {
 	clock       Clock
 	services    []*service
 	probeClient *http.Client
+	meta        *taskmeta.Server
+	baseEnv     []string
 
 	mu       sync.Mutex
 	started  bool
@@ -94,6 +98,16 @@ func New(cfg Config) (*Supervisor, error) {
 	for _, sc := range cfg.Services {
 		s.services = append(s.services, newService(sc, cfg.Now()))
 	}
+	s.baseEnv = cfg.BaseEnv
+	if s.baseEnv == nil {
+		s.baseEnv = HostBaseEnv()
+	}
+	meta, err := taskmeta.New(taskmeta.Config{Listen: cfg.MetadataListen, Source: metadataSource{s},
+		Logger: cfg.Logger.With("component", "taskmeta")})
+	if err != nil {
+		return nil, fmt.Errorf("ecs: metadataListen: %w", err)
+	}
+	s.meta = meta
 	return s, nil
 }
 
@@ -122,6 +136,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {
 		return fmt.Errorf("ecs: stateDir: %w", err)
+	}
+	if err := s.meta.Start(ctx); err != nil {
+		return fmt.Errorf("ecs: task metadata endpoint: %w", err)
 	}
 	s.started = true
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -166,6 +183,9 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	s.wg.Wait()
 	close(done)
 	s.cancel()
+	metaCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = s.meta.Stop(metaCtx) // every task has stopped: nobody reads it any more
 	if forced.Load() {
 		return fmt.Errorf("ecs: stop: %w: draining cut short, remaining containers killed", ctx.Err())
 	}

@@ -51,6 +51,11 @@ type container struct {
 	reason     string
 	health     string // "" without a health check, else UNKNOWN/HEALTHY/UNHEALTHY
 	log        *cappedLog
+	startedAt  time.Time // reported clock; zero until started
+	finishedAt time.Time // reported clock; zero until exited
+
+	// token names the container in its task metadata URI (never changes).
+	token string
 }
 
 func newTaskID() string {
@@ -185,19 +190,12 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 			return err
 		}
 	}
-	env := os.Environ()
-	for _, e := range c.cfg.Env {
-		env = append(env, repl.Replace(e))
-	}
+	in := taskEnvInput{base: s.baseEnv, def: c.cfg.Env, secrets: secrets,
+		taskID: t.id, taskIP: t.ip.String(), name: c.cfg.Name, metaURI: s.meta.URI(c.token)}
 	if s.cfg.ExtraEnv != nil {
-		env = append(env, s.cfg.ExtraEnv()...)
+		in.extra = s.cfg.ExtraEnv()
 	}
-	env = append(env, secrets...)
-	env = append(env,
-		"PORTWAY_TASK_ID="+t.id,
-		"PORTWAY_TASK_IP="+t.ip.String(),
-		"PORTWAY_CONTAINER="+c.cfg.Name,
-	)
+	env := taskEnv(in, repl)
 	proc, err := s.cfg.Runtime.Start(ContainerSpec{
 		TaskID: t.id, Name: c.cfg.Name,
 		Path: path, Args: args, Env: env, Output: logf,
@@ -209,6 +207,7 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 	}
 	s.mu.Lock()
 	c.proc, c.pid, c.log, c.lastStatus = proc, proc.PID(), logf, StatusRunning
+	c.startedAt = s.now()
 	c.exited = make(chan struct{})
 	if c.cfg.HealthCheck != nil {
 		c.health = HealthUnknown
@@ -232,6 +231,7 @@ func (s *Supervisor) waitContainer(t *task, c *container) {
 	s.mu.Lock()
 	c.exitCode = &code
 	c.lastStatus = StatusStopped
+	c.finishedAt = s.now()
 	if err != nil {
 		c.reason = err.Error()
 	}

@@ -87,6 +87,8 @@ func (s *Supervisor) UpdateService(cfg ServiceConfig) (deploymentID string, err 
 	}
 	if newTaskDef {
 		d := s.newDeploymentLocked(sv)
+		sv.revisions++
+		d.revision = sv.revisions
 		deploymentID = d.id
 		s.log.Info("deployment started", "service", sv.name, "deployment", d.id, "reason", "task definition changed")
 	}
@@ -98,6 +100,7 @@ func (s *Supervisor) UpdateService(cfg ServiceConfig) (deploymentID string, err 
 // of older deployments are replaced by reconcile.
 func (s *Supervisor) newDeploymentLocked(sv *service) *deployment {
 	d := newDeployment(s.now(), sv.cfg, sv.spec)
+	d.revision = sv.primary().revision
 	sv.deployments = append(sv.deployments, d)
 	sv.failures, sv.nextLaunch = 0, time.Time{}
 	return d
