@@ -2,7 +2,8 @@
 // task as a set of child processes ("containers") sharing one loopback IP
 // (awsvpc-style), registers a task with its target group once it answers its
 // readiness probe, keeps each service at its desired count, and drains tasks
-// before stopping them.
+// before stopping them. Each container gets a clean environment (env.go)
+// and its ECS task metadata endpoint (metadata.go, internal/taskmeta).
 package ecs
 
 import (

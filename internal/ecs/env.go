@@ -49,7 +49,9 @@ type taskEnvInput struct {
 	taskID  string
 	taskIP  string
 	name    string // container name
-	metaURI string // the container's metadata endpoint; "" without one
+	// metaURIs are the container's metadata endpoint, version 4 and 3
+	// (see metadataURIs); "" without one.
+	metaURIV4, metaURIV3 string
 }
 
 // taskEnv is a container's full environment, in increasing precedence:
@@ -69,8 +71,11 @@ func taskEnv(in taskEnvInput, repl *strings.Replacer) []string {
 		EnvTaskIP+"="+in.taskIP,
 		EnvContainer+"="+in.name,
 	)
-	if in.metaURI != "" {
-		env = append(env, EnvMetadataURIV4+"="+in.metaURI, EnvMetadataURI+"="+in.metaURI)
+	if in.metaURIV4 != "" {
+		env = append(env, EnvMetadataURIV4+"="+in.metaURIV4)
+	}
+	if in.metaURIV3 != "" {
+		env = append(env, EnvMetadataURI+"="+in.metaURIV3)
 	}
 	return env
 }

@@ -32,6 +32,16 @@ func (m metadataSource) Metadata(token string) (taskmeta.Task, string, bool) {
 	return taskmeta.Task{}, "", false
 }
 
+// metadataURIs are container c's ECS_CONTAINER_METADATA_URI_V4 and
+// ECS_CONTAINER_METADATA_URI (version 3, same documents): on the
+// endpoint's own loopback listener, which a host process reaches. A
+// container in a network namespace of its own needs a listener inside it,
+// handed to s.meta.Serve, and taskmeta.URI(its address, version, c.token).
+func (s *Supervisor) metadataURIs(c *container) (v4, v3 string) {
+	addr := s.meta.Addr()
+	return taskmeta.URI(addr, "v4", c.token), taskmeta.URI(addr, "v3", c.token)
+}
+
 // metadataLocked is the task's metadata document. Call with Supervisor.mu
 // held.
 func (t *task) metadataLocked(subnet string) taskmeta.Task {

@@ -42,7 +42,7 @@ func TestContainerEnvIsClean(t *testing.T) {
 	if v := envValue(env, EnvMetadataURIV4); !strings.HasPrefix(v, "http://127.0.0.1:") || !strings.Contains(v, "/v4/") {
 		t.Errorf("%s=%q, want a loopback v4 URI", EnvMetadataURIV4, v)
 	}
-	if v := envValue(env, EnvMetadataURI); !strings.Contains(v, "/v4/") {
+	if v := envValue(env, EnvMetadataURI); v != strings.Replace(envValue(env, EnvMetadataURIV4), "/v4/", "/v3/", 1) {
 		t.Errorf("%s=%q", EnvMetadataURI, v)
 	}
 }
@@ -52,10 +52,10 @@ func TestTaskEnvPrecedence(t *testing.T) {
 	env := taskEnv(taskEnvInput{
 		base: []string{"PATH=/bin", "HOME=/h"}, def: []string{"PATH=/def", "A=${TASK_ID}", "PORTWAY_TASK_ID=spoof"},
 		extra: []string{"X=1"}, secrets: []string{"S=s"}, taskID: "abc", taskIP: "127.1.1.1", name: "app",
-		metaURI: "http://127.0.0.1:1/v4/t",
+		metaURIV4: "http://127.0.0.1:1/v4/t", metaURIV3: "http://127.0.0.1:1/v3/t",
 	}, repl)
 	for k, want := range map[string]string{"PATH": "/def", "HOME": "/h", "A": "abc", "X": "1", "S": "s",
-		EnvTaskID: "abc", EnvTaskIP: "127.1.1.1", EnvContainer: "app", EnvMetadataURIV4: "http://127.0.0.1:1/v4/t"} {
+		EnvTaskID: "abc", EnvTaskIP: "127.1.1.1", EnvContainer: "app", EnvMetadataURIV4: "http://127.0.0.1:1/v4/t", EnvMetadataURI: "http://127.0.0.1:1/v3/t"} {
 		if got := envValue(env, k); got != want {
 			t.Errorf("%s=%q, want %q", k, got, want)
 		}

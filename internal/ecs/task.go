@@ -191,7 +191,8 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 		}
 	}
 	in := taskEnvInput{base: s.baseEnv, def: c.cfg.Env, secrets: secrets,
-		taskID: t.id, taskIP: t.ip.String(), name: c.cfg.Name, metaURI: s.meta.URI(c.token)}
+		taskID: t.id, taskIP: t.ip.String(), name: c.cfg.Name}
+	in.metaURIV4, in.metaURIV3 = s.metadataURIs(c)
 	if s.cfg.ExtraEnv != nil {
 		in.extra = s.cfg.ExtraEnv()
 	}
