@@ -37,12 +37,13 @@ import (
 
 // LoadBalancer is a network load balancer. Create it with New.
 type LoadBalancer struct {
-	cfg    Config // defaults applied
-	log    *slog.Logger
-	now    func() time.Time
-	dial   dialer
-	arn    string
-	groups map[string]*targetGroup
+	cfg     Config // defaults applied
+	log     *slog.Logger
+	now     func() time.Time
+	dial    dialer
+	arn     string
+	created time.Time
+	groups  map[string]*targetGroup
 	// targetNets are Config.TargetCIDRs, parsed.
 	targetNets []netip.Prefix
 
@@ -96,13 +97,14 @@ func New(cfg Config) (*LoadBalancer, error) {
 	}
 	src, _ := netip.ParseAddr(cfg.Address)
 	lb := &LoadBalancer{
-		cfg:    cfg,
-		log:    log,
-		now:    now,
-		dial:   dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
-		arn:    loadBalancerARN(cfg.Name),
-		groups: map[string]*targetGroup{},
-		conns:  map[flow]struct{}{},
+		cfg:     cfg,
+		log:     log,
+		now:     now,
+		dial:    dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
+		arn:     loadBalancerARN(cfg.Name),
+		created: now(),
+		groups:  map[string]*targetGroup{},
+		conns:   map[flow]struct{}{},
 	}
 	for _, c := range cfg.TargetCIDRs {
 		p, _ := netip.ParsePrefix(c) // validated
