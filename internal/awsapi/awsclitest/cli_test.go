@@ -122,12 +122,16 @@ func TestAWSCLI(t *testing.T) {
 	t.Run("elbv2", func(t *testing.T) {
 		c := c
 		c.t = t
-		var lbs struct{ LoadBalancers []struct{ LoadBalancerName, Type string } }
+		var lbs struct {
+			LoadBalancers []struct{ LoadBalancerName, Type string }
+		}
 		c.must(&lbs, "elbv2", "describe-load-balancers")
 		if len(lbs.LoadBalancers) != 1 || lbs.LoadBalancers[0].LoadBalancerName != "cli-nlb" {
 			t.Errorf("describe-load-balancers: %+v", lbs)
 		}
-		var groups struct{ TargetGroups []struct{ TargetGroupArn, HealthCheckPath string } }
+		var groups struct {
+			TargetGroups []struct{ TargetGroupArn, HealthCheckPath string }
+		}
 		c.must(&groups, "elbv2", "describe-target-groups", "--names", "web")
 		arn := groups.TargetGroups[0].TargetGroupArn
 		var ls struct{ Listeners []struct{ Port int } }
@@ -148,7 +152,9 @@ func TestAWSCLI(t *testing.T) {
 			c.must(&h, "elbv2", "describe-target-health", "--target-group-arn", arn)
 			return len(h.TargetHealthDescriptions) == 1 && h.TargetHealthDescriptions[0].TargetHealth.State == "healthy"
 		})
-		var tg struct{ TargetGroups []struct{ HealthCheckPath string } }
+		var tg struct {
+			TargetGroups []struct{ HealthCheckPath string }
+		}
 		c.must(&tg, "elbv2", "modify-target-group", "--target-group-arn", arn, "--health-check-path", "/live",
 			"--health-check-interval-seconds", "5", "--matcher", "HttpCode=200")
 		if tg.TargetGroups[0].HealthCheckPath != "/live" {
@@ -182,7 +188,9 @@ func TestAWSCLI(t *testing.T) {
 		if id != gw.RestAPIID() {
 			t.Fatalf("get-rest-apis: %+v", apis)
 		}
-		var res struct{ Items []struct{ Path, PathPart string } }
+		var res struct {
+			Items []struct{ Path, PathPart string }
+		}
 		c.must(&res, "apigateway", "get-resources", "--rest-api-id", id, "--embed", "methods")
 		if len(res.Items) != 3 || res.Items[2].Path != "/bags/{proxy+}" {
 			t.Errorf("get-resources: %+v", res)
