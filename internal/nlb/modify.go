@@ -34,10 +34,6 @@ func (lb *LoadBalancer) ModifyTargetGroupAttributes(group string, attrs []Attrib
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c := g.cfg
-	current := map[string]string{}
-	for _, a := range attributesOf(c) {
-		current[a.Key] = a.Value
-	}
 	for _, a := range attrs {
 		if err := setAttribute(&c, a); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrValidation, err)
@@ -47,11 +43,6 @@ func (lb *LoadBalancer) ModifyTargetGroupAttributes(group string, attrs []Attrib
 		return nil, fmt.Errorf("%w: %s can only be set when %s is false", ErrValidation,
 			AttrUnhealthyDrainingInterval, AttrUnhealthyConnectionTermination)
 	}
-	for _, a := range attributesOf(c) {
-		if v, ok := current[a.Key]; ok && v != a.Value && !runtimeAttribute(a.Key) {
-			return nil, fmt.Errorf("%w: Attribute '%s' cannot be changed in portway (it stays '%s')", ErrValidation, a.Key, v)
-		}
-	}
 	g.cfg.DeregistrationDelay = c.DeregistrationDelay
 	g.cfg.ConnectionTermination = c.ConnectionTermination
 	g.cfg.UnhealthyConnectionTermination = c.UnhealthyConnectionTermination
@@ -60,16 +51,8 @@ func (lb *LoadBalancer) ModifyTargetGroupAttributes(group string, attrs []Attrib
 	return attributesOf(g.cfg), nil
 }
 
-func runtimeAttribute(key string) bool {
-	switch key {
-	case AttrDeregistrationDelay, AttrConnectionTermination, AttrUnhealthyConnectionTermination, AttrUnhealthyDrainingInterval:
-		return true
-	}
-	return false
-}
-
-// setAttribute applies one attribute to c; attributes that cannot change
-// are left for the caller to compare.
+// setAttribute applies one attribute to c; an attribute that cannot change
+// at runtime is accepted only with its current value.
 func setAttribute(c *TargetGroupConfig, a Attribute) error {
 	seconds := func(max int) (time.Duration, error) {
 		n, err := strconv.Atoi(a.Value)
