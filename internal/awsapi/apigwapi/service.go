@@ -36,6 +36,14 @@ type Exporter interface {
 	Export(stage, exportType, format string, extensions []string) ([]byte, error)
 }
 
+// ExporterFunc adapts a function to Exporter.
+type ExporterFunc func(stage, exportType, format string, extensions []string) ([]byte, error)
+
+// Export calls f.
+func (f ExporterFunc) Export(stage, exportType, format string, extensions []string) ([]byte, error) {
+	return f(stage, exportType, format, extensions)
+}
+
 // Config is what the service describes.
 type Config struct {
 	// ID is the REST API's id; empty: ID(Name).

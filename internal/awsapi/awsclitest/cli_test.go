@@ -40,11 +40,9 @@ func dispatch(services map[string]http.Handler) http.Handler {
 	})
 }
 
-type exporter struct{}
-
-func (exporter) Export(stage, exportType, format string, extensions []string) ([]byte, error) {
+var exporter = apigwapi.ExporterFunc(func(stage, exportType, format string, extensions []string) ([]byte, error) {
 	return fmt.Appendf(nil, `{"openapi":"3.0.1","info":{"title":"%s %s %s"},"paths":{}}`, stage, exportType, strings.Join(extensions, ",")), nil
-}
+})
 
 type cli struct {
 	t   *testing.T
@@ -102,7 +100,7 @@ func TestAWSCLI(t *testing.T) {
 		defer cancel()
 		lb.Stop(ctx)
 	})
-	gw, err := apigwapi.New(apigwapi.Config{Name: "portway", Exporter: exporter{}, Created: time.Now(), Gateway: gateway.Config{
+	gw, err := apigwapi.New(apigwapi.Config{Name: "portway", Exporter: exporter, Created: time.Now(), Gateway: gateway.Config{
 		Stage: "v1",
 		Resources: []gateway.Resource{{Path: "/bags/{proxy+}", Methods: []gateway.Method{{HTTPMethod: "ANY",
 			Integration: gateway.Integration{Type: "HTTP_PROXY", URI: "http://127.0.0.1:1/{proxy}"}}}}},
