@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Target group attribute keys that can be changed at runtime.
+// Target group attribute keys (all but proxy_protocol_v2.enabled can change
+// at runtime).
 const (
 	AttrDeregistrationDelay            = "deregistration_delay.timeout_seconds"
 	AttrConnectionTermination          = "deregistration_delay.connection_termination.enabled"
@@ -54,7 +55,7 @@ func (lb *LoadBalancer) ModifyTargetGroupAttributes(group string, attrs []Attrib
 // setAttribute applies one attribute to c; an attribute that cannot change
 // at runtime is accepted only with its current value.
 func setAttribute(c *TargetGroupConfig, a Attribute) error {
-	seconds := func(max int) (time.Duration, error) {
+	secs := func(max int) (time.Duration, error) {
 		n, err := strconv.Atoi(a.Value)
 		if err != nil || n < 0 || n > max {
 			return 0, fmt.Errorf("Attribute '%s' must be an integer from 0 to %d, got '%s'", a.Key, max, a.Value)
@@ -73,7 +74,7 @@ func setAttribute(c *TargetGroupConfig, a Attribute) error {
 	var err error
 	switch a.Key {
 	case AttrDeregistrationDelay:
-		c.DeregistrationDelay, err = seconds(3600)
+		c.DeregistrationDelay, err = secs(3600)
 	case AttrConnectionTermination:
 		c.ConnectionTermination, err = boolean()
 	case AttrUnhealthyConnectionTermination:
@@ -81,7 +82,7 @@ func setAttribute(c *TargetGroupConfig, a Attribute) error {
 		on, err = boolean()
 		c.UnhealthyConnectionTermination = &on
 	case AttrUnhealthyDrainingInterval:
-		c.UnhealthyDrainingInterval, err = seconds(int(MaxUnhealthyDrainingInterval / time.Second))
+		c.UnhealthyDrainingInterval, err = secs(int(MaxUnhealthyDrainingInterval / time.Second))
 	default:
 		for _, known := range attributesOf(*c) {
 			if known.Key == a.Key {
