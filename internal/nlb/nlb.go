@@ -1,8 +1,9 @@
 // Package nlb is portway's stand-in for an AWS Network Load Balancer: TCP
 // listeners that forward each connection, pinned for its life by a flow
 // hash, to one target of an "ip" target group; HTTP or TCP health checks
-// with the ELBv2 target states; draining on deregistration; and an
-// ELBv2-shaped JSON control API. A co-located gateway opens its flows in
+// with the ELBv2 target states; draining on deregistration; and the ELBv2
+// model (control_describe.go, modify.go) behind both its JSON control API
+// and the AWS Query front door of internal/awsapi/elbv2api. A co-located gateway opens its flows in
 // process instead (DialListener, link.go): same targets, health, draining
 // and idle rules, no TCP hop through the listener.
 //
