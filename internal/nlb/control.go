@@ -16,33 +16,35 @@ import (
 // maxControlBody bounds a control API request body.
 const maxControlBody = 1 << 20
 
-// apiError is an ELBv2 error: {"Error":{"Code":..., "Message":...}}.
-type apiError struct {
-	status  int
+// APIError is an ELBv2 error: {"Error":{"Code":..., "Message":...}}.
+type APIError struct {
+	Status  int    `json:"-"`
 	Code    string `json:"Code"`
 	Message string `json:"Message"`
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
-func validationError(format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, Code: "ValidationError", Message: fmt.Sprintf(format, args...)}
+func validationError(format string, args ...any) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: "ValidationError", Message: fmt.Sprintf(format, args...)}
 }
 
-// toAPIError maps an error to its ELBv2 code; the message drops the code
-// prefix the sentinel errors put in front.
-func toAPIError(err error) *apiError {
-	var ae *apiError
+// ToAPIError maps an error of this package to its ELBv2 error code and
+// HTTP status; the message drops the code prefix the sentinel errors put in
+// front. Errors it does not know are InternalFailure (500) with a message
+// that does not leak them.
+func ToAPIError(err error) *APIError {
+	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae
 	}
 	for _, s := range []error{ErrTargetGroupNotFound, ErrInvalidTarget, ErrValidation} {
 		if errors.Is(err, s) {
-			return &apiError{status: http.StatusBadRequest, Code: s.Error(),
+			return &APIError{Status: http.StatusBadRequest, Code: s.Error(),
 				Message: strings.TrimPrefix(err.Error(), s.Error()+": ")}
 		}
 	}
-	return &apiError{status: http.StatusInternalServerError, Code: "InternalFailure", Message: "internal error"}
+	return &APIError{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "internal error"}
 }
 
 type controlFunc func(r *http.Request) (any, error)
@@ -56,6 +58,9 @@ type controlFunc func(r *http.Request) (any, error)
 //	GET|POST /elbv2/DescribeListeners
 //	GET|POST /elbv2/DescribeTargetGroupAttributes  ?TargetGroupArn= | ?TargetGroupName=
 //	GET|POST /elbv2/DescribeListenerAttributes     ?ListenerArn=
+//	POST     /elbv2/ModifyTargetGroupAttributes    {"TargetGroupArn"|"TargetGroupName", "Attributes":[{"Key","Value"}]}
+//	GET|POST /elbv2/DescribeLoadBalancers
+//	POST     /elbv2/ModifyTargetGroup              {"TargetGroupArn"|"TargetGroupName", "HealthCheck…", "Matcher":{"HttpCode"}}
 //
 // Errors are 4xx with {"Error":{"Code","Message"}}.
 func (lb *LoadBalancer) ControlHandler() http.Handler {
@@ -72,31 +77,34 @@ func (lb *LoadBalancer) ControlHandler() http.Handler {
 
 		"DescribeTargetGroupAttributes": {lb.apiDescribeTargetGroupAttributes, []string{"GET", "POST"}},
 		"DescribeListenerAttributes":    {lb.apiDescribeListenerAttributes, []string{"GET", "POST"}},
+		"ModifyTargetGroupAttributes":   {lb.apiModifyTargetGroupAttributes, []string{"POST"}},
+		"DescribeLoadBalancers":         {lb.apiDescribeLoadBalancers, []string{"GET", "POST"}},
+		"ModifyTargetGroup":             {lb.apiModifyTargetGroup, []string{"POST"}},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-amzn-RequestId", uuid.NewString())
 		action, ok := strings.CutPrefix(r.URL.Path, "/elbv2/")
 		rt, found := routes[action]
 		if !ok || !found {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"Error": &apiError{
+			writeJSON(w, http.StatusBadRequest, map[string]any{"Error": &APIError{
 				Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %q", action)}})
 			return
 		}
 		if !slices.Contains(rt.methods, r.Method) {
 			allow := strings.Join(rt.methods, ", ")
 			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"Error": &apiError{
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"Error": &APIError{
 				Code: "InvalidAction", Message: fmt.Sprintf("%s requires %s", action, allow)}})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxControlBody)
 		resp, err := rt.fn(r)
 		if err != nil {
-			ae := toAPIError(err)
-			if ae.status == http.StatusInternalServerError {
+			ae := ToAPIError(err)
+			if ae.Status == http.StatusInternalServerError {
 				lb.log.Error("control API failed", "action", action, "error", err)
 			}
-			writeJSON(w, ae.status, map[string]any{"Error": ae})
+			writeJSON(w, ae.Status, map[string]any{"Error": ae})
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
@@ -218,15 +226,176 @@ func (lb *LoadBalancer) apiDescribeTargetHealth(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := g.describe()
+	var ts []Target
 	if len(req.Targets) > 0 {
-		addrs, err := parseTargets(req.targets(), g.cfg.Port)
-		if err != nil {
-			return nil, err
-		}
-		all = selectTargets(all, addrs, g.cfg.HealthCheck.Port)
+		ts = req.targets()
+	}
+	all, err := lb.DescribeTargetHealthOf(g.cfg.Name, ts)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{"TargetHealthDescriptions": all}, nil
+}
+
+func (lb *LoadBalancer) apiDescribeLoadBalancers(r *http.Request) (any, error) {
+	var req struct {
+		Names            []string
+		LoadBalancerArns []string
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	d := lb.DescribeLoadBalancer()
+	for _, n := range req.Names {
+		if n != d.LoadBalancerName {
+			return nil, lb.loadBalancerNotFound(n)
+		}
+	}
+	for _, a := range req.LoadBalancerArns {
+		if a != d.LoadBalancerArn {
+			return nil, lb.loadBalancerNotFound(a)
+		}
+	}
+	return map[string]any{"LoadBalancers": []LoadBalancerDescription{d}}, nil
+}
+
+type describeTargetGroupsRequest struct {
+	Names           []string
+	TargetGroupArns []string
+	LoadBalancerArn string
+}
+
+func (lb *LoadBalancer) apiDescribeTargetGroups(r *http.Request) (any, error) {
+	var req describeTargetGroupsRequest
+	q := r.URL.Query()
+	for _, key := range []string{"Names", "TargetGroupName", "Names.member.1"} {
+		for _, v := range q[key] {
+			req.Names = append(req.Names, strings.Split(v, ",")...)
+		}
+	}
+	for _, v := range q["TargetGroupArns"] {
+		req.TargetGroupArns = append(req.TargetGroupArns, strings.Split(v, ",")...)
+	}
+	req.LoadBalancerArn = q.Get("LoadBalancerArn")
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	out, err := lb.DescribeTargetGroups(req.Names, req.TargetGroupArns, req.LoadBalancerArn)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"TargetGroups": out}, nil
+}
+
+func (lb *LoadBalancer) apiDescribeListeners(r *http.Request) (any, error) {
+	var req struct {
+		LoadBalancerArn string
+		ListenerArns    []string
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	out, err := lb.DescribeListeners(req.LoadBalancerArn, req.ListenerArns)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Listeners": out}, nil
+}
+
+// groupRequest is a request naming one target group: TargetGroupArn, or
+// TargetGroupName as a portway convenience, in the query or the body.
+type groupRequest struct{ TargetGroupArn, TargetGroupName string }
+
+func (lb *LoadBalancer) resolveRequestGroup(r *http.Request, body any, req *groupRequest) (string, error) {
+	req.TargetGroupArn = r.URL.Query().Get("TargetGroupArn")
+	req.TargetGroupName = r.URL.Query().Get("TargetGroupName")
+	if err := decode(r, body); err != nil {
+		return "", err
+	}
+	g, err := lb.resolveGroup(req.TargetGroupName, req.TargetGroupArn)
+	if err != nil {
+		return "", err
+	}
+	return g.cfg.Name, nil
+}
+
+func (lb *LoadBalancer) apiDescribeTargetGroupAttributes(r *http.Request) (any, error) {
+	var req groupRequest
+	name, err := lb.resolveRequestGroup(r, &req, &req)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := lb.TargetGroupAttributes(name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Attributes": attrs}, nil
+}
+
+func (lb *LoadBalancer) apiModifyTargetGroupAttributes(r *http.Request) (any, error) {
+	var req struct {
+		groupRequest
+		Attributes []Attribute
+	}
+	name, err := lb.resolveRequestGroup(r, &req, &req.groupRequest)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := lb.ModifyTargetGroupAttributes(name, req.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Attributes": attrs}, nil
+}
+
+func (lb *LoadBalancer) apiModifyTargetGroup(r *http.Request) (any, error) {
+	var req struct {
+		groupRequest
+		HealthCheckProtocol        *string
+		HealthCheckPort            *string
+		HealthCheckPath            *string
+		HealthCheckEnabled         *bool
+		HealthCheckIntervalSeconds *int
+		HealthCheckTimeoutSeconds  *int
+		HealthyThresholdCount      *int
+		UnhealthyThresholdCount    *int
+		Matcher                    *Matcher
+	}
+	name, err := lb.resolveRequestGroup(r, &req, &req.groupRequest)
+	if err != nil {
+		return nil, err
+	}
+	u := HealthCheckUpdate{
+		Protocol: req.HealthCheckProtocol, Port: req.HealthCheckPort, Path: req.HealthCheckPath,
+		Enabled: req.HealthCheckEnabled, IntervalSeconds: req.HealthCheckIntervalSeconds,
+		TimeoutSeconds: req.HealthCheckTimeoutSeconds, HealthyThreshold: req.HealthyThresholdCount,
+		UnhealthyThreshold: req.UnhealthyThresholdCount,
+	}
+	if req.Matcher != nil {
+		u.Matcher = &req.Matcher.HttpCode
+	}
+	tg, err := lb.ModifyTargetGroup(name, u)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"TargetGroups": []TargetGroupDescription{tg}}, nil
+}
+
+// apiDescribeListenerAttributes answers with a listener's attributes
+// (ListenerArn, as DescribeListeners reports it).
+func (lb *LoadBalancer) apiDescribeListenerAttributes(r *http.Request) (any, error) {
+	req := struct{ ListenerArn string }{ListenerArn: r.URL.Query().Get("ListenerArn")}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.ListenerArn == "" {
+		return nil, validationError("ListenerArn is required")
+	}
+	attrs, err := lb.ListenerAttributes(req.ListenerArn)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Attributes": attrs}, nil
 }
 
 // selectTargets picks the requested targets out of all; a target that is not

@@ -126,7 +126,10 @@ func (g *targetGroup) check(ctx context.Context, t *target) (res checkResult) {
 			res = checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: fmt.Errorf("health check panicked: %v", v)}
 		}
 	}()
-	return g.probe(ctx, t.hcAddr)
+	g.mu.Lock()
+	probe, addr := g.probe, t.hcAddr
+	g.mu.Unlock()
+	return probe(ctx, addr)
 }
 
 // jitter spreads checks by ±5% so that targets are not checked in lockstep.
@@ -492,4 +495,32 @@ func (g *targetGroup) release(t *target, pc flow, wasEstablished bool) {
 		g.remove(t, "last connection closed")
 		g.broadcast()
 	}
+}
+
+// config returns the group's configuration; the fields that change at
+// runtime (the health check, the deregistration and unhealthy-state
+// attributes) are guarded by g.mu.
+func (g *targetGroup) config() TargetGroupConfig {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
+}
+
+// setHealthCheck switches the group to hc, checked by p: every target keeps
+// its state, takes on the new thresholds, interval and port, and is checked
+// at once.
+func (g *targetGroup) setHealthCheck(hc HealthCheck, p prober) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cfg.HealthCheck = hc
+	g.probe = p
+	for _, t := range g.targets {
+		t.hcAddr = healthCheckAddr(t.addr, hc.Port)
+		t.hm.healthyThreshold, t.hm.unhealthyThreshold = hc.HealthyThreshold, hc.UnhealthyThreshold
+		t.hm.interval, t.hm.initialInterval = hc.Interval, min(hc.Interval, maxInitialInterval)
+		t.checkNow()
+	}
+	g.log.Info("health check modified", "protocol", hc.Protocol, "port", hc.Port, "path", hc.Path,
+		"interval", hc.Interval, "timeout", hc.Timeout, "healthyThreshold", hc.HealthyThreshold,
+		"unhealthyThreshold", hc.UnhealthyThreshold, "matcher", hc.Matcher)
 }

@@ -1,8 +1,9 @@
 // Package nlb is portway's stand-in for an AWS Network Load Balancer: TCP
 // listeners that forward each connection, pinned for its life by a flow
 // hash, to one target of an "ip" target group; HTTP or TCP health checks
-// with the ELBv2 target states; draining on deregistration; and an
-// ELBv2-shaped JSON control API. A co-located gateway opens its flows in
+// with the ELBv2 target states; draining on deregistration; and the ELBv2
+// model (control_describe.go, modify.go) behind both its JSON control API
+// and the AWS Query front door of internal/awsapi/elbv2api. A co-located gateway opens its flows in
 // process instead (DialListener, link.go): same targets, health, draining
 // and idle rules, no TCP hop through the listener.
 //
@@ -37,12 +38,13 @@ import (
 
 // LoadBalancer is a network load balancer. Create it with New.
 type LoadBalancer struct {
-	cfg    Config // defaults applied
-	log    *slog.Logger
-	now    func() time.Time
-	dial   dialer
-	arn    string
-	groups map[string]*targetGroup
+	cfg     Config // defaults applied
+	log     *slog.Logger
+	now     func() time.Time
+	dial    dialer
+	arn     string
+	created time.Time
+	groups  map[string]*targetGroup
 	// targetNets are Config.TargetCIDRs, parsed.
 	targetNets []netip.Prefix
 
@@ -96,13 +98,14 @@ func New(cfg Config) (*LoadBalancer, error) {
 	}
 	src, _ := netip.ParseAddr(cfg.Address)
 	lb := &LoadBalancer{
-		cfg:    cfg,
-		log:    log,
-		now:    now,
-		dial:   dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
-		arn:    loadBalancerARN(cfg.Name),
-		groups: map[string]*targetGroup{},
-		conns:  map[flow]struct{}{},
+		cfg:     cfg,
+		log:     log,
+		now:     now,
+		dial:    dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
+		arn:     loadBalancerARN(cfg.Name),
+		created: now(),
+		groups:  map[string]*targetGroup{},
+		conns:   map[flow]struct{}{},
 	}
 	for _, c := range cfg.TargetCIDRs {
 		p, _ := netip.ParsePrefix(c) // validated

@@ -42,12 +42,12 @@ type TargetHealthDescription struct {
 	ActiveConnections int64        `json:"ActiveConnections"`
 }
 
-// target is the state of one registered target. All fields but addr, hash
-// and hcAddr are guarded by the owning group's mutex.
+// target is the state of one registered target. All fields but addr and
+// hash are guarded by the owning group's mutex.
 type target struct {
 	addr   netip.AddrPort // traffic address
-	hcAddr netip.AddrPort // health check address
 	hash   uint64
+	hcAddr netip.AddrPort // health check address
 
 	hm          *healthMachine
 	draining    bool
@@ -71,17 +71,23 @@ type target struct {
 }
 
 func newTarget(addr netip.AddrPort, hcPort int, hc HealthCheck, now time.Time) *target {
-	if hcPort == 0 {
-		hcPort = int(addr.Port())
-	}
 	return &target{
 		addr:   addr,
-		hcAddr: netip.AddrPortFrom(addr.Addr(), uint16(hcPort)),
+		hcAddr: healthCheckAddr(addr, hcPort),
 		hash:   hashString(addr.String()),
 		hm:     newHealthMachine(hc, now),
 		kick:   make(chan struct{}, 1),
 		conns:  map[flow]struct{}{},
 	}
+}
+
+// healthCheckAddr is where a target at addr is checked: hcPort, or the
+// traffic port when hcPort is 0.
+func healthCheckAddr(addr netip.AddrPort, hcPort int) netip.AddrPort {
+	if hcPort == 0 {
+		return addr
+	}
+	return netip.AddrPortFrom(addr.Addr(), uint16(hcPort))
 }
 
 func (t *target) id() Target {
