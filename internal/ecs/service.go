@@ -358,6 +358,7 @@ func (s *Supervisor) launchLocked(sv *service) error {
 		t.containers = append(t.containers, &container{cfg: cc, lastStatus: StatusPending, healthy: make(chan struct{})})
 	}
 	s.tasks[t.id] = t
+	s.taskLaunched(sv)
 	s.eventLocked(sv, "(service %s) has started 1 tasks: (task %s).", sv.name, t.id)
 	s.log.Info("task launched", "task", t.id, "service", sv.name, "deployment", t.deployment.id, "ip", ip.String())
 	s.wg.Add(1)
@@ -380,6 +381,7 @@ func (s *Supervisor) requestStopLocked(t *task, code, reason string, failure boo
 	}
 	t.desiredStatus = StatusStopped
 	t.stoppedReason, t.stopCode = reason, code
+	s.taskStopRequested(t)
 	close(t.stopReq)
 	sv := t.svc
 	switch {

@@ -28,6 +28,7 @@ type Supervisor struct {
 	clock       Clock
 	services    []*service
 	probeClient *http.Client
+	metrics     *ecsMetrics // nil without Config.Metrics
 
 	mu       sync.Mutex
 	started  bool
@@ -93,6 +94,9 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	for _, sc := range cfg.Services {
 		s.services = append(s.services, newService(sc, cfg.Now()))
+	}
+	if err := s.registerMetrics(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("ecs: %w", err)
 	}
 	return s, nil
 }

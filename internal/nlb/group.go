@@ -102,7 +102,9 @@ func (g *targetGroup) runChecker(ctx context.Context, t *target) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		start := g.now()
 		res := g.check(ctx, t)
+		res.latency = g.now().Sub(start)
 		if ctx.Err() != nil {
 			return
 		}
@@ -146,6 +148,7 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 		return t.hm.cadence()
 	}
 	before := g.healthOf(t)
+	t.record(res, g.now())
 	old := t.hm.observe(res, g.now())
 	if st := t.hm.health.State; st != old.State {
 		switch {
@@ -165,6 +168,7 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 		if cur.Reason != "" {
 			attrs = append(attrs, "reason", cur.Reason, "description", cur.Description)
 		}
+		attrs = append(attrs, lastCheckAttrs(res)...)
 		if res.err != nil {
 			attrs = append(attrs, "error", res.err.Error())
 		}
@@ -413,6 +417,7 @@ func (g *targetGroup) describe() []TargetHealthDescription {
 			TargetHealth:      g.healthOf(t),
 			Connections:       t.connections,
 			ActiveConnections: t.active,
+			LastHealthCheck:   t.lastCheck,
 		})
 	}
 	slices.SortFunc(out, func(a, b TargetHealthDescription) int {
