@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -149,7 +148,7 @@ func (s *Supervisor) taskFailedLocked(t *task) {
 	if t.stoppedReason == ReasonHealthCheck {
 		s.eventLocked(sv, "(service %s) (task %s) failed container health checks.", sv.name, t.id)
 	} else {
-		s.eventLocked(sv, "(service %s) (task %s) stopped: %s.", sv.name, t.id, strings.TrimSuffix(t.stoppedReason, "."))
+		s.eventLocked(sv, "%s", stoppedEvent(t))
 	}
 	if d.rollout != RolloutInProgress {
 		return

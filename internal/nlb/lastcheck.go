@@ -1,6 +1,7 @@
 package nlb
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -75,4 +76,31 @@ func lastCheckAttrs(r checkResult) []any {
 		attrs = append(attrs, "statusCode", r.code)
 	}
 	return attrs
+}
+
+// Detail is the target's health in one line, for logs, service events and
+// the CLI: "unhealthy: Health checks failed with these codes: [500]; last
+// check bad_status (HTTP 500) in 1.2ms".
+func (d TargetHealthDescription) Detail() string {
+	s := d.TargetHealth.State
+	if d.TargetHealth.Description != "" {
+		s += ": " + d.TargetHealth.Description
+	}
+	if c := d.LastHealthCheck; c != nil {
+		s += "; last check " + c.Summary()
+	}
+	return s
+}
+
+// Summary is the check in a few words: "bad_status (HTTP 500) in 1.2ms",
+// "error (dial tcp …: connection refused) in 0.3ms".
+func (c HealthCheckResult) Summary() string {
+	s := c.Result
+	switch {
+	case c.StatusCode != 0:
+		s += fmt.Sprintf(" (HTTP %d)", c.StatusCode)
+	case c.Error != "":
+		s += " (" + c.Error + ")"
+	}
+	return s + fmt.Sprintf(" in %gms", c.LatencyMillis)
 }

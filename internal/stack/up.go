@@ -438,6 +438,24 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 	return "unused", nil
 }
 
+// The supervisor tells why a task failed ELB health checks through this.
+var _ ecs.TargetHealthDescriber = registrar{}
+
+// TargetHealthDetail implements ecs.TargetHealthDescriber: the target's
+// state, description and last health check, in one line.
+func (r registrar) TargetHealthDetail(_ context.Context, group, ip string, port int) string {
+	ths, err := r.lb.DescribeTargetHealth(group)
+	if err != nil {
+		return ""
+	}
+	for _, th := range ths {
+		if th.Target.ID == ip && th.Target.Port == port {
+			return th.Detail()
+		}
+	}
+	return ""
+}
+
 // controlMux routes the control API: the load balancer's ELBv2-shaped API
 // under /elbv2/, the services and tasks under /ecs/, the Prometheus
 // metrics at /metrics, and a read-only console page at /.
