@@ -88,7 +88,8 @@ type deployWatch struct {
 	every   time.Duration // poll interval
 	seen    map[string]string
 	failed  []string // why the deployment's tasks failed, latest last
-	pending []string // what was not done at the last poll
+	pending []string // what was not done at the last poll: new tasks first
+	oldLeft []string // old tasks not yet stopped, at the last poll
 }
 
 // run polls until the deployment completes (nil), fails or is superseded
@@ -148,10 +149,11 @@ func (w *deployWatch) poll(ctx context.Context) (done bool, err error) {
 	if err != nil && ctx.Err() == nil {
 		return false, err
 	}
-	w.pending = w.pending[:0]
+	w.pending, w.oldLeft = w.pending[:0], w.oldLeft[:0]
 	for _, t := range tasks {
 		w.task(t, targets[t.IP])
 	}
+	w.pending = append(w.pending, w.oldLeft...)
 	for _, d := range st.Deployments {
 		line := "deployment " + d.ID + " " + strings.ToLower(d.RolloutState)
 		if d.RolloutState != "IN_PROGRESS" || d.FailedTasks > 0 {
@@ -196,6 +198,10 @@ func (w *deployWatch) task(t deployTask, targets []targetHealth) {
 	ports := t.ports()
 	var ths []targetHealth
 	for _, th := range targets {
+		// A stopped task's address may be a newer task's now.
+		if t.LastStatus == "STOPPED" {
+			break
+		}
 		if len(ports) == 0 || slices.Contains(ports, th.Target.Port) {
 			ths = append(ths, th)
 		}
@@ -241,7 +247,7 @@ func (w *deployWatch) task(t deployTask, targets []targetHealth) {
 		w.pending = append(w.pending, fmt.Sprintf("task %s %s", short, status))
 	}
 	if !isNew && status != "STOPPED" {
-		w.pending = append(w.pending, fmt.Sprintf("old task %s %s", short, status))
+		w.oldLeft = append(w.oldLeft, fmt.Sprintf("old task %s %s", short, status))
 	}
 }
 

@@ -530,6 +530,9 @@ func (s *Supervisor) Services() []ServiceStatus {
 			for i := len(s.stopped) - 1; i >= 0; i-- {
 				if s.stopped[i].Service == sv.name {
 					st.LastFailure = s.stopped[i].StoppedReason
+					if th := s.stopped[i].TargetHealth; th != "" {
+						st.LastFailure += " (target " + th + ")"
+					}
 					break
 				}
 			}
