@@ -25,7 +25,7 @@ func (fakeLB) DescribeTargetHealth(group string) ([]nlb.TargetHealthDescription,
 	th.TargetHealth.State = "healthy"
 	// A failing target is listed with its reason and last check.
 	bad := nlb.TargetHealthDescription{Target: nlb.Target{ID: "127.77.1.2", Port: 9000},
-		TargetHealth: nlb.TargetHealth{State: "unhealthy", Reason: nlb.ReasonFailedHealthChecks, Description: "Health checks failed with these codes: [500]"},
+		TargetHealth:    nlb.TargetHealth{State: "unhealthy", Reason: nlb.ReasonFailedHealthChecks, Description: "Health checks failed with these codes: [500]"},
 		LastHealthCheck: &nlb.HealthCheckResult{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Result: nlb.CheckBadStatus, StatusCode: 500, LatencyMillis: 1.5}}
 	return []nlb.TargetHealthDescription{th, bad}, nil
 }
