@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,4 +150,33 @@ func TestMetricsAndLastCheck(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// BenchmarkFlowBytesSample: what a flow pays for the byte counters, once
+// when it closes (and once per scrape while open): a getsockopt(TCP_INFO)
+// and two atomic additions.
+func BenchmarkFlowBytesSample(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			_, _ = io.Copy(io.Discard, c)
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var acc flowBytes
+	s := flowSample{acc: &acc}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.sample(c.(*net.TCPConn))
+	}
 }
