@@ -119,6 +119,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 	defer limit.Stop()
 	// Look often: RUNNING should follow the target's healthy at once.
 	every := min(cfg.ReadinessInterval, activatingPollInterval)
+	graceNoted := false
 	for {
 		state := s.targetState(t, tsr)
 		switch {
@@ -127,6 +128,12 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 		case unhealthy(state) && s.pastGrace(t):
 			s.failELBHealth(t, "task failed ELB health checks", state)
 			return false
+		case unhealthy(state) && !graceNoted:
+			// Tolerated until the grace period ends: say so once, with why.
+			graceNoted = true
+			s.log.Warn("task target unhealthy during its health check grace period", "task", t.id, "service", cfg.Name,
+				"targetGroup", cfg.TargetGroup, "ip", t.ip.String(), "gracePeriod", cfg.HealthCheckGracePeriod,
+				"targetHealth", s.targetHealthDetail(t))
 		}
 		// A fresh timer per look: armed only once this look is done.
 		tick := s.clock.NewTimer(every)
