@@ -212,8 +212,12 @@ func (g *targetGroup) unhealthyDrainExpired(t *target, gen int) {
 	}
 	g.stopUnhealthyDrain(t)
 	h := t.hm.health
-	g.log.Info("target health changed", "target", t.String(), "from", StateUnhealthyDraining, "to", h.State,
-		"reason", h.Reason, "description", h.Description, "why", "unhealthy draining interval expired")
+	attrs := []any{"target", t.String(), "from", StateUnhealthyDraining, "to", h.State,
+		"reason", h.Reason, "description", h.Description, "why", "unhealthy draining interval expired"}
+	if c := t.lastCheck; c != nil {
+		attrs = append(attrs, "lastCheck", c.Summary())
+	}
+	g.log.Info("target health changed", attrs...)
 	g.resetUnhealthyConns()
 	g.broadcast()
 }
