@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portway/portway/internal/controlauth"
+	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/stack"
 )
 
@@ -150,8 +151,19 @@ type targetHealth struct {
 		Reason      string `json:"Reason,omitempty"`
 		Description string `json:"Description,omitempty"`
 	} `json:"TargetHealth"`
-	Connections       int64 `json:"Connections"`
-	ActiveConnections int64 `json:"ActiveConnections"`
+	Connections       int64                  `json:"Connections"`
+	ActiveConnections int64                  `json:"ActiveConnections"`
+	LastHealthCheck   *nlb.HealthCheckResult `json:"LastHealthCheck,omitempty"`
+}
+
+// lastCheck is the LAST CHECK column: the result, how long ago, and what
+// it got.
+func (t targetHealth) lastCheck(now time.Time) string {
+	c := t.LastHealthCheck
+	if c == nil {
+		return "-"
+	}
+	return c.Summary() + ", " + now.Sub(c.Time).Round(100*time.Millisecond).String() + " ago"
 }
 
 type targetGroupTargets struct {
@@ -244,11 +256,15 @@ func newTargetsCmd() *cobra.Command {
 				return enc.Encode(out)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tREASON\tCONNS\tACTIVE")
+			// Every registered target is listed, initial and unhealthy
+			// ones with their reason, description and last check.
+			now := time.Now()
+			fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tREASON\tCONNS\tACTIVE\tLAST CHECK\tDESCRIPTION")
 			for _, g := range out.TargetGroups {
 				for _, t := range g.TargetHealthDescriptions {
-					fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d\t%d\n", g.TargetGroupName, t.Target.ID, t.Target.Port,
-						t.TargetHealth.State, t.TargetHealth.Reason, t.Connections, t.ActiveConnections)
+					fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d\t%d\t%s\t%s\n", g.TargetGroupName, t.Target.ID, t.Target.Port,
+						t.TargetHealth.State, orDash(t.TargetHealth.Reason), t.Connections, t.ActiveConnections,
+						t.lastCheck(now), orDash(t.TargetHealth.Description))
 				}
 			}
 			return tw.Flush()
@@ -441,4 +457,11 @@ func copyFile(w io.Writer, path string) error {
 	defer f.Close()
 	_, err = io.Copy(w, f)
 	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

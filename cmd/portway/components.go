@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/egress"
 	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/sidecar"
 	"github.com/portway/portway/internal/stack"
@@ -61,6 +62,7 @@ func (f *componentFlags) load(cmd *cobra.Command) (cfg stack.Config, log *slog.L
 
 func newAuthCmd() *cobra.Command {
 	var cf componentFlags
+	var mf metricsFlags
 	var listen, stateDir string
 	cmd := &cobra.Command{
 		Use:   "auth",
@@ -83,14 +85,24 @@ func newAuthCmd() *cobra.Command {
 			}
 			acfg := cfg.AuthComponent(stateDir, log)
 			acfg.TLS = tlsSet.Auth
+			reg := mf.registry()
+			if reg != nil {
+				acfg.Metrics = reg
+			}
 			srv, err := auth.New(acfg)
 			if err != nil {
 				return err
 			}
+			stop, err := mf.start(cmd.Context(), log, cfg, stateDir, reg)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return serve(cmd.Context(), log, "auth", srv, srv.URL)
 		},
 	}
 	cf.add(cmd)
+	mf.add(cmd)
 	cmd.Flags().StringVar(&listen, "listen", stack.DefaultAuthListen, "address to listen on")
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory for keys and clients")
 	return cmd
@@ -98,6 +110,7 @@ func newAuthCmd() *cobra.Command {
 
 func newGatewayCmd() *cobra.Command {
 	var cf componentFlags
+	var mf metricsFlags
 	var listen, issuer, jwksURL, stateDir string
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -124,14 +137,24 @@ func newGatewayCmd() *cobra.Command {
 			gcfg := cfg.GatewayComponent(issuer, jwksURL, log)
 			gcfg.TLS = tlsSet.Gateway
 			gcfg.Authorizer.ClientTLS = tlsSet.Client
+			reg := mf.registry()
+			if reg != nil {
+				gcfg.Metrics = reg
+			}
 			gw, err := gateway.New(gcfg)
 			if err != nil {
 				return err
 			}
+			stop, err := mf.start(cmd.Context(), log, cfg, stateDir, reg)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return serve(cmd.Context(), log, "gateway", gw, gw.URL)
 		},
 	}
 	cf.add(cmd)
+	mf.add(cmd)
 	cmd.Flags().StringVar(&listen, "listen", stack.DefaultGatewayListen, "address to listen on")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "token issuer the authorizer accepts")
 	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "URL of the issuer's JWKS (https: trusted with the system's roots and tls.caFile)")
@@ -158,11 +181,8 @@ start, mode 0600). Targets must be within nlb.targetCIDRs (default loopback).`,
 			if err != nil {
 				return err
 			}
-			if tokenFile == "" {
-				if err := os.MkdirAll(stateDir, 0o700); err != nil {
-					return fmt.Errorf("--state-dir: %w", err)
-				}
-				tokenFile = filepath.Join(stateDir, controlauth.TokenFile)
+			if tokenFile, err = controlTokenFile(tokenFile, stateDir); err != nil {
+				return err
 			}
 			if err := controlauth.CheckListen("--control-listen", controlListen, cfg.TLS.Enabled || cfg.Control.TLS.Own()); err != nil {
 				return err
@@ -175,13 +195,20 @@ start, mode 0600). Targets must be within nlb.targetCIDRs (default loopback).`,
 			if err != nil {
 				return err
 			}
-			lb, err := nlb.New(cfg.NLBComponent(log.With("component", "nlb")))
+			ncfg := cfg.NLBComponent(log.With("component", "nlb"))
+			reg := metrics.NewRegistry()
+			ncfg.Metrics = reg
+			lb, err := nlb.New(ncfg)
 			if err != nil {
 				return err
 			}
+			// The control listener serves the ELBv2 API and /metrics.
+			mux := http.NewServeMux()
+			mux.Handle(metrics.Path, metrics.Handler(reg))
+			mux.Handle("/", lb.ControlHandler())
 			ctl, err := controlauth.NewServer(controlauth.ServerConfig{
 				Field: "--control-listen", Listen: controlListen, TLS: tlsSet.Control, Token: token,
-				Hint: "send Authorization: Bearer <the token in " + tokenFile + ">", Handler: lb.ControlHandler(),
+				Hint: "send Authorization: Bearer <the token in " + tokenFile + ">", Handler: mux,
 			})
 			if err != nil {
 				return err

@@ -217,39 +217,12 @@ func newServicesCmd() *cobra.Command {
 			if !wait {
 				return nil
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if err := controlGet(ctx, stateDir, path, &st); err != nil && ctx.Err() == nil {
-					return err
-				}
-				if why := st.failed(id); why != "" {
-					return errors.New(why)
-				}
-				if len(st.Deployments) > 0 && st.Deployments[0].ID != id {
-					return fmt.Errorf("%s: deployment %s was superseded by %s", st.Name, id, st.Deployments[0].ID)
-				}
-				if st.done() {
-					fmt.Fprintf(out, "%s: deployment %s completed: %d tasks running\n", st.Name, id, st.RunningCount)
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					msg := fmt.Sprintf("%s: deployment %s not complete after %s: running %d of %d, %d deployments",
-						st.Name, id, timeout, st.RunningCount, st.DesiredCount, len(st.Deployments))
-					if st.LastFailure != "" {
-						msg += "; last failure: " + st.LastFailure
-					}
-					return errors.New(msg)
-				case <-tick.C:
-				}
-			}
+			w := &deployWatch{src: controlDeploySource{stateDir: stateDir, name: st.Name}, out: out, name: st.Name, id: id, every: 250 * time.Millisecond}
+			return w.run(cmd.Context(), timeout)
 		},
 	}
-	deploy.Flags().BoolVar(&wait, "wait", false, "wait until the deployment has completed")
-	deploy.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait: how long to wait")
+	deploy.Flags().BoolVar(&wait, "wait", false, "wait until the deployment has completed, printing a line per change (tasks started, target health, old tasks drained, failures and why); exit 0 only when it completed")
+	deploy.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait (then exit 1 naming what is pending)")
 	cmd.AddCommand(deploy)
 	return cmd
 }

@@ -61,6 +61,13 @@ func TestServicesSayWhyADeploymentFailed(t *testing.T) {
 			io.WriteString(w, rolledBack)
 		case "/ecs/services/bags/deploy": // as if this deploy started ecs-svc/2…
 			io.WriteString(w, `{"name": "bags", "deployments": [{"id": "ecs-svc/2000000000000000002", "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}]}`)
+		case "/ecs/tasks":
+			io.WriteString(w, `{"tasks": [{"taskId": "0123456789abcdef", "service": "bags", "deploymentId": "ecs-svc/2000000000000000002",
+			  "lastStatus": "STOPPED", "ip": "127.77.1.9", "stopCode": "ServiceSchedulerInitiated",
+			  "stoppedReason": "Task failed ELB health checks in (target-group arn:tg/bags)",
+			  "targetHealth": "unhealthy: Health checks failed with these codes: [500]; last check bad_status (HTTP 500) in 1.5ms"}]}`)
+		case "/elbv2/DescribeTargetGroups":
+			io.WriteString(w, `{"TargetGroups": []}`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -82,9 +89,20 @@ func TestServicesSayWhyADeploymentFailed(t *testing.T) {
 	if err != nil || !strings.Contains(out, "(service bags) (deployment ecs-svc/2000000000000000002) deployment failed: tasks failed to start.") {
 		t.Errorf("services --events: %v\n%s", err, out)
 	}
-	_, err = runCLI(t, "services", "deploy", "bags", "--wait", "--state-dir", dir)
+	out, err = runCLI(t, "services", "deploy", "bags", "--wait", "--state-dir", dir)
 	if want := "bags: deployment ecs-svc/2000000000000000002 failed: ECS deployment circuit breaker: tasks failed to start. " +
-		"(ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1000000000000000001.)"; err == nil || err.Error() != want {
+		"(ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1000000000000000001.); " +
+		"last task failure: Task failed ELB health checks in (target-group arn:tg/bags) " +
+		"(target unhealthy: Health checks failed with these codes: [500]; last check bad_status (HTTP 500) in 1.5ms)"; err == nil || err.Error() != want {
 		t.Errorf("deploy --wait: %v, want %q", err, want)
+	}
+	// One line per change: the failed task with why, the deployments.
+	for _, want := range []string{
+		"bags: new task 0123456789ab (127.77.1.9) stopped: Task failed ELB health checks in (target-group arn:tg/bags) (target unhealthy: Health checks failed with these codes: [500]",
+		"bags: deployment ecs-svc/2000000000000000002 failed (0/0 running, 3 failed tasks): ECS deployment circuit breaker: tasks failed to start.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("deploy --wait output lacks %q:\n%s", want, out)
+		}
 	}
 }

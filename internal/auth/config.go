@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/lazyre"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -115,6 +116,10 @@ type Config struct {
 	AuthFailureBurst int
 	// AuthFailureRefill is the time to regain one allowed failure; 0 means 1s.
 	AuthFailureRefill time.Duration
+
+	// Metrics, when set, gets the token endpoint's Prometheus collectors
+	// (metrics.go); nil: no metrics.
+	Metrics prometheus.Registerer `json:"-"`
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now

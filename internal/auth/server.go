@@ -38,6 +38,7 @@ type Server struct {
 	now      func() time.Time
 	keys     *KeyStore
 	clients  *ClientStore
+	metrics  *authMetrics // nil without Config.Metrics
 	catalog  *scopeCatalog
 	limiter  *failureLimiter
 	handler  http.Handler
@@ -83,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PublicURL != "" {
 		s.base.Store(&cfg.PublicURL)
 	}
+	if s.metrics, err = newAuthMetrics(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -90,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	pool := "/" + s.cfg.UserPoolID
-	mux.Handle("/oauth2/token", tokenCORS(s.wrap(s.handleToken)))
+	mux.Handle("/oauth2/token", tokenCORS(s.wrap(s.countTokenErrors(s.handleToken))))
 	mux.Handle("/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/jwks.json", s.wrap(s.handleJWKS))
 	mux.Handle(pool+"/.well-known/openid-configuration", s.wrap(s.handleDiscovery))

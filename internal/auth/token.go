@@ -95,6 +95,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("auth: token issued", "client_id", id, "outcome", "ok", "scope", strings.Join(scopes, " "))
+	s.tokenIssued(client.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{

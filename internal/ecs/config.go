@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Registrar is the consumer-side view of the load balancer (the lead adapts
@@ -89,7 +91,10 @@ type Config struct {
 	Subnet    string
 	Services  []ServiceConfig
 	Registrar Registrar // required when any service has a TargetGroup
-	Logger    *slog.Logger
+	// Metrics, when set, gets the supervisor's Prometheus collectors
+	// (metrics.go); nil: no metrics.
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
 	// Now stamps reported times (createdAt, startedAt, stoppedAt); nil
 	// means Clock.Now.
 	Now func() time.Time

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/portway/portway/internal/taskmeta"
@@ -156,7 +155,7 @@ func (s *Supervisor) taskFailedLocked(t *task) {
 	if t.stoppedReason == ReasonHealthCheck {
 		s.eventLocked(sv, "(service %s) (task %s) failed container health checks.", sv.name, t.id)
 	} else {
-		s.eventLocked(sv, "(service %s) (task %s) stopped: %s.", sv.name, t.id, strings.TrimSuffix(t.stoppedReason, "."))
+		s.eventLocked(sv, "%s", stoppedEvent(t))
 	}
 	if d.rollout != RolloutInProgress {
 		return
@@ -367,6 +366,7 @@ func (s *Supervisor) launchLocked(sv *service) error {
 			token: taskmeta.NewToken()})
 	}
 	s.tasks[t.id] = t
+	s.taskLaunched(sv)
 	s.eventLocked(sv, "(service %s) has started 1 tasks: (task %s).", sv.name, t.id)
 	s.log.Info("task launched", "task", t.id, "service", sv.name, "deployment", t.deployment.id, "ip", ip.String())
 	s.wg.Add(1)
@@ -389,6 +389,7 @@ func (s *Supervisor) requestStopLocked(t *task, code, reason string, failure boo
 	}
 	t.desiredStatus = StatusStopped
 	t.stoppedReason, t.stopCode = reason, code
+	s.taskStopRequested(t)
 	close(t.stopReq)
 	sv := t.svc
 	switch {
@@ -542,6 +543,9 @@ func (s *Supervisor) Services() []ServiceStatus {
 			for i := len(s.stopped) - 1; i >= 0; i-- {
 				if s.stopped[i].Service == sv.name {
 					st.LastFailure = s.stopped[i].StoppedReason
+					if th := s.stopped[i].TargetHealth; th != "" {
+						st.LastFailure += " (target " + th + ")"
+					}
 					break
 				}
 			}

@@ -74,9 +74,13 @@ type TaskStatus struct {
 	Containers    []ContainerStatus `json:"containers"`
 	StoppedReason string            `json:"stoppedReason"`
 	StopCode      string            `json:"stopCode,omitempty"` // set once desiredStatus is STOPPED
-	CreatedAt     time.Time         `json:"createdAt"`
-	StartedAt     *time.Time        `json:"startedAt"` // when the task reached RUNNING
-	StoppedAt     *time.Time        `json:"stoppedAt"`
+	// TargetHealth is the load balancer's word on the task's target when
+	// the task failed ELB health checks (a portway addition): state,
+	// description and last check.
+	TargetHealth string     `json:"targetHealth,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	StartedAt    *time.Time `json:"startedAt"` // when the task reached RUNNING
+	StoppedAt    *time.Time `json:"stoppedAt"`
 }
 
 // ContainerStatus is one container of a TaskStatus.

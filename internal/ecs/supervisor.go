@@ -32,6 +32,7 @@ type Supervisor struct {
 	probeClient *http.Client
 	meta        *taskmeta.Server
 	baseEnv     []string
+	metrics     *ecsMetrics // nil without Config.Metrics
 
 	mu       sync.Mutex
 	started  bool
@@ -108,6 +109,9 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, fmt.Errorf("ecs: metadataListen: %w", err)
 	}
 	s.meta = meta
+	if err := s.registerMetrics(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("ecs: %w", err)
+	}
 	return s, nil
 }
 

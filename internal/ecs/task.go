@@ -35,6 +35,7 @@ type task struct {
 	runningSince  time.Time // monotonic, for the back-off's "stable" test
 	launchedAt    time.Time // monotonic: containers started; the grace period runs from here
 	registered    bool
+	targetHealth  string // the load balancer's word on its target when it failed ELB health checks
 	containers    []*container
 }
 
@@ -255,6 +256,7 @@ func (t *task) snapshot() TaskStatus {
 		IP:            t.ip.String(),
 		StoppedReason: t.stoppedReason,
 		StopCode:      t.stopCode,
+		TargetHealth:  t.targetHealth,
 		CreatedAt:     t.createdAt,
 		Containers:    make([]ContainerStatus, len(t.containers)),
 	}

@@ -119,15 +119,21 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 	defer limit.Stop()
 	// Look often: RUNNING should follow the target's healthy at once.
 	every := min(cfg.ReadinessInterval, activatingPollInterval)
+	graceNoted := false
 	for {
 		state := s.targetState(t, tsr)
 		switch {
 		case state == TargetHealthy:
 			return true
 		case unhealthy(state) && s.pastGrace(t):
-			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
+			s.failELBHealth(t, "task failed ELB health checks", state)
 			return false
+		case unhealthy(state) && !graceNoted:
+			// Tolerated until the grace period ends: say so once, with why.
+			graceNoted = true
+			s.log.Warn("task target unhealthy during its health check grace period", "task", t.id, "service", cfg.Name,
+				"targetGroup", cfg.TargetGroup, "ip", t.ip.String(), "gracePeriod", cfg.HealthCheckGracePeriod,
+				"targetHealth", s.targetHealthDetail(t))
 		}
 		// A fresh timer per look: armed only once this look is done.
 		tick := s.clock.NewTimer(every)
@@ -137,8 +143,7 @@ func (s *Supervisor) waitHealthyTarget(t *task) bool {
 			return false
 		case <-limit.C():
 			tick.Stop()
-			s.log.Warn("task target never became healthy", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "state", state)
-			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
+			s.failELBHealth(t, "task target never became healthy", state)
 			return false
 		case <-tick.C():
 		}
@@ -163,9 +168,8 @@ func (s *Supervisor) watchTarget(t *task) {
 			return
 		case <-tick.C():
 		}
-		if unhealthy(s.targetState(t, tsr)) && s.pastGrace(t) {
-			s.log.Warn("task failed ELB health checks", "task", t.id, "service", cfg.Name, "targetGroup", cfg.TargetGroup, "ip", t.ip.String())
-			s.requestStop(t, StopCodeServiceScheduler, s.elbHealthReason(t), true)
+		if state := s.targetState(t, tsr); unhealthy(state) && s.pastGrace(t) {
+			s.failELBHealth(t, "task failed ELB health checks", state)
 			return
 		}
 	}

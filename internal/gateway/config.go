@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portway/portway/internal/lazyre"
 )
 
@@ -93,6 +95,10 @@ type Config struct {
 	// TLS, when set, makes the listener serve HTTPS (execute-api is HTTPS
 	// only); backends then see X-Forwarded-Proto: https.
 	TLS *tls.Config `yaml:"-" json:"-"`
+
+	// Metrics, when set, gets the gateway's Prometheus collectors
+	// (metrics.go); nil: no metrics.
+	Metrics prometheus.Registerer `yaml:"-" json:"-"`
 
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now

@@ -67,6 +67,7 @@ func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 		keep = g.forward(r, st, m, target)
 	}
 	g.logAccess(r, st)
+	g.observeRequest(r, st)
 	return keep && !sc.Req.Close
 }
 
@@ -126,6 +127,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 	if m.auth == AuthCognito {
 		authz, _ := r.sc.Req.Get("authorization")
 		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
+		g.observeAuthorizer(gerr)
 		if gerr != nil {
 			return nil, nil, gerr
 		}

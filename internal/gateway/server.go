@@ -43,6 +43,7 @@ type Gateway struct {
 	scheme    string         // "https" when the listener serves TLS
 	encSlash  bool           // %2F allowed in paths (Config.AllowEncodedSlashes)
 	port      string         // the listener's port: X-Forwarded-Port (set before serving)
+	metrics   *gwMetrics     // nil without Config.Metrics
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -100,6 +101,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.auth = newAuthorizer(a.Issuer, keys, g.now, a.MaxCachedTokens)
 	}
 	g.responses = resolveResponses(cfg.Responses)
+	if g.metrics, err = newGWMetrics(cfg.Metrics, g.Stages(), cfg.Resources); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	return g, nil
 }
 

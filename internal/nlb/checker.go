@@ -136,6 +136,7 @@ func httpCheck(ctx context.Context, client *http.Client, path string, m matcher,
 			reason:      ReasonFailedHealthChecks,
 			description: descCodeMismatch(resp.StatusCode),
 			err:         fmt.Errorf("GET %s: status %d", req.URL, resp.StatusCode),
+			code:        resp.StatusCode,
 		}
 	}
 	if err != nil && ctx.Err() != nil {
@@ -150,7 +151,7 @@ func httpCheck(ctx context.Context, client *http.Client, path string, m matcher,
 func failure(ctx context.Context, err error) checkResult {
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		err = fmt.Errorf("timed out: %w", err)
+		return checkResult{reason: ReasonFailedHealthChecks, description: descTimedOut, err: fmt.Errorf("timed out: %w", err), timeout: true}
 	}
 	return checkResult{reason: ReasonFailedHealthChecks, description: descFailedHealthChecks, err: err}
 }

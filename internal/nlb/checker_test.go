@@ -50,7 +50,8 @@ func TestHTTPCheck(t *testing.T) {
 		t.Errorf("request: UA %q Host %q path %q", gotUA, gotHost, gotPath)
 	}
 	r := check("/503", "200-399", time.Second)
-	if r.ok || r.reason != "Target.FailedHealthChecks" || r.description != "Health checks failed with these codes: [503]" {
+	if r.ok || r.reason != "Target.FailedHealthChecks" || r.description != "Health checks failed with these codes: [503]" ||
+		r.code != 503 || r.result() != CheckBadStatus {
 		t.Errorf("/503: %+v", r)
 	}
 	if r := check("/503", "200,503", time.Second); !r.ok {
@@ -65,7 +66,8 @@ func TestHTTPCheck(t *testing.T) {
 	}
 	start := time.Now()
 	r = check("/slow", "200", 100*time.Millisecond)
-	if r.ok || r.reason != "Target.FailedHealthChecks" || r.description != "Health checks failed" {
+	// A timeout is worded as ELB words it; the NLB's reason stays.
+	if r.ok || r.reason != "Target.FailedHealthChecks" || r.description != "Request timed out" || r.result() != CheckTimeout {
 		t.Errorf("/slow: %+v", r)
 	}
 	if el := time.Since(start); el > 3*time.Second {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Health check protocols.
@@ -61,6 +63,10 @@ type Config struct {
 	// any other address with ValidationError. Default: loopback only
 	// (127.0.0.0/8 and ::1/128).
 	TargetCIDRs []string
+
+	// Metrics, when set, gets the load balancer's Prometheus collector
+	// (metrics.go); nil: no metrics.
+	Metrics prometheus.Registerer
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now

@@ -102,7 +102,9 @@ func (g *targetGroup) runChecker(ctx context.Context, t *target) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		start := g.now()
 		res := g.check(ctx, t)
+		res.latency = g.now().Sub(start)
 		if ctx.Err() != nil {
 			return
 		}
@@ -149,6 +151,7 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 		return t.hm.cadence()
 	}
 	before := g.healthOf(t)
+	t.record(res, g.now())
 	old := t.hm.observe(res, g.now())
 	if st := t.hm.health.State; st != old.State {
 		switch {
@@ -168,6 +171,7 @@ func (g *targetGroup) observe(t *target, res checkResult) time.Duration {
 		if cur.Reason != "" {
 			attrs = append(attrs, "reason", cur.Reason, "description", cur.Description)
 		}
+		attrs = append(attrs, lastCheckAttrs(res)...)
 		if res.err != nil {
 			attrs = append(attrs, "error", res.err.Error())
 		}
@@ -211,8 +215,12 @@ func (g *targetGroup) unhealthyDrainExpired(t *target, gen int) {
 	}
 	g.stopUnhealthyDrain(t)
 	h := t.hm.health
-	g.log.Info("target health changed", "target", t.String(), "from", StateUnhealthyDraining, "to", h.State,
-		"reason", h.Reason, "description", h.Description, "why", "unhealthy draining interval expired")
+	attrs := []any{"target", t.String(), "from", StateUnhealthyDraining, "to", h.State,
+		"reason", h.Reason, "description", h.Description, "why", "unhealthy draining interval expired"}
+	if c := t.lastCheck; c != nil {
+		attrs = append(attrs, "lastCheck", c.Summary())
+	}
+	g.log.Info("target health changed", attrs...)
 	g.resetUnhealthyConns()
 	g.broadcast()
 }
@@ -416,6 +424,7 @@ func (g *targetGroup) describe() []TargetHealthDescription {
 			TargetHealth:      g.healthOf(t),
 			Connections:       t.connections,
 			ActiveConnections: t.active,
+			LastHealthCheck:   t.lastCheck,
 		})
 	}
 	slices.SortFunc(out, func(a, b TargetHealthDescription) int {

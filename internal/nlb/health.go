@@ -56,6 +56,9 @@ type checkResult struct {
 	reason      string // failure reason code (ReasonFailedHealthChecks)
 	description string // failure description
 	err         error  // detail for logs only
+	code        int    // the HTTP status, when an HTTP check got an answer
+	timeout     bool   // no answer within the timeout
+	latency     time.Duration
 }
 
 func passed() checkResult { return checkResult{ok: true} }

@@ -22,6 +22,7 @@ import (
 type flow interface {
 	close()
 	reset()
+	sampleBytes() // adds the growth of its target socket's byte counters to the target's (flowbytes.go)
 }
 
 // ErrNoTarget is returned by DialListener when the listener's target group
@@ -159,6 +160,7 @@ type linkConn struct {
 
 	watchdog *time.Timer
 	once     sync.Once
+	bytes    flowSample
 
 	mu     sync.Mutex
 	closed bool // force-closed (before or after the dial)
@@ -172,6 +174,7 @@ func (c *linkConn) attach(b *net.TCPConn, t *target) bool {
 		return false
 	}
 	c.TCPConn, c.t = b, t
+	c.bytes.acc = &t.bytes
 	c.watchdog = time.AfterFunc(c.idle, c.checkIdle)
 	return true
 }
@@ -222,6 +225,7 @@ func (c *linkConn) close() {
 	}
 	c.closed = true
 	if c.TCPConn != nil {
+		c.bytes.sample(c.TCPConn)
 		c.TCPConn.Close()
 		go c.closeAsync()
 	}
@@ -237,6 +241,12 @@ func (c *linkConn) reset() {
 	}
 	c.mu.Unlock()
 	c.close()
+}
+
+func (c *linkConn) sampleBytes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes.sample(c.TCPConn)
 }
 
 // closeAsync is Close on a goroutine of its own.
@@ -256,6 +266,7 @@ func (c *linkConn) Close() error {
 		c.mu.Lock()
 		c.watchdog.Stop()
 		c.mu.Unlock()
+		c.bytes.sample(c.TCPConn)
 		err = c.TCPConn.Close()
 		c.g.release(c.t, c, true)
 		c.lb.untrack(c)

@@ -119,6 +119,9 @@ func New(cfg Config) (*LoadBalancer, error) {
 		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Name, tg.Name), used[tg.Name],
 			newProber(tg.HealthCheck, lb.dial, tg.ProxyProtocolV2), log, now)
 	}
+	if err := lb.registerMetrics(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("nlb: %w", err)
+	}
 	return lb, nil
 }
 
@@ -440,7 +443,7 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 			}
 			continue
 		}
-		if !pc.setBackend(b) {
+		if !pc.setBackend(b, t) {
 			b.Close()
 			held = nil
 			g.release(t, pc, false)

@@ -26,21 +26,29 @@ type proxyConn struct {
 	mu      sync.Mutex
 	backend *net.TCPConn
 	closed  bool
+	bytes   flowSample
 }
 
 func newProxyConn(c *net.TCPConn, lb *LoadBalancer) *proxyConn {
 	return &proxyConn{lb: lb, client: c, start: time.Now()}
 }
 
-// setBackend attaches the target connection; false if pc was closed meanwhile.
-func (pc *proxyConn) setBackend(b *net.TCPConn) bool {
+// setBackend attaches the connection to t; false if pc was closed meanwhile.
+func (pc *proxyConn) setBackend(b *net.TCPConn, t *target) bool {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.closed {
 		return false
 	}
 	pc.backend = b
+	pc.bytes.acc = &t.bytes
 	return true
+}
+
+func (pc *proxyConn) sampleBytes() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.bytes.sample(pc.backend)
 }
 
 func (pc *proxyConn) isClosed() bool {
@@ -56,6 +64,7 @@ func (pc *proxyConn) close() {
 	pc.closed = true
 	pc.client.Close()
 	if pc.backend != nil {
+		pc.bytes.sample(pc.backend)
 		pc.backend.Close()
 	}
 }

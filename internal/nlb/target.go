@@ -40,6 +40,8 @@ type TargetHealthDescription struct {
 	TargetHealth      TargetHealth `json:"TargetHealth"`
 	Connections       int64        `json:"Connections"`
 	ActiveConnections int64        `json:"ActiveConnections"`
+	// LastHealthCheck is the target's last health check (none yet: nil).
+	LastHealthCheck *HealthCheckResult `json:"LastHealthCheck,omitempty"`
 }
 
 // target is the state of one registered target. All fields but addr and
@@ -68,6 +70,10 @@ type target struct {
 	conns       map[flow]struct{} // dialing or established
 	connections int64             // established since registration
 	active      int64             // established and still open
+
+	lastCheck *HealthCheckResult        // nil before the first check; replaced, never changed
+	checks    [len(checkResults)]uint64 // health checks by result
+	bytes     flowBytes                 // bytes to and from the target (metrics.go)
 }
 
 func newTarget(addr netip.AddrPort, hcPort int, hc HealthCheck, now time.Time) *target {

@@ -93,9 +93,9 @@ th{background:#f4f4f4} code{font-size:13px}
 <p>API <code>{{.Endpoints.APIURL}}</code> · token <code>{{.Endpoints.TokenURL}}</code> · JWKS <code>{{.Endpoints.JWKSURL}}</code> · as of {{.Now.Format "15:04:05"}} UTC</p>
 <h2>Target groups</h2>
 {{range .Groups}}<h3>{{.Name}}</h3>
-<table><tr><th>target</th><th>state</th><th>reason</th><th>connections</th><th>active</th></tr>
-{{range .Targets}}<tr><td>{{.Target.ID}}:{{.Target.Port}}</td><td class="{{.TargetHealth.State}}">{{.TargetHealth.State}}</td><td>{{.TargetHealth.Reason}} {{.TargetHealth.Description}}</td><td>{{.Connections}}</td><td>{{.ActiveConnections}}</td></tr>
-{{else}}<tr><td colspan="5">no targets</td></tr>{{end}}</table>
+<table><tr><th>target</th><th>state</th><th>reason</th><th>last check</th><th>connections</th><th>active</th></tr>
+{{range .Targets}}<tr><td>{{.Target.ID}}:{{.Target.Port}}</td><td class="{{.TargetHealth.State}}">{{.TargetHealth.State}}</td><td>{{.TargetHealth.Reason}} {{.TargetHealth.Description}}</td><td>{{with .LastHealthCheck}}{{.Summary}} at {{.Time.Format "15:04:05.000"}}{{else}}-{{end}}</td><td>{{.Connections}}</td><td>{{.ActiveConnections}}</td></tr>
+{{else}}<tr><td colspan="6">no targets</td></tr>{{end}}</table>
 {{end}}
 <h2>Services</h2>
 <table><tr><th>service</th><th>desired</th><th>running</th><th>pending</th><th>deployments</th><th>last failure</th><th>latest events</th></tr>

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/nlb"
@@ -22,7 +23,11 @@ func (fakeLB) DescribeTargetHealth(group string) ([]nlb.TargetHealthDescription,
 	}
 	th := nlb.TargetHealthDescription{Target: nlb.Target{ID: "127.77.1.1", Port: 9000}, Connections: 7}
 	th.TargetHealth.State = "healthy"
-	return []nlb.TargetHealthDescription{th}, nil
+	// A failing target is listed with its reason and last check.
+	bad := nlb.TargetHealthDescription{Target: nlb.Target{ID: "127.77.1.2", Port: 9000},
+		TargetHealth:    nlb.TargetHealth{State: "unhealthy", Reason: nlb.ReasonFailedHealthChecks, Description: "Health checks failed with these codes: [500]"},
+		LastHealthCheck: &nlb.HealthCheckResult{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Result: nlb.CheckBadStatus, StatusCode: 500, LatencyMillis: 1.5}}
+	return []nlb.TargetHealthDescription{th, bad}, nil
 }
 
 type fakeServices struct{}
@@ -62,6 +67,8 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{"http://127.0.0.1:8080/v1", "127.77.1.1:9000", ">healthy<", "<td>7</td>",
+		"127.77.1.2:9000", ">unhealthy<", "Target.FailedHealthChecks Health checks failed with these codes: [500]",
+		"bad_status (HTTP 500) in 1.5ms at 03:04:05.000",
 		"abc123", "app (pid 42, STOPPED) exit 137", "Essential container in task exited &lt;script&gt;", "<td>bags</td><td>2</td><td>1</td>",
 		"<code>EssentialContainerExited</code> Essential container",
 		`ACTIVE ecs-svc/2000000000000000002 (0/0) <span class="FAILED">FAILED</span>, 3 failed tasks: ECS deployment circuit breaker: tasks failed to start.`,

@@ -18,6 +18,7 @@ import (
 	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
 )
 
@@ -130,8 +131,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 	s.tls = tlsSet
 	ctl.TLS = tlsSet.Control
+	// One metrics registry for the stack, served at /metrics on the
+	// control listener (behind its token).
+	reg := metrics.NewRegistry()
 	acfg := cfg.AuthComponent(abs, log.With("component", "auth"))
 	acfg.TLS = tlsSet.Auth
+	acfg.Metrics = reg
 	if s.auth, err = auth.New(acfg); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -148,6 +153,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
 	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
+	ncfg.Metrics = reg
 	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
@@ -157,6 +163,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
 	ecfg.ExtraEnv = s.taskEnv
+	ecfg.Metrics = reg
 	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
@@ -167,7 +174,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), console)
+	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console)
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
 	}
@@ -178,6 +185,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
 	gcfg.TLS = tlsSet.Gateway
 	gcfg.Authorizer.ClientTLS = tlsSet.Client
+	gcfg.Metrics = reg
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
@@ -430,13 +438,32 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 	return "unused", nil
 }
 
+// The supervisor tells why a task failed ELB health checks through this.
+var _ ecs.TargetHealthDescriber = registrar{}
+
+// TargetHealthDetail implements ecs.TargetHealthDescriber: the target's
+// state, description and last health check, in one line.
+func (r registrar) TargetHealthDetail(_ context.Context, group, ip string, port int) string {
+	ths, err := r.lb.DescribeTargetHealth(group)
+	if err != nil {
+		return ""
+	}
+	for _, th := range ths {
+		if th.Target.ID == ip && th.Target.Port == port {
+			return th.Detail()
+		}
+	}
+	return ""
+}
+
 // controlMux routes the control API: the load balancer's ELBv2-shaped API
-// under /elbv2/, the services and tasks under /ecs/, and a read-only
-// console page at /.
-func controlMux(lbAPI, ecsAPI, console http.Handler) http.Handler {
+// under /elbv2/, the services and tasks under /ecs/, the Prometheus
+// metrics at /metrics, and a read-only console page at /.
+func controlMux(lbAPI, ecsAPI, metricsAPI, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
+	mux.Handle(metrics.Path, metricsAPI)
 	mux.Handle("/", console)
 	return mux
 }
