@@ -153,9 +153,10 @@ type Method struct {
 	Integration   Integration `yaml:"integration" json:"integration"`
 }
 
-// Integration is the backend of a method. Only HTTP_PROXY is supported.
+// Integration is the backend of a method: HTTP_PROXY, or MOCK (the gateway
+// answers with Mock).
 type Integration struct {
-	Type string `yaml:"type" json:"type"` // "HTTP_PROXY"
+	Type string `yaml:"type" json:"type"` // "HTTP_PROXY" or "MOCK"
 	// ConnectionType is "INTERNET" (the default when empty, as in AWS) or
 	// "VPC_LINK". Both forward the same way here: the URI's host, e.g. the
 	// load balancer's private address, is dialed directly (or, when it is a
@@ -163,6 +164,9 @@ type Integration struct {
 	ConnectionType string        `yaml:"connectionType,omitempty" json:"connectionType,omitempty"`
 	URI            string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
 	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s (or Config.MaxIntegrationTimeout)
+	// Mock is the response of a MOCK integration (nil: 200, empty body);
+	// URI, ConnectionType and Timeout are then unused and must be empty.
+	Mock *MockResponse `yaml:"mock,omitempty" json:"mock,omitempty"`
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -320,8 +324,18 @@ func (c Config) Validate() error {
 
 func validateIntegration(in Integration, stages []Stage, params []string, maxTimeout time.Duration) []error {
 	var errs []error
-	if in.Type != IntegrationHTTPProxy {
-		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
+	switch in.Type {
+	case IntegrationHTTPProxy:
+		if in.Mock != nil {
+			errs = append(errs, errors.New("mock: only allowed with type MOCK"))
+		}
+	case IntegrationMock:
+		if in.URI != "" || in.ConnectionType != "" || in.Timeout != 0 {
+			errs = append(errs, errors.New("type: MOCK takes no uri, connectionType or timeout"))
+		}
+		return append(errs, validateMock(in.Mock)...)
+	default:
+		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY or MOCK, got %q", in.Type))
 	}
 	switch in.ConnectionType {
 	case "", ConnectionInternet, ConnectionVPCLink:

@@ -63,6 +63,8 @@ func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 	keep := true
 	if m, target, gerr := g.handle(r, st); gerr != nil {
 		keep = g.answer(r, st, gerr)
+	} else if m.mock != nil {
+		keep = g.answerMock(r, st, m.mock)
 	} else {
 		keep = g.forward(r, st, m, target)
 	}
@@ -133,6 +135,9 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 		if stage.clients != nil && !stage.clients.allow(p.clientID, g.now()) {
 			return nil, nil, newGWError(RespThrottled, "client rate limit")
 		}
+	}
+	if m.mock != nil {
+		return m, nil, nil
 	}
 	target, err := m.uris[stage.index].expand(params)
 	if err != nil {

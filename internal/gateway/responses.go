@@ -198,10 +198,25 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 		message = rr.message
 	}
 	quoted, _ := json.Marshal(message)
-	repl := strings.NewReplacer(
+	pairs := append([]string{
 		"$context.error.messageString", string(quoted),
 		"$context.error.message", message,
 		"$context.error.responseType", rr.typ,
+	}, contextPairs(c, rr.status)...)
+	return strings.NewReplacer(pairs...).Replace(rr.body)
+}
+
+// renderContextVars fills the $context variables of a template that are
+// not about an error (a MOCK integration's body).
+func renderContextVars(body string, c renderContext, status int) string {
+	if !strings.Contains(body, "$context.") {
+		return body
+	}
+	return strings.NewReplacer(contextPairs(c, status)...).Replace(body)
+}
+
+func contextPairs(c renderContext, status int) []string {
+	return []string{
 		"$context.extendedRequestId", c.apigwID,
 		"$context.requestId", c.requestID,
 		"$context.resourcePath", c.resourcePath,
@@ -210,7 +225,6 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 		"$context.stage", c.stage,
 		"$context.domainName", c.domainName,
 		"$context.identity.sourceIp", c.sourceIP,
-		"$context.status", strconv.Itoa(rr.status),
-	)
-	return repl.Replace(rr.body)
+		"$context.status", strconv.Itoa(status),
+	}
 }

@@ -114,6 +114,7 @@ type methodRoute struct {
 	scopes  []string
 	uris    []*uriTemplate // by stage index
 	timeout time.Duration
+	mock    *MockResponse // MOCK integration: the gateway answers
 }
 
 func (rt *route) method(m string) *methodRoute {

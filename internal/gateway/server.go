@@ -111,6 +111,14 @@ func (g *Gateway) buildRoute(i int) *route {
 			auth: m.Authorization, scopes: m.Scopes,
 			timeout: orDefault(m.Integration.Timeout, DefaultIntegrationTimeout),
 		}
+		if m.Integration.Type == IntegrationMock {
+			mr.mock = m.Integration.Mock
+			if mr.mock == nil {
+				mr.mock = &MockResponse{}
+			}
+			rt.methods[m.HTTPMethod] = mr
+			continue
+		}
 		for _, st := range g.cfg.stageList() {
 			uri, _ := substituteStageVars(m.Integration.URI, st.Variables) // validated
 			tmpl, _ := parseURITemplate(uri)
