@@ -231,3 +231,10 @@ func (n *node) match(segs []segment, params *[]param) *route {
 	}
 	return nil
 }
+
+// ValidateResourcePath checks a resource path as Validate does, for tools
+// that build resources from other descriptions (the OpenAPI import).
+func ValidateResourcePath(path string) error {
+	_, err := splitResourcePath(path)
+	return err
+}

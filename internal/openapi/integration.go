@@ -1,0 +1,431 @@
+package openapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/portway/portway/internal/gateway"
+)
+
+var (
+	stageVarRef     = regexp.MustCompile(`\$\{stageVariables\.([A-Za-z0-9_]+)\}`)
+	staticValue     = regexp.MustCompile(`^'(.*)'$`)
+	mockStatusTmpl  = regexp.MustCompile(`^\s*\{\s*"statusCode"\s*:\s*"?(\d{3})"?\s*\}\s*$`)
+	templateRef     = regexp.MustCompile(`\$!?\{?[A-Za-z][A-Za-z0-9_.]*`)
+	templateDirects = regexp.MustCompile(`(^|[^\\])#(set|if|elseif|else|end|foreach|macro|parse|include|define|break|stop|evaluate)\b`)
+)
+
+// contextVars are the $context variables the gateway fills in templates
+// (gateway.renderContext); $context.error.* only in gateway responses.
+var contextVars = map[string]bool{
+	"$context.requestId": true, "$context.extendedRequestId": true, "$context.resourcePath": true,
+	"$context.httpMethod": true, "$context.path": true, "$context.stage": true,
+	"$context.domainName": true, "$context.identity.sourceIp": true, "$context.status": true,
+}
+
+var errorVars = map[string]bool{
+	"$context.error.messageString": true, "$context.error.message": true, "$context.error.responseType": true,
+}
+
+// integration reads an x-amazon-apigateway-integration.
+func (im *importer) integration(field, verb, path string, v any) (gateway.Integration, bool) {
+	raw, err := toJSON(v)
+	if err != nil {
+		im.refuse(field, "unreadable: %v", err)
+		return gateway.Integration{}, false
+	}
+	var o map[string]json.RawMessage
+	if json.Unmarshal(raw, &o) != nil {
+		im.refuse(field, "must be an object")
+		return gateway.Integration{}, false
+	}
+	str := func(key string) string {
+		var s string
+		_ = json.Unmarshal(o[key], &s)
+		return s
+	}
+	typ := strings.ToLower(str("type"))
+	switch typ {
+	case "http_proxy":
+		return im.httpProxy(field, verb, path, o, str)
+	case "mock":
+		return im.mock(field, o)
+	case "aws_proxy":
+		im.refuse(field+".type", "aws_proxy (Lambda) integrations are not supported")
+	case "aws":
+		im.refuse(field+".type", "aws (AWS service) integrations are not supported")
+	case "http":
+		im.refuse(field+".type", "http (non-proxy) integrations are not supported: they map requests and responses through templates; portway runs http_proxy")
+	case "":
+		im.refuse(field+".type", "missing")
+	default:
+		im.refuse(field+".type", "%q is not an integration type portway runs (http_proxy, mock)", typ)
+	}
+	return gateway.Integration{}, false
+}
+
+func (im *importer) httpProxy(field, verb, path string, o map[string]json.RawMessage, str func(string) string) (gateway.Integration, bool) {
+	in := gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: str("uri")}
+	ok := true
+	bad := func(key, format string, a ...any) {
+		im.refuse(field+"."+key, format, a...)
+		ok = false
+	}
+	for _, m := range stageVarRef.FindAllStringSubmatch(in.URI, -1) {
+		im.stageVars[m[1]] = true
+	}
+	for _, key := range sortedKeys(o) {
+		switch key {
+		case "type", "uri":
+		case "httpMethod":
+			hm := strings.ToUpper(str(key))
+			if hm != verb && !(hm == gateway.MethodAny && verb == gateway.MethodAny) {
+				bad(key, "%s: portway forwards the client's method; an integration method other than the method's (%s) is not supported", hm, verb)
+			}
+		case "connectionType":
+			switch ct := strings.ToUpper(str(key)); ct {
+			case gateway.ConnectionInternet, gateway.ConnectionVPCLink:
+				in.ConnectionType = ct
+			default:
+				bad(key, "%q: must be INTERNET or VPC_LINK", ct)
+			}
+		case "connectionId":
+			im.links[str(key)] = true
+		case "timeoutInMillis":
+			var ms int64
+			if json.Unmarshal(o[key], &ms) != nil || ms < 50 {
+				bad(key, "must be a number of milliseconds, at least 50")
+				continue
+			}
+			in.Timeout = time.Duration(ms) * time.Millisecond
+			im.maxTimeout = max(im.maxTimeout, in.Timeout)
+		case "requestParameters":
+			var params map[string]string
+			if json.Unmarshal(o[key], &params) != nil {
+				bad(key, "must map names to strings")
+				continue
+			}
+			if !im.requestParameters(field+"."+key, path, params, &in) {
+				ok = false
+			}
+		case "passthroughBehavior", "responses":
+			// No templates run on a proxy integration: AWS ignores both.
+		case "requestTemplates":
+			im.note(field+"."+key, "HTTP_PROXY integrations run no templates")
+		case "cacheKeyParameters", "cacheNamespace":
+			im.note(field+"."+key, "portway has no stage cache")
+		case "contentHandling":
+			im.note(field+"."+key, "HTTP_PROXY integrations pass bodies unchanged")
+		case "tlsConfig":
+			im.note(field+"."+key, "portway's integrations verify nothing beyond what the URI names")
+		default:
+			bad(key, "unknown integration field")
+		}
+	}
+	if in.URI == "" {
+		bad("uri", "missing")
+	}
+	return in, ok
+}
+
+// requestParameters applies the mappings of an HTTP_PROXY integration:
+// path parameters rename or fix the URI's {placeholders}; header and query
+// mappings that pass a parameter on under its own name are what a proxy
+// integration does anyway. Anything else would change the request the
+// backend gets, and is refused.
+func (im *importer) requestParameters(field, path string, params map[string]string, in *gateway.Integration) bool {
+	ok := true
+	for _, target := range sortedKeys(params) {
+		src := params[target]
+		f := field + "." + target
+		kind, name, found := strings.Cut(strings.TrimPrefix(target, "integration.request."), ".")
+		if !found || !strings.HasPrefix(target, "integration.request.") {
+			im.refuse(f, "not an integration request parameter")
+			ok = false
+			continue
+		}
+		switch kind {
+		case "path":
+			placeholder := "{" + name + "}"
+			if sm := staticValue.FindStringSubmatch(src); sm != nil {
+				in.URI = strings.ReplaceAll(in.URI, placeholder, url.PathEscape(sm[1]))
+				continue
+			}
+			from, isPath := strings.CutPrefix(src, "method.request.path.")
+			if !isPath || !strings.Contains(path, "{"+from+"}") && !strings.Contains(path, "{"+from+"+}") {
+				im.refuse(f, "%q: a path parameter comes from a path parameter of the resource or a static value", src)
+				ok = false
+				continue
+			}
+			in.URI = strings.ReplaceAll(in.URI, placeholder, "{"+from+"}")
+		case "header", "querystring", "multivalueheader", "multivaluequerystring":
+			methodKind := map[string]string{"header": "header", "querystring": "querystring",
+				"multivalueheader": "multivalueheader", "multivaluequerystring": "multivaluequerystring"}[kind]
+			if strings.EqualFold(src, "method.request."+methodKind+"."+name) {
+				continue // passed on as it came, as the proxy does anyway
+			}
+			im.refuse(f, "%q: mapping a %s from another source or a static value is not supported (HTTP_PROXY passes the client's headers and query string as they are)", src, kind)
+			ok = false
+		default:
+			im.refuse(f, "unknown request parameter location %q", kind)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// mock reads a MOCK integration: the status its request template selects
+// and that integration response's parameters and template.
+func (im *importer) mock(field string, o map[string]json.RawMessage) (gateway.Integration, bool) {
+	in := gateway.Integration{Type: gateway.IntegrationMock}
+	ok := true
+	status := "200"
+	var responses map[string]json.RawMessage
+	for _, key := range sortedKeys(o) {
+		switch key {
+		case "type", "passthroughBehavior", "httpMethod", "uri", "timeoutInMillis", "connectionType", "cacheKeyParameters", "cacheNamespace":
+		case "requestTemplates":
+			var tmpls map[string]string
+			if json.Unmarshal(o[key], &tmpls) != nil {
+				im.refuse(field+"."+key, "must map content types to templates")
+				ok = false
+				continue
+			}
+			ct, t := pickTemplate(tmpls)
+			if ct == "" {
+				continue
+			}
+			sm := mockStatusTmpl.FindStringSubmatch(t)
+			if sm == nil {
+				im.refuse(field+"."+key+"."+ct, "only a static {\"statusCode\": N} template is supported for a mock")
+				ok = false
+				continue
+			}
+			status = sm[1]
+			if len(tmpls) > 1 {
+				im.note(field+"."+key, "the %s template is used for every request", ct)
+			}
+		case "responses":
+			if json.Unmarshal(o[key], &responses) != nil {
+				im.refuse(field+"."+key, "must map selection patterns to responses")
+				ok = false
+			}
+		case "requestParameters":
+			im.note(field+"."+key, "a mock integration has no backend to map parameters to")
+		default:
+			im.refuse(field+"."+key, "unknown integration field")
+			ok = false
+		}
+	}
+	// The integration response whose selection pattern matches the status,
+	// else "default".
+	sel := "default"
+	for _, pattern := range sortedKeys(responses) {
+		if pattern == "default" {
+			continue
+		}
+		if re, err := regexp.Compile("^(?:" + pattern + ")$"); err == nil && re.MatchString(status) {
+			sel = pattern
+			break
+		}
+	}
+	rawResp, found := responses[sel]
+	if !found {
+		// No integration response: AWS answers 500 "Internal server error".
+		im.refuse(field+".responses", "no integration response for status %s", status)
+		return in, false
+	}
+	mr, rok := im.mockResponse(field+".responses."+sel, rawResp)
+	in.Mock = mr
+	return in, ok && rok
+}
+
+func (im *importer) mockResponse(field string, raw json.RawMessage) (*gateway.MockResponse, bool) {
+	var r map[string]json.RawMessage
+	if json.Unmarshal(raw, &r) != nil {
+		im.refuse(field, "must be an object")
+		return nil, false
+	}
+	mr := &gateway.MockResponse{StatusCode: 200}
+	ok := true
+	for _, key := range sortedKeys(r) {
+		switch key {
+		case "statusCode":
+			n, err := statusCode(r[key])
+			if err != nil {
+				im.refuse(field+"."+key, "%v", err)
+				ok = false
+			}
+			mr.StatusCode = n
+		case "responseParameters":
+			h, hok := im.staticHeaders(field+"."+key, "method.response.header.", r[key])
+			mr.Headers, ok = h, ok && hok
+		case "responseTemplates":
+			body, ct, tok := im.responseTemplate(field+"."+key, r[key], false)
+			mr.Body, ok = body, ok && tok
+			if ct != "" && !strings.EqualFold(ct, "application/json") {
+				if mr.Headers == nil {
+					mr.Headers = map[string]string{}
+				}
+				mr.Headers["Content-Type"] = ct
+			}
+		case "contentHandling", "selectionPattern":
+		default:
+			im.refuse(field+"."+key, "unknown integration response field")
+			ok = false
+		}
+	}
+	return mr, ok
+}
+
+// staticHeaders reads response parameters that set headers to static
+// values ('value'); other sources are refused.
+func (im *importer) staticHeaders(field, prefix string, raw json.RawMessage) (map[string]string, bool) {
+	var params map[string]string
+	if json.Unmarshal(raw, &params) != nil {
+		im.refuse(field, "must map names to strings")
+		return nil, false
+	}
+	ok := true
+	var out map[string]string
+	for _, k := range sortedKeys(params) {
+		name, isHeader := strings.CutPrefix(k, prefix)
+		sm := staticValue.FindStringSubmatch(params[k])
+		switch {
+		case !isHeader:
+			im.refuse(field+"."+k, "only %sNAME is supported", prefix)
+			ok = false
+		case sm == nil:
+			im.refuse(field+"."+k, "%q: only static values ('value') are supported", params[k])
+			ok = false
+		default:
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = sm[1]
+		}
+	}
+	return out, ok
+}
+
+// responseTemplate picks the application/json template (else the only
+// one) and checks that the gateway can render it.
+func (im *importer) responseTemplate(field string, raw json.RawMessage, errorsAllowed bool) (body, contentType string, ok bool) {
+	var tmpls map[string]string
+	if json.Unmarshal(raw, &tmpls) != nil {
+		im.refuse(field, "must map content types to templates")
+		return "", "", false
+	}
+	ct, t := pickTemplate(tmpls)
+	if ct == "" {
+		return "", "", true
+	}
+	if len(tmpls) > 1 {
+		im.note(field, "the %s template is used for every request (portway does not choose by Accept)", ct)
+	}
+	if err := checkTemplate(t, errorsAllowed); err != nil {
+		im.refuse(field+"."+ct, "%v", err)
+		return "", "", false
+	}
+	return t, ct, true
+}
+
+func pickTemplate(tmpls map[string]string) (contentType, template string) {
+	if t, ok := tmpls["application/json"]; ok {
+		return "application/json", t
+	}
+	keys := sortedKeys(tmpls)
+	if len(keys) == 0 {
+		return "", ""
+	}
+	return keys[0], tmpls[keys[0]]
+}
+
+// checkTemplate accepts templates whose only variables are the $context
+// ones the gateway fills; Velocity logic and $input/$util are refused.
+func checkTemplate(t string, errorsAllowed bool) error {
+	if m := templateDirects.FindStringSubmatch(t); m != nil {
+		return fmt.Errorf("template logic (#%s) is not supported", m[2])
+	}
+	for _, ref := range templateRef.FindAllString(t, -1) {
+		name := strings.NewReplacer("$!", "$", "{", "").Replace(ref)
+		name = strings.TrimSuffix(name, ".")
+		if contextVars[name] || errorsAllowed && errorVars[name] {
+			continue
+		}
+		return fmt.Errorf("%s is not supported in templates (only %s)", ref, strings.Join(supportedVars(errorsAllowed), ", "))
+	}
+	return nil
+}
+
+func supportedVars(errorsAllowed bool) []string {
+	var out []string
+	for v := range contextVars {
+		out = append(out, v)
+	}
+	if errorsAllowed {
+		for v := range errorVars {
+			out = append(out, v)
+		}
+	}
+	return sortStrings(out)
+}
+
+// gatewayResponses reads x-amazon-apigateway-gateway-responses.
+func (im *importer) gatewayResponses(field string, raw json.RawMessage) map[string]gateway.ResponseTemplate {
+	var all map[string]map[string]json.RawMessage
+	if json.Unmarshal(raw, &all) != nil {
+		im.refuse(field, "must map response types to responses")
+		return nil
+	}
+	known := map[string]bool{}
+	for _, t := range gateway.ResponseTypes() {
+		known[t] = true
+	}
+	out := map[string]gateway.ResponseTemplate{}
+	for _, typ := range sortedKeys(all) {
+		f := field + "." + typ
+		if !known[typ] {
+			im.refuse(f, "unknown gateway response type")
+			continue
+		}
+		var rt gateway.ResponseTemplate
+		for _, key := range sortedKeys(all[typ]) {
+			v := all[typ][key]
+			switch key {
+			case "statusCode":
+				n, err := statusCode(v)
+				if err != nil {
+					im.refuse(f+"."+key, "%v", err)
+				}
+				rt.StatusCode = n
+			case "responseParameters":
+				h, _ := im.staticHeaders(f+"."+key, "gatewayresponse.header.", v)
+				for k, hv := range h {
+					if rt.Headers == nil {
+						rt.Headers = map[string]string{}
+					}
+					rt.Headers[k] = hv
+				}
+			case "responseTemplates":
+				body, ct, _ := im.responseTemplate(f+"."+key, v, true)
+				rt.Body = body
+				if ct != "" && !strings.EqualFold(ct, "application/json") {
+					if rt.Headers == nil {
+						rt.Headers = map[string]string{}
+					}
+					rt.Headers["Content-Type"] = ct
+				}
+			case "defaultResponse":
+			default:
+				im.refuse(f+"."+key, "unknown gateway response field")
+			}
+		}
+		out[typ] = rt
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package openapi
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/portway/portway/internal/gateway"
+)
+
+// authorizer is a usable Cognito user pool authorizer.
+type authorizer struct {
+	name string
+}
+
+// identityAuthorization is the identity source portway's authorizer reads.
+const identityAuthorization = "method.request.header.Authorization"
+
+func (im *importer) schemesField() string {
+	if im.swagger {
+		return "securityDefinitions"
+	}
+	return "components.securitySchemes"
+}
+
+// securitySchemes reads the security schemes: Cognito user pool
+// authorizers are portway's authorizer; everything else (API keys, IAM,
+// Lambda authorizers) is refused where it is defined.
+func (im *importer) securitySchemes(doc *openapi3.T) {
+	if doc.Components == nil {
+		return
+	}
+	for _, name := range sortedKeys(doc.Components.SecuritySchemes) {
+		field := im.schemesField() + "." + name
+		ref := doc.Components.SecuritySchemes[name]
+		if ref == nil || ref.Value == nil {
+			im.refused[name] = true
+			im.refuse(field, "empty security scheme")
+			continue
+		}
+		s := ref.Value
+		authType, _ := s.Extensions[extAuthType].(string)
+		rawAuth, hasAuth := s.Extensions[extAuthorizer]
+		switch {
+		case !hasAuth && s.Type == "apiKey" && strings.EqualFold(s.Name, "x-api-key"):
+			im.refuse(field, "API keys (x-api-key) and usage plans are not supported")
+		case strings.EqualFold(authType, "awsSigv4"):
+			im.refuse(field+"."+extAuthType, "IAM (awsSigv4) authorization is not supported")
+		case !hasAuth:
+			im.refuse(field, "not an API Gateway authorizer (no %s): only Cognito user pool authorizers are supported", extAuthorizer)
+		default:
+			if a := im.cognito(field+"."+extAuthorizer, name, rawAuth); a != nil {
+				im.authorizer[name] = a
+				continue
+			}
+		}
+		im.refused[name] = true
+	}
+}
+
+// cognito reads an x-amazon-apigateway-authorizer of type cognito_user_pools.
+func (im *importer) cognito(field, name string, v any) *authorizer {
+	raw, err := toJSON(v)
+	if err != nil {
+		im.refuse(field, "unreadable: %v", err)
+		return nil
+	}
+	var o map[string]json.RawMessage
+	if json.Unmarshal(raw, &o) != nil {
+		im.refuse(field, "must be an object")
+		return nil
+	}
+	var typ string
+	_ = json.Unmarshal(o["type"], &typ)
+	if !strings.EqualFold(typ, "cognito_user_pools") {
+		im.refuse(field+".type", "%s (Lambda) authorizers are not supported; only cognito_user_pools", typ)
+		return nil
+	}
+	ok := true
+	for _, key := range sortedKeys(o) {
+		switch key {
+		case "type":
+		case "providerARNs":
+			var arns []string
+			_ = json.Unmarshal(o[key], &arns)
+			for _, a := range arns {
+				im.pools[a] = true
+			}
+			im.note(field+".providerARNs", "%s: portway's own user pool (auth) issues and verifies the tokens", strings.Join(arns, ", "))
+		case "identitySource":
+			var src string
+			_ = json.Unmarshal(o[key], &src)
+			if !strings.EqualFold(src, identityAuthorization) {
+				im.refuse(field+".identitySource", "%q: portway's authorizer reads the token from the Authorization header only", src)
+				ok = false
+			}
+		case "authorizerResultTtlInSeconds":
+			im.note(field+"."+key, "portway caches verified tokens until they expire")
+		case "identityValidationExpression":
+			im.refuse(field+"."+key, "identity validation expressions are not supported")
+			ok = false
+		default:
+			im.refuse(field+"."+key, "unknown authorizer field")
+			ok = false
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return &authorizer{name: name}
+}
+
+// rawSecurity is the document's default security requirement (nil: none given).
+func (im *importer) rawSecurity(s openapi3.SecurityRequirements) *[]map[string][]string {
+	if s == nil {
+		return nil
+	}
+	out := make([]map[string][]string, 0, len(s))
+	for _, r := range s {
+		out = append(out, map[string][]string(r))
+	}
+	return &out
+}
+
+// applySecurity sets a method's authorization from its security
+// requirement: none → NONE; one Cognito authorizer → COGNITO_USER_POOLS
+// with its scopes. Alternatives and combined schemes are refused.
+func (im *importer) applySecurity(field string, sec *[]map[string][]string, m *gateway.Method) bool {
+	if sec == nil || len(*sec) == 0 {
+		return true
+	}
+	if len(*sec) > 1 {
+		im.refuse(field, "alternative security requirements are not supported (API Gateway exports one)")
+		return false
+	}
+	req := (*sec)[0]
+	if len(req) == 0 {
+		return true
+	}
+	ok := true
+	for _, name := range sortedKeys(req) {
+		switch {
+		case im.refused[name]:
+			im.refuse(field+"."+name, "uses %s.%s, which is not supported", im.schemesField(), name)
+			ok = false
+		case im.authorizer[name] == nil:
+			im.refuse(field+"."+name, "no such security scheme")
+			ok = false
+		case m.Authorization == gateway.AuthCognito:
+			im.refuse(field+"."+name, "only one authorizer per method")
+			ok = false
+		default:
+			m.Authorization = gateway.AuthCognito
+			m.Scopes = req[name]
+		}
+	}
+	return ok
+}
