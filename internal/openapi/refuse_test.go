@@ -231,10 +231,10 @@ securityDefinitions:
 
 func TestImportBadDocuments(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"hello": 1}`:           "neither an OpenAPI 3",
-		`swagger: "1.2"`:         `swagger: "1.2" is not supported`,
-		`openapi: 2.5.0`:         `openapi: "2.5.0" is not supported`,
-		"openapi: [\n":           "not JSON or YAML",
+		`{"hello": 1}`:   "neither an OpenAPI 3",
+		`swagger: "1.2"`: `swagger: "1.2" is not supported`,
+		`openapi: 2.5.0`: `openapi: "2.5.0" is not supported`,
+		"openapi: [\n":   "not JSON or YAML",
 		`{"openapi": "3.0.1", "info": {"title": "t", "version": "1"}, "paths": {"/x": {"get": {"responses": {"200": {"$ref": "other.json#/r"}}}}}}`: "openapi document",
 	} {
 		_, err := Import([]byte(doc))
