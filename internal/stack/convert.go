@@ -61,6 +61,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 					ConnectionType: m.Integration.ConnectionType,
 					URI:            m.Integration.URI,
 					Timeout:        m.Integration.Timeout,
+					Mock:           m.Integration.Mock,
 				},
 			})
 		}
