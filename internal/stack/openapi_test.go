@@ -101,7 +101,10 @@ func TestLoadGatewayFromOpenAPIErrors(t *testing.T) {
 		{"refused element", nil, func(s string) string {
 			return strings.Replace(s, `"type" : "http_proxy"`, `"type" : "aws_proxy"`, 1)
 		}, "gateway.openapi: api/export.json: paths./bags.x-amazon-apigateway-any-method.x-amazon-apigateway-integration.type: aws_proxy (Lambda) integrations are not supported"},
-		{"unknown scope", func(c *Config) { c.Auth.ResourceServers[0].Scopes = []string{"bags"}; c.Auth.DefaultClient.Scopes = nil }, nil,
+		{"unknown scope", func(c *Config) {
+			c.Auth.ResourceServers[0].Scopes = []string{"bags"}
+			c.Auth.DefaultClient.Scopes = nil
+		}, nil,
 			`gateway.openapi (api/export.json): paths./ingests.x-amazon-apigateway-any-method.scopes[0]: "https://api.wellcomecollection.org/storage/v1/ingests" is not a scope`},
 		{"stage variable", func(c *Config) { delete(c.Gateway.StageVariables, "bags_port") }, nil,
 			`gateway.openapi (api/export.json): paths./bags.x-amazon-apigateway-any-method.integration.uri: stage variable "bags_port" is not defined`},
