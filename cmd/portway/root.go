@@ -119,6 +119,7 @@ func newConfigCmd() *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newFromOpenAPICmd(), newToOpenAPICmd())
 	return cmd
 }
 
