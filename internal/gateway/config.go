@@ -167,6 +167,12 @@ type Integration struct {
 	// Mock is the response of a MOCK integration (nil: 200, empty body);
 	// URI, ConnectionType and Timeout are then unused and must be empty.
 	Mock *MockResponse `yaml:"mock,omitempty" json:"mock,omitempty"`
+	// RequestParameters map request values to headers and query
+	// parameters of the integration request, as API Gateway writes them
+	// (params.go): "integration.request.header.X-Stage": "'v1'",
+	// "integration.request.querystring.id": "method.request.path.id", ….
+	// HTTP_PROXY only.
+	RequestParameters map[string]string `yaml:"requestParameters,omitempty" json:"requestParameters,omitempty"`
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -330,8 +336,8 @@ func validateIntegration(in Integration, stages []Stage, params []string, maxTim
 			errs = append(errs, errors.New("mock: only allowed with type MOCK"))
 		}
 	case IntegrationMock:
-		if in.URI != "" || in.ConnectionType != "" || in.Timeout != 0 {
-			errs = append(errs, errors.New("type: MOCK takes no uri, connectionType or timeout"))
+		if in.URI != "" || in.ConnectionType != "" || in.Timeout != 0 || len(in.RequestParameters) > 0 {
+			errs = append(errs, errors.New("type: MOCK takes no uri, connectionType, timeout or requestParameters"))
 		}
 		return append(errs, validateMock(in.Mock)...)
 	default:
@@ -349,6 +355,7 @@ func validateIntegration(in Integration, stages []Stage, params []string, maxTim
 		}
 		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and %s, got %s", limit, in.Timeout))
 	}
+	errs = append(errs, validateRequestParameters(in.RequestParameters, params)...)
 	// The URI is checked as each stage expands it; a problem shared by all
 	// stages is reported once.
 	seen := map[string]bool{}

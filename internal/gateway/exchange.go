@@ -18,9 +18,10 @@ import (
 type request struct {
 	sc       *h1.ServerConn
 	method   string
-	rawPath  string // the escaped path as sent
-	rawQuery string // without "?"; "" when none
-	host     string // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
+	rawPath  string        // the escaped path as sent
+	rawQuery string        // without "?"; "" when none
+	host     string        // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
+	mapped   *mappedParams // the integration's request parameters; nil without mappings
 
 	st   reqState
 	call integrationCall
@@ -142,6 +143,9 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 	target, err := m.uris[stage.index].expand(params)
 	if err != nil {
 		return nil, nil, newGWError(RespAPIConfigurationError, "integration URI: "+err.Error())
+	}
+	if len(m.mapped) > 0 {
+		r.mapped = resolveMappings(m.mapped, &r.sc.Req, r.rawQuery, params)
 	}
 	return m, target, nil
 }

@@ -242,7 +242,9 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		path = "/"
 	}
 	w.WriteString(path)
-	if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
+	if r.mapped != nil {
+		writeMappedQuery(w, call.target.RawQuery, r.mapped)
+	} else if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
 		w.WriteByte('?')
 		w.WriteString(q)
 		if q != "" && r.rawQuery != "" {
@@ -269,8 +271,15 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 			continue
+		case r.mapped != nil && r.mapped.mappedHeader(f.Name):
+			continue
 		}
 		h1.WriteField(w, f)
+	}
+	if r.mapped != nil {
+		for _, f := range r.mapped.headers {
+			h1.WriteField(w, f)
+		}
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
 	g := call.g

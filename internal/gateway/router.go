@@ -115,6 +115,7 @@ type methodRoute struct {
 	uris    []*uriTemplate // by stage index
 	timeout time.Duration
 	mock    *MockResponse // MOCK integration: the gateway answers
+	mapped  []paramMapping
 }
 
 func (rt *route) method(m string) *methodRoute {

@@ -119,6 +119,10 @@ func (g *Gateway) buildRoute(i int) *route {
 			rt.methods[m.HTTPMethod] = mr
 			continue
 		}
+		if len(m.Integration.RequestParameters) > 0 {
+			params, _ := parseResourcePath(res.Path) // validated
+			mr.mapped = buildMappings(m.Integration.RequestParameters, params)
+		}
 		for _, st := range g.cfg.stageList() {
 			uri, _ := substituteStageVars(m.Integration.URI, st.Variables) // validated
 			tmpl, _ := parseURITemplate(uri)

@@ -13,9 +13,12 @@
 // Run: paths and methods (x-amazon-apigateway-any-method is ANY), {proxy+};
 // http_proxy integrations (uri with ${stageVariables.x}, httpMethod equal
 // to the method's or ANY, connectionType INTERNET/VPC_LINK,
-// timeoutInMillis; requestParameters that map a path parameter, which
-// rename or fix the URI's {placeholder}, or that pass a header or query
-// parameter on under its own name, as a proxy does anyway); mock
+// timeoutInMillis; requestParameters: a path parameter mapping renames or
+// fixes the URI's {placeholder}, a header or query parameter passed on
+// under its own name is what a proxy does anyway, and other header and
+// query mappings from a method request header, query parameter or path
+// parameter or a static value become the integration's
+// RequestParameters); mock
 // integrations with a static {"statusCode": N} request template: the
 // integration response that status selects, its static header parameters
 // and its template (the $context variables the gateway fills, no logic);
@@ -30,9 +33,10 @@
 // x-amazon-apigateway-auth) and Lambda (token/request) authorizers;
 // identity sources other than the Authorization header and identity
 // validation expressions; alternative or combined security requirements;
-// resource policies; disableExecuteApiEndpoint; header or query mappings
-// that rename or set values, path mappings from other sources, an
-// integration method other than the method's; mock or gateway response
+// resource policies; disableExecuteApiEndpoint; mappings from context
+// variables or stage variables, renamed multi-value mappings, path
+// mappings from other sources, an integration method other than the
+// method's; mock or gateway response
 // templates with logic (#if, #set, …) or $input/$util/other variables,
 // and header values that are not static; unknown fields of integrations,
 // authorizers and gateway responses, and unknown x-amazon-apigateway-*

@@ -183,6 +183,9 @@ func exportMethod(path string, m gateway.Method, authName string, opts ExportOpt
 		for _, p := range uriParams(in.URI) {
 			rp["integration.request.path."+p] = "method.request.path." + p
 		}
+		for k, v := range in.RequestParameters {
+			rp[k] = v
+		}
 		if len(rp) > 0 {
 			x["requestParameters"] = rp
 		}

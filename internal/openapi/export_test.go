@@ -31,7 +31,8 @@ func roundTripConfig(t *testing.T) gateway.Config {
 		}},
 		gateway.Resource{Path: "/a/{x}/b/{y}", Methods: []gateway.Method{
 			{HTTPMethod: "DELETE", Authorization: gateway.AuthNone,
-				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/{y}/{x}"}},
+				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/{y}/{x}",
+					RequestParameters: map[string]string{"integration.request.header.X-Y": "method.request.path.y", "integration.request.querystring.s": "'static'"}}},
 			{HTTPMethod: "PUT", Authorization: gateway.AuthNone, Integration: gateway.Integration{Type: gateway.IntegrationMock,
 				Mock: &gateway.MockResponse{StatusCode: 418, Headers: map[string]string{"Content-Type": "text/plain", "X-It": "it's"}, Body: "short and stout"}}},
 		}},

@@ -163,13 +163,23 @@ func (im *importer) requestParameters(field, path string, params map[string]stri
 			}
 			in.URI = strings.ReplaceAll(in.URI, placeholder, "{"+from+"}")
 		case "header", "querystring", "multivalueheader", "multivaluequerystring":
-			methodKind := map[string]string{"header": "header", "querystring": "querystring",
-				"multivalueheader": "multivalueheader", "multivaluequerystring": "multivaluequerystring"}[kind]
-			if strings.EqualFold(src, "method.request."+methodKind+"."+name) {
+			if strings.EqualFold(src, "method.request."+kind+"."+name) {
 				continue // passed on as it came, as the proxy does anyway
 			}
-			im.refuse(f, "%q: mapping a %s from another source or a static value is not supported (HTTP_PROXY passes the client's headers and query string as they are)", src, kind)
-			ok = false
+			if strings.HasPrefix(kind, "multivalue") {
+				im.refuse(f, "%q: multi-value mappings are only supported from the parameter of the same name", src)
+				ok = false
+				continue
+			}
+			if !supportedSource(src) {
+				im.refuse(f, "%q: a %s comes from method.request.header|querystring|path.NAME or a 'static value' (not context or stage variables)", src, kind)
+				ok = false
+				continue
+			}
+			if in.RequestParameters == nil {
+				in.RequestParameters = map[string]string{}
+			}
+			in.RequestParameters[target] = src
 		default:
 			im.refuse(f, "unknown request parameter location %q", kind)
 			ok = false
@@ -428,4 +438,16 @@ func (im *importer) gatewayResponses(field string, raw json.RawMessage) map[stri
 		out[typ] = rt
 	}
 	return out
+}
+
+func supportedSource(src string) bool {
+	if staticValue.MatchString(src) {
+		return true
+	}
+	for _, p := range []string{"method.request.header.", "method.request.querystring.", "method.request.path."} {
+		if strings.HasPrefix(src, p) && len(src) > len(p) {
+			return true
+		}
+	}
+	return false
 }

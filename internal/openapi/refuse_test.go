@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -115,12 +116,12 @@ func TestImportRefuses(t *testing.T) {
 			"x-amazon-apigateway-policy: resource policies are not supported"},
 		{"iam on method", func(d map[string]any) { op(d)["x-amazon-apigateway-auth"] = map[string]any{"type": "AWS_IAM"} },
 			opPath + ".x-amazon-apigateway-auth: IAM authorization is not supported"},
-		{"header renamed", func(d map[string]any) {
-			integ(d)["requestParameters"].(map[string]any)["integration.request.header.X-User"] = "method.request.header.X-Client"
-		}, intPath + `.requestParameters.integration.request.header.X-User: "method.request.header.X-Client": mapping a header`},
-		{"static query", func(d map[string]any) {
-			integ(d)["requestParameters"].(map[string]any)["integration.request.querystring.v"] = "'2'"
-		}, intPath + `.requestParameters.integration.request.querystring.v: "'2'": mapping a querystring`},
+		{"context source", func(d map[string]any) {
+			integ(d)["requestParameters"].(map[string]any)["integration.request.header.X-Request"] = "context.requestId"
+		}, intPath + `.requestParameters.integration.request.header.X-Request: "context.requestId": a header comes from method.request.header|querystring|path.NAME or a 'static value'`},
+		{"multivalue renamed", func(d map[string]any) {
+			integ(d)["requestParameters"].(map[string]any)["integration.request.multivaluequerystring.v"] = "method.request.multivaluequerystring.w"
+		}, intPath + `.requestParameters.integration.request.multivaluequerystring.v: "method.request.multivaluequerystring.w": multi-value mappings`},
 		{"path from header", func(d map[string]any) {
 			integ(d)["requestParameters"].(map[string]any)["integration.request.path.id"] = "method.request.header.X-Id"
 		}, intPath + `.requestParameters.integration.request.path.id: "method.request.header.X-Id"`},
@@ -176,6 +177,30 @@ func TestImportRefuses(t *testing.T) {
 				t.Fatalf("got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// Header and query mappings become the integration's request parameters;
+// those passing a parameter on under its own name are what a proxy does.
+func TestImportRequestParameters(t *testing.T) {
+	d := baseDoc()
+	rp := integ(d)["requestParameters"].(map[string]any)
+	rp["integration.request.header.X-User"] = "method.request.header.X-Client"
+	rp["integration.request.querystring.v"] = "'2'"
+	rp["integration.request.querystring.item"] = "method.request.path.id"
+	rp["integration.request.header.X-Same"] = "method.request.header.x-same"
+	data, _ := json.Marshal(d)
+	api, err := Import(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"integration.request.header.X-User":    "method.request.header.X-Client",
+		"integration.request.querystring.v":    "'2'",
+		"integration.request.querystring.item": "method.request.path.id",
+	}
+	if got := api.Resources[0].Methods[0].Integration.RequestParameters; !reflect.DeepEqual(got, want) {
+		t.Fatalf("%v", got)
 	}
 }
 

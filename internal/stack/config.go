@@ -177,6 +177,10 @@ type IntegrationConfig struct {
 	Timeout        time.Duration `yaml:"timeout,omitempty"`
 	// Mock is a MOCK integration's response: statusCode, headers, body.
 	Mock *gateway.MockResponse `yaml:"mock,omitempty"`
+	// RequestParameters map request values to the integration request's
+	// headers and query parameters, in API Gateway's terms
+	// ("integration.request.header.X-Stage": "'v1'").
+	RequestParameters map[string]string `yaml:"requestParameters,omitempty"`
 }
 
 // NLBConfig describes the private network load balancer.

@@ -62,6 +62,8 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 					URI:            m.Integration.URI,
 					Timeout:        m.Integration.Timeout,
 					Mock:           m.Integration.Mock,
+
+					RequestParameters: m.Integration.RequestParameters,
 				},
 			})
 		}
