@@ -117,3 +117,38 @@ func TestUpGatewayFromOpenAPI(t *testing.T) {
 		t.Errorf("no token: %d %s %v", code, body, hdr)
 	}
 }
+
+// TestUpRefusesUnrunnableExport: an export with a Lambda integration stops
+// `portway up` at once, naming the element's JSON path.
+func TestUpRefusesUnrunnableExport(t *testing.T) {
+	cfg := testStack(36)
+	cfg.Gateway.Resources = nil
+	cfg.Gateway.OpenAPI = "api.yaml"
+	dir := t.TempDir()
+	doc := `openapi: 3.0.1
+info: {title: t, version: "1"}
+paths:
+  /v1/bags/{id}:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:f/invocations
+`
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stackFile := filepath.Join(dir, "stack.yaml")
+	if err := os.WriteFile(stackFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runPortway(t, "up", "--config", stackFile, "--state-dir", t.TempDir())
+	want := "gateway.openapi: api.yaml: paths./v1/bags/{id}.get.x-amazon-apigateway-integration.type: aws_proxy (Lambda) integrations are not supported"
+	if err == nil || !strings.Contains(errOut, want) {
+		t.Fatalf("portway up: %v\n%s\nwant %s", err, errOut, want)
+	}
+}
