@@ -199,9 +199,9 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 	}
 	quoted, _ := json.Marshal(message)
 	pairs := append([]string{
-		"$context.error.messageString", string(quoted),
-		"$context.error.message", message,
-		"$context.error.responseType", rr.typ,
+		errorVars[0], string(quoted), // messageString before its prefix message
+		errorVars[1], message,
+		errorVars[2], rr.typ,
 	}, contextPairs(c, rr.status)...)
 	return strings.NewReplacer(pairs...).Replace(rr.body)
 }
@@ -227,4 +227,22 @@ func contextPairs(c renderContext, status int) []string {
 		"$context.identity.sourceIp", c.sourceIP,
 		"$context.status", strconv.Itoa(status),
 	}
+}
+
+// errorVars are the $context.error variables of gateway responses.
+var errorVars = []string{"$context.error.messageString", "$context.error.message", "$context.error.responseType"}
+
+// TemplateVariables lists the $context variables the gateway fills in a
+// MOCK integration's body, and with errors also those it fills in gateway
+// responses ($context.error.*). Other text is sent as written.
+func TemplateVariables(errors bool) []string {
+	var out []string
+	if errors {
+		out = append(out, errorVars...)
+	}
+	pairs := contextPairs(renderContext{}, 0)
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, pairs[i])
+	}
+	return out
 }

@@ -310,8 +310,3 @@ func statusCode(raw json.RawMessage) (int, error) {
 	}
 	return n, nil
 }
-
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
