@@ -106,7 +106,7 @@ func (im *importer) note(path, format string, a ...any) {
 
 // stage is the stage the servers (or Swagger's basePath) name.
 func (im *importer) stage(doc *openapi3.T) string {
-	if len(doc.Servers) == 0 {
+	if len(doc.Servers) == 0 || doc.Servers[0] == nil {
 		return ""
 	}
 	s := doc.Servers[0]
@@ -189,6 +189,10 @@ func (im *importer) paths(doc *openapi3.T, defaultSec *[]map[string][]string) []
 		field := "paths." + p
 		if err := gateway.ValidateResourcePath(p); err != nil {
 			im.refuse(field, "%v", err)
+			continue
+		}
+		if item == nil {
+			im.note(field, "no methods: not a resource of its own")
 			continue
 		}
 		res := gateway.Resource{Path: p}
@@ -296,17 +300,18 @@ func sortedSet(m map[string]bool) []string {
 // statusCode reads a status written as a string ("401", as AWS exports
 // it) or a number.
 func statusCode(raw json.RawMessage) (int, error) {
+	var n int
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		var n int
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return 0, errors.New("must be a status code")
+	if err := json.Unmarshal(raw, &s); err == nil {
+		var aerr error
+		if n, aerr = strconv.Atoi(s); aerr != nil {
+			return 0, fmt.Errorf("%q is not a status code", s)
 		}
-		return n, nil
+	} else if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, errors.New("must be a status code")
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 100 || n > 599 {
-		return 0, fmt.Errorf("%q is not a status code", s)
+	if n < 100 || n > 599 {
+		return 0, fmt.Errorf("%d is not a status code (100-599)", n)
 	}
 	return n, nil
 }
