@@ -147,10 +147,14 @@ type Resource struct {
 
 // Method is one method of a resource.
 type Method struct {
-	HTTPMethod    string      `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
-	Authorization string      `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
-	Scopes        []string    `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
-	Integration   Integration `yaml:"integration" json:"integration"`
+	HTTPMethod    string   `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
+	Authorization string   `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
+	Scopes        []string `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
+	// IdentityHeader is the header the authorizer reads the token from
+	// (AWS: the authorizer's identitySource, method.request.header.NAME);
+	// "" is Authorization. COGNITO_USER_POOLS only.
+	IdentityHeader string      `yaml:"identityHeader,omitempty" json:"identityHeader,omitempty"`
+	Integration    Integration `yaml:"integration" json:"integration"`
 }
 
 // Integration is the backend of a method: HTTP_PROXY, or MOCK (the gateway
@@ -283,9 +287,15 @@ func (c Config) Validate() error {
 				if len(m.Scopes) > 0 {
 					add(mf+".scopes", "only allowed with authorization COGNITO_USER_POOLS")
 				}
+				if m.IdentityHeader != "" {
+					add(mf+".identityHeader", "only allowed with authorization COGNITO_USER_POOLS")
+				}
 			case AuthCognito:
 				if needAuthorizer == "" {
 					needAuthorizer = mf
+				}
+				if h := m.IdentityHeader; h != "" && (!headerNameRe().MatchString(h) || slices.Contains(reservedHeaders, strings.ToLower(h))) {
+					add(mf+".identityHeader", "%q is not a header the token can come in", h)
 				}
 			default:
 				add(mf+".authorization", "must be NONE or COGNITO_USER_POOLS, got %q", m.Authorization)

@@ -127,7 +127,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 		return nil, nil, newGWError(RespMissingAuthToken, "no such method")
 	}
 	if m.auth == AuthCognito {
-		authz, _ := r.sc.Req.Get("authorization")
+		authz, _ := r.sc.Req.Get(m.ident)
 		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
 		if gerr != nil {
 			return nil, nil, gerr

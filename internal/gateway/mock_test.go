@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mockMethod(method, auth string, m *MockResponse, scopes ...string) Method {
@@ -67,6 +68,36 @@ func TestMockIntegrationValidation(t *testing.T) {
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), "resources[0].methods[0]."+tc.want) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A method whose authorizer reads another header (AWS identitySource).
+func TestIdentityHeader(t *testing.T) {
+	js := newJWKSServer(t)
+	js.setKey("k1", testKey1())
+	be := newEchoBackend(t)
+	m := proxyMethod(http.MethodGet, AuthCognito, be.URL+"/", scopeBags)
+	m.IdentityHeader = "X-Token"
+	g := startGateway(t, Config{
+		Authorizer: AuthorizerConfig{Issuer: testIssuer, JWKSURL: js.URL()},
+		Resources:  []Resource{{Path: "/t", Methods: []Method{m}}},
+	})
+	tok := signToken(t, testKey1(), "k1", tokenClaims(time.Now(), scopeBags))
+	if res, _ := get(t, g.InvokeURL()+"/t", "Authorization", "Bearer "+tok); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("token in Authorization: %d", res.StatusCode)
+	}
+	if res, body := get(t, g.InvokeURL()+"/t", "X-Token", tok); res.StatusCode != http.StatusOK {
+		t.Errorf("token in X-Token: %d %s", res.StatusCode, body)
+	}
+	bad := Config{Listen: "127.0.0.1:0", Stage: "v1", Resources: []Resource{{Path: "/t", Methods: []Method{
+		{HTTPMethod: "GET", Authorization: AuthNone, IdentityHeader: "X-Token", Integration: Integration{Type: IntegrationMock}},
+		{HTTPMethod: "POST", Authorization: AuthCognito, IdentityHeader: "Host", Integration: Integration{Type: IntegrationMock}},
+	}}}, Authorizer: AuthorizerConfig{Issuer: testIssuer, JWKSURL: "http://127.0.0.1/j"}}
+	err := bad.Validate()
+	for _, want := range []string{"methods[0].identityHeader: only allowed with authorization COGNITO_USER_POOLS", `methods[1].identityHeader: "Host" is not a header`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %s", err, want)
 		}
 	}
 }

@@ -116,6 +116,7 @@ type methodRoute struct {
 	timeout time.Duration
 	mock    *MockResponse // MOCK integration: the gateway answers
 	mapped  []paramMapping
+	ident   string // the header holding the token
 }
 
 func (rt *route) method(m string) *methodRoute {

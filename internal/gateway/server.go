@@ -108,8 +108,11 @@ func (g *Gateway) buildRoute(i int) *route {
 	rt := &route{path: res.Path, methods: map[string]*methodRoute{}}
 	for _, m := range res.Methods {
 		mr := &methodRoute{
-			auth: m.Authorization, scopes: m.Scopes,
+			auth: m.Authorization, scopes: m.Scopes, ident: m.IdentityHeader,
 			timeout: orDefault(m.Integration.Timeout, DefaultIntegrationTimeout),
+		}
+		if mr.ident == "" {
+			mr.ident = "authorization"
 		}
 		if m.Integration.Type == IntegrationMock {
 			mr.mock = m.Integration.Mock

@@ -22,8 +22,8 @@
 // integrations with a static {"statusCode": N} request template: the
 // integration response that status selects, its static header parameters
 // and its template (the $context variables the gateway fills, no logic);
-// Cognito user pool authorizers reading the Authorization header, with each
-// method's scopes; x-amazon-apigateway-gateway-responses with static
+// Cognito user pool authorizers, with each method's scopes and the
+// authorizer's identitySource header (Method.IdentityHeader); x-amazon-apigateway-gateway-responses with static
 // headers and templates; the stage from servers (basePath variable or URL
 // path) or Swagger's basePath.
 //
@@ -31,8 +31,8 @@
 // integrations; request validators; API keys (x-api-key schemes,
 // x-amazon-apigateway-api-key-source) and so usage plans; IAM (awsSigv4,
 // x-amazon-apigateway-auth) and Lambda (token/request) authorizers;
-// identity sources other than the Authorization header and identity
-// validation expressions; alternative or combined security requirements;
+// identity sources other than one header and identity validation
+// expressions; alternative or combined security requirements;
 // resource policies; disableExecuteApiEndpoint; mappings from context
 // variables or stage variables, renamed multi-value mappings, path
 // mappings from other sources, an integration method other than the

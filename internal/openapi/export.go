@@ -92,7 +92,7 @@ func Export(cfg gateway.Config, opts ExportOptions) ([]byte, error) {
 		"servers": []any{server},
 	}
 	paths := map[string]any{}
-	usesAuth := false
+	idHeaders := map[string]bool{} // the identity headers of the Cognito methods ("": Authorization)
 	for _, res := range cfg.Resources {
 		item := map[string]any{}
 		for _, m := range res.Methods {
@@ -100,7 +100,9 @@ func Export(cfg gateway.Config, opts ExportOptions) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", m.HTTPMethod, res.Path, err)
 			}
-			usesAuth = usesAuth || m.Authorization == gateway.AuthCognito
+			if m.Authorization == gateway.AuthCognito {
+				idHeaders[m.IdentityHeader] = true
+			}
 			if m.HTTPMethod == gateway.MethodAny {
 				item[extAnyMethod] = op
 			} else {
@@ -111,16 +113,24 @@ func Export(cfg gateway.Config, opts ExportOptions) ([]byte, error) {
 	}
 	doc["paths"] = paths
 	components := map[string]any{}
-	if usesAuth {
-		scheme := map[string]any{"type": "apiKey", "name": "Authorization", "in": "header", extAuthType: "cognito_user_pools"}
+	schemes := map[string]any{}
+	for h := range idHeaders {
+		header := orString(h, "Authorization")
+		scheme := map[string]any{"type": "apiKey", "name": header, "in": "header", extAuthType: "cognito_user_pools"}
 		if opts.Extensions {
 			a := map[string]any{"type": "cognito_user_pools"}
 			if opts.UserPoolARN != "" {
 				a["providerARNs"] = []string{opts.UserPoolARN}
 			}
+			if h != "" {
+				a["identitySource"] = "method.request.header." + h
+			}
 			scheme[extAuthorizer] = a
 		}
-		components["securitySchemes"] = map[string]any{authName: scheme}
+		schemes[schemeName(authName, h)] = scheme
+	}
+	if len(schemes) > 0 {
+		components["securitySchemes"] = schemes
 	}
 	if len(components) > 0 {
 		doc["components"] = components
@@ -159,7 +169,7 @@ func exportMethod(path string, m gateway.Method, authName string, opts ExportOpt
 		if scopes == nil {
 			scopes = []string{}
 		}
-		op["security"] = []any{map[string]any{authName: scopes}}
+		op["security"] = []any{map[string]any{schemeName(authName, m.IdentityHeader): scopes}}
 	case gateway.AuthNone, "":
 	default:
 		return nil, fmt.Errorf("authorization %q cannot be exported", m.Authorization)
@@ -345,4 +355,12 @@ func orString(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// schemeName names the authorizer of one identity header.
+func schemeName(authName, header string) string {
+	if header == "" {
+		return authName
+	}
+	return authName + "-" + strings.ToLower(header)
 }

@@ -26,6 +26,8 @@ func roundTripConfig(t *testing.T) gateway.Config {
 		gateway.Resource{Path: "/", Methods: []gateway.Method{
 			{HTTPMethod: "GET", Authorization: gateway.AuthCognito, // no scopes: ID tokens
 				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/"}},
+			{HTTPMethod: "PATCH", Authorization: gateway.AuthCognito, Scopes: []string{"a/b"}, IdentityHeader: "X-Token",
+				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/"}},
 			{HTTPMethod: "POST", Authorization: gateway.AuthNone,
 				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, ConnectionType: gateway.ConnectionInternet, URI: "http://127.0.0.1:9000/in?x=1", Timeout: 1500 * time.Millisecond}},
 		}},

@@ -105,8 +105,8 @@ func TestImportRefuses(t *testing.T) {
 		{"iam", func(d map[string]any) { scheme(d, "cognito")["x-amazon-apigateway-authtype"] = "awsSigv4" },
 			"components.securitySchemes.cognito.x-amazon-apigateway-authtype: IAM (awsSigv4) authorization is not supported"},
 		{"identity source", func(d map[string]any) {
-			scheme(d, "cognito")["x-amazon-apigateway-authorizer"].(map[string]any)["identitySource"] = "method.request.header.X-Token"
-		}, `components.securitySchemes.cognito.x-amazon-apigateway-authorizer.identitySource: "method.request.header.X-Token"`},
+			scheme(d, "cognito")["x-amazon-apigateway-authorizer"].(map[string]any)["identitySource"] = "method.request.header.X-Token, method.request.querystring.t"
+		}, `components.securitySchemes.cognito.x-amazon-apigateway-authorizer.identitySource: "method.request.header.X-Token, method.request.querystring.t": portway's authorizer reads the token from one header`},
 		{"alternatives", func(d map[string]any) {
 			op(d)["security"] = []any{map[string]any{"cognito": []any{"a/b"}}, map[string]any{"cognito": []any{"a/c"}}}
 		}, opPath + ".security: alternative security requirements are not supported"},

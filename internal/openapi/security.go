@@ -11,7 +11,8 @@ import (
 
 // authorizer is a usable Cognito user pool authorizer.
 type authorizer struct {
-	name string
+	name   string
+	header string // identitySource's header; "" for Authorization
 }
 
 // identityAuthorization is the identity source portway's authorizer reads.
@@ -78,6 +79,7 @@ func (im *importer) cognito(field, name string, v any) *authorizer {
 		return nil
 	}
 	ok := true
+	a := &authorizer{name: name}
 	for _, key := range sortedKeys(o) {
 		switch key {
 		case "type":
@@ -91,8 +93,13 @@ func (im *importer) cognito(field, name string, v any) *authorizer {
 		case "identitySource":
 			var src string
 			_ = json.Unmarshal(o[key], &src)
-			if !strings.EqualFold(src, identityAuthorization) {
-				im.refuse(field+".identitySource", "%q: portway's authorizer reads the token from the Authorization header only", src)
+			h, isHeader := strings.CutPrefix(src, "method.request.header.")
+			switch {
+			case strings.EqualFold(src, identityAuthorization):
+			case isHeader && !strings.Contains(h, ",") && h != "":
+				a.header = h
+			default:
+				im.refuse(field+".identitySource", "%q: portway's authorizer reads the token from one header (method.request.header.NAME)", src)
 				ok = false
 			}
 		case "authorizerResultTtlInSeconds":
@@ -108,7 +115,7 @@ func (im *importer) cognito(field, name string, v any) *authorizer {
 	if !ok {
 		return nil
 	}
-	return &authorizer{name: name}
+	return a
 }
 
 // rawSecurity is the document's default security requirement (nil: none given).
@@ -153,6 +160,7 @@ func (im *importer) applySecurity(field string, sec *[]map[string][]string, m *g
 		default:
 			m.Authorization = gateway.AuthCognito
 			m.Scopes = req[name]
+			m.IdentityHeader = im.authorizer[name].header
 		}
 	}
 	return ok

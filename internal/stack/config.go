@@ -161,10 +161,13 @@ type ResourceConfig struct {
 
 // MethodConfig is a method on a resource: its authorization and integration.
 type MethodConfig struct {
-	HTTPMethod    string            `yaml:"httpMethod"`
-	Authorization string            `yaml:"authorization"`
-	Scopes        []string          `yaml:"scopes"`
-	Integration   IntegrationConfig `yaml:"integration"`
+	HTTPMethod    string   `yaml:"httpMethod"`
+	Authorization string   `yaml:"authorization"`
+	Scopes        []string `yaml:"scopes"`
+	// IdentityHeader is the header the token comes in (default
+	// Authorization; AWS: the authorizer's identitySource).
+	IdentityHeader string            `yaml:"identityHeader,omitempty"`
+	Integration    IntegrationConfig `yaml:"integration"`
 }
 
 // IntegrationConfig is an HTTP_PROXY or MOCK integration.

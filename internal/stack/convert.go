@@ -56,6 +56,8 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 				HTTPMethod:    m.HTTPMethod,
 				Authorization: m.Authorization,
 				Scopes:        m.Scopes,
+
+				IdentityHeader: m.IdentityHeader,
 				Integration: gateway.Integration{
 					Type:           m.Integration.Type,
 					ConnectionType: m.Integration.ConnectionType,

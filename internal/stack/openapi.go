@@ -34,7 +34,7 @@ func GatewayFromOpenAPI(data []byte) (GatewayConfig, []string, error) {
 		rc := ResourceConfig{Path: r.Path}
 		for _, m := range r.Methods {
 			rc.Methods = append(rc.Methods, MethodConfig{
-				HTTPMethod: m.HTTPMethod, Authorization: m.Authorization, Scopes: m.Scopes,
+				HTTPMethod: m.HTTPMethod, Authorization: m.Authorization, Scopes: m.Scopes, IdentityHeader: m.IdentityHeader,
 				Integration: IntegrationConfig{
 					Type: m.Integration.Type, ConnectionType: m.Integration.ConnectionType,
 					URI: m.Integration.URI, Timeout: m.Integration.Timeout, Mock: m.Integration.Mock,
