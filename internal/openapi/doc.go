@@ -43,8 +43,9 @@
 // extensions.
 //
 // Reported: binary media types (proxy and mock bodies pass as bytes);
-// the user pool ARNs (portway's auth stands for them); VPC link ids (the
-// URI's host is dialed); cache settings; the authorizer's result TTL;
+// the user pool ARNs (portway's auth stands for them); VPC link ids and
+// VPC_LINK URIs naming a host name (the URI's host is dialed: it should
+// be the stack's load balancer); cache settings; the authorizer's result TTL;
 // request templates and contentHandling on proxy integrations (AWS runs
 // neither); tlsConfig; the endpoint configuration; the minimum compression
 // size. Parameters, models, request bodies and method responses are

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"encoding/json"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 var (
 	stageVarRef    = regexp.MustCompile(`\$\{stageVariables\.([A-Za-z0-9_]+)\}`)
 	staticValue    = regexp.MustCompile(`^'(.*)'$`)
+	uriHost        = regexp.MustCompile(`^https?://(\[[^\]]*\]|[^/:?#]+)`)
 	mockStatusTmpl = regexp.MustCompile(`^\s*\{\s*"statusCode"\s*:\s*"?(\d{3})"?\s*\}\s*$`)
 )
 
@@ -113,6 +115,12 @@ func (im *importer) httpProxy(field, verb, path string, o map[string]json.RawMes
 	}
 	if in.URI == "" {
 		bad("uri", "missing")
+	}
+	if m := uriHost.FindStringSubmatch(in.URI); m != nil && in.ConnectionType == gateway.ConnectionVPCLink &&
+		!strings.Contains(m[1], "${stageVariables.") && net.ParseIP(strings.Trim(m[1], "[]")) == nil {
+		// AWS sends a VPC link's requests to its load balancer whatever the
+		// host; portway connects to the host the URI names.
+		im.note(field+".uri", "VPC_LINK to %s: portway connects to the URI's host; name the stack's load balancer (nlb.address) there, e.g. through a stage variable", m[1])
 	}
 	return in, ok
 }

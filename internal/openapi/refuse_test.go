@@ -210,6 +210,7 @@ func TestImportNotes(t *testing.T) {
 	d["x-amazon-apigateway-minimum-compression-size"] = 1024
 	d["x-amazon-apigateway-endpoint-configuration"] = map[string]any{"types": []any{"REGIONAL"}}
 	integ(d)["requestTemplates"] = map[string]any{"application/json": "{}"}
+	integ(d)["uri"] = "http://my-nlb-0123456789.elb.eu-west-1.amazonaws.com/items/{id}"
 	integ(d)["tlsConfig"] = map[string]any{"insecureSkipVerification": true}
 	integ(d)["requestParameters"].(map[string]any)["integration.request.header.X-Trace"] = "method.request.header.x-trace"
 	data, _ := json.Marshal(d)
@@ -224,6 +225,7 @@ func TestImportNotes(t *testing.T) {
 		intPath + ".requestTemplates: HTTP_PROXY integrations run no templates",
 		intPath + ".tlsConfig",
 		`connectionId: VPC link "abc123"`,
+		intPath + ".uri: VPC_LINK to my-nlb-0123456789.elb.eu-west-1.amazonaws.com: portway connects to the URI's host",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("notes lack %q:\n%s", want, joined)
