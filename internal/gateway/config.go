@@ -177,6 +177,11 @@ type Integration struct {
 	// "integration.request.querystring.id": "method.request.path.id", ….
 	// HTTP_PROXY only.
 	RequestParameters map[string]string `yaml:"requestParameters,omitempty" json:"requestParameters,omitempty"`
+	// HTTPMethod is the method of the integration request when it differs
+	// from the method's own (AWS's integration httpMethod): "" or ANY pass
+	// the client's method on. HTTP_PROXY only; not with ANY or HEAD methods
+	// nor as HEAD, where the response's framing would change.
+	HTTPMethod string `yaml:"httpMethod,omitempty" json:"httpMethod,omitempty"`
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -303,6 +308,16 @@ func (c Config) Validate() error {
 			for k, s := range m.Scopes {
 				if s == "" || strings.ContainsAny(s, " \t\r\n") {
 					add(fmt.Sprintf("%s.scopes[%d]", mf, k), "must be non-empty without spaces")
+				}
+			}
+			if hm := m.Integration.HTTPMethod; hm != "" && hm != MethodAny && hm != m.HTTPMethod {
+				switch {
+				case !validMethods[hm]:
+					add(mf+".integration.httpMethod", "must be ANY, GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got %q", hm)
+				case m.Integration.Type != IntegrationHTTPProxy:
+					add(mf+".integration.httpMethod", "only with type HTTP_PROXY")
+				case m.HTTPMethod == MethodAny || m.HTTPMethod == http.MethodHead || hm == http.MethodHead:
+					add(mf+".integration.httpMethod", "%s cannot stand for %s (a HEAD request's response has no body)", hm, m.HTTPMethod)
 				}
 			}
 			for _, e := range validateIntegration(m.Integration, stages, params, maxTimeout) {

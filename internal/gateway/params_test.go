@@ -70,3 +70,29 @@ func TestRequestParameterValidation(t *testing.T) {
 		t.Errorf("mock with mappings: %v", err)
 	}
 }
+
+func TestIntegrationHTTPMethod(t *testing.T) {
+	be := newEchoBackend(t)
+	m := proxyMethod(http.MethodGet, AuthNone, be.URL+"/search")
+	m.Integration.HTTPMethod = http.MethodPost
+	g := startGateway(t, Config{Resources: []Resource{{Path: "/s", Methods: []Method{m}}}})
+	res, body := get(t, g.InvokeURL()+"/s")
+	if e := decodeEcho(t, body); res.StatusCode != http.StatusOK || e.Method != http.MethodPost {
+		t.Fatalf("%d %+v", res.StatusCode, e)
+	}
+	for name, tc := range map[string]struct {
+		method string
+		in     Integration
+		want   string
+	}{
+		"any":  {MethodAny, Integration{Type: IntegrationHTTPProxy, URI: "http://h/", HTTPMethod: "POST"}, "POST cannot stand for ANY"},
+		"head": {http.MethodGet, Integration{Type: IntegrationHTTPProxy, URI: "http://h/", HTTPMethod: "HEAD"}, "HEAD cannot stand for GET"},
+		"mock": {http.MethodGet, Integration{Type: IntegrationMock, HTTPMethod: "POST"}, "only with type HTTP_PROXY"},
+		"bad":  {http.MethodGet, Integration{Type: IntegrationHTTPProxy, URI: "http://h/", HTTPMethod: "FETCH"}, `must be ANY, GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got "FETCH"`},
+	} {
+		cfg := Config{Listen: "127.0.0.1:0", Stage: "v1", Resources: []Resource{{Path: "/x", Methods: []Method{{HTTPMethod: tc.method, Authorization: AuthNone, Integration: tc.in}}}}}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "resources[0].methods[0].integration.httpMethod: "+tc.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -117,6 +117,9 @@ type methodRoute struct {
 	mock    *MockResponse // MOCK integration: the gateway answers
 	mapped  []paramMapping
 	ident   string // the header holding the token
+	// integMethod is the integration request's method when it is not the
+	// client's (Integration.HTTPMethod).
+	integMethod string
 }
 
 func (rt *route) method(m string) *methodRoute {

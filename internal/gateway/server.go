@@ -111,6 +111,9 @@ func (g *Gateway) buildRoute(i int) *route {
 			auth: m.Authorization, scopes: m.Scopes, ident: m.IdentityHeader,
 			timeout: orDefault(m.Integration.Timeout, DefaultIntegrationTimeout),
 		}
+		if hm := m.Integration.HTTPMethod; hm != "" && hm != MethodAny && hm != m.HTTPMethod {
+			mr.integMethod = hm
+		}
 		if mr.ident == "" {
 			mr.ident = "authorization"
 		}

@@ -178,7 +178,7 @@ func exportMethod(path string, m gateway.Method, authName string, opts ExportOpt
 	switch in.Type {
 	case gateway.IntegrationHTTPProxy:
 		op["responses"] = map[string]any{}
-		x := map[string]any{"type": "http_proxy", "httpMethod": m.HTTPMethod, "uri": in.URI,
+		x := map[string]any{"type": "http_proxy", "httpMethod": orString(in.HTTPMethod, m.HTTPMethod), "uri": in.URI,
 			"passthroughBehavior": "when_no_match", "responses": map[string]any{"default": map[string]any{"statusCode": "200"}}}
 		if in.ConnectionType != "" {
 			x["connectionType"] = in.ConnectionType

@@ -28,6 +28,8 @@ func roundTripConfig(t *testing.T) gateway.Config {
 				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/"}},
 			{HTTPMethod: "PATCH", Authorization: gateway.AuthCognito, Scopes: []string{"a/b"}, IdentityHeader: "X-Token",
 				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, URI: "http://127.0.0.1:9000/"}},
+			{HTTPMethod: "OPTIONS", Authorization: gateway.AuthNone,
+				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, HTTPMethod: "GET", URI: "http://127.0.0.1:9000/options"}},
 			{HTTPMethod: "POST", Authorization: gateway.AuthNone,
 				Integration: gateway.Integration{Type: gateway.IntegrationHTTPProxy, ConnectionType: gateway.ConnectionInternet, URI: "http://127.0.0.1:9000/in?x=1", Timeout: 1500 * time.Millisecond}},
 		}},

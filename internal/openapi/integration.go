@@ -3,6 +3,7 @@ package openapi
 import (
 	"encoding/json"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -69,9 +70,12 @@ func (im *importer) httpProxy(field, verb, path string, o map[string]json.RawMes
 		switch key {
 		case "type", "uri":
 		case "httpMethod":
-			hm := strings.ToUpper(str(key))
-			if hm != verb && !(hm == gateway.MethodAny && verb == gateway.MethodAny) {
-				bad(key, "%s: portway forwards the client's method; an integration method other than the method's (%s) is not supported", hm, verb)
+			switch hm := strings.ToUpper(str(key)); {
+			case hm == verb || hm == gateway.MethodAny:
+			case verb == gateway.MethodAny || verb == http.MethodHead || hm == http.MethodHead:
+				bad(key, "%s: an integration method other than the method's (%s) is not supported for ANY or HEAD (the response's framing would change)", hm, verb)
+			default:
+				in.HTTPMethod = hm
 			}
 		case "connectionType":
 			switch ct := strings.ToUpper(str(key)); ct {

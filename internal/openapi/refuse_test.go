@@ -125,8 +125,8 @@ func TestImportRefuses(t *testing.T) {
 		{"path from header", func(d map[string]any) {
 			integ(d)["requestParameters"].(map[string]any)["integration.request.path.id"] = "method.request.header.X-Id"
 		}, intPath + `.requestParameters.integration.request.path.id: "method.request.header.X-Id"`},
-		{"method differs", func(d map[string]any) { integ(d)["httpMethod"] = "POST" },
-			intPath + ".httpMethod: POST: portway forwards the client's method"},
+		{"method differs to HEAD", func(d map[string]any) { integ(d)["httpMethod"] = "HEAD" },
+			intPath + ".httpMethod: HEAD: an integration method other than the method's (GET) is not supported for ANY or HEAD"},
 		{"unknown integration field", func(d map[string]any) { integ(d)["credentials"] = "arn:aws:iam::1:role/r" },
 			intPath + ".credentials: unknown integration field"},
 		{"timeout", func(d map[string]any) { integ(d)["timeoutInMillis"] = 10 },

@@ -184,6 +184,9 @@ type IntegrationConfig struct {
 	// headers and query parameters, in API Gateway's terms
 	// ("integration.request.header.X-Stage": "'v1'").
 	RequestParameters map[string]string `yaml:"requestParameters,omitempty"`
+	// HTTPMethod is the integration request's method when it is not the
+	// method's own (AWS's integration httpMethod).
+	HTTPMethod string `yaml:"httpMethod,omitempty"`
 }
 
 // NLBConfig describes the private network load balancer.

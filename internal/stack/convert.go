@@ -66,6 +66,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 					Mock:           m.Integration.Mock,
 
 					RequestParameters: m.Integration.RequestParameters,
+					HTTPMethod:        m.Integration.HTTPMethod,
 				},
 			})
 		}

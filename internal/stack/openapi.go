@@ -38,7 +38,7 @@ func GatewayFromOpenAPI(data []byte) (GatewayConfig, []string, error) {
 				Integration: IntegrationConfig{
 					Type: m.Integration.Type, ConnectionType: m.Integration.ConnectionType,
 					URI: m.Integration.URI, Timeout: m.Integration.Timeout, Mock: m.Integration.Mock,
-					RequestParameters: m.Integration.RequestParameters,
+					RequestParameters: m.Integration.RequestParameters, HTTPMethod: m.Integration.HTTPMethod,
 				},
 			})
 		}
