@@ -11,36 +11,36 @@
 // report what is cosmetic or has no local meaning.
 //
 // Run: paths and methods (x-amazon-apigateway-any-method is ANY), {proxy+};
-// http_proxy integrations (uri with ${stageVariables.x}, httpMethod equal
-// to the method's or ANY, connectionType INTERNET/VPC_LINK,
-// timeoutInMillis; requestParameters: a path parameter mapping renames or
+// http_proxy integrations: uri with ${stageVariables.x}; httpMethod (the
+// method's, ANY, or another, as Integration.HTTPMethod, but for ANY and
+// HEAD methods and HEAD itself); connectionType INTERNET/VPC_LINK;
+// timeoutInMillis; requestParameters (a path parameter mapping renames or
 // fixes the URI's {placeholder}, a header or query parameter passed on
-// under its own name is what a proxy does anyway, and other header and
-// query mappings from a method request header, query parameter or path
-// parameter or a static value become the integration's
-// RequestParameters); mock
-// integrations with a static {"statusCode": N} request template: the
-// integration response that status selects, its static header parameters
-// and its template (the $context variables the gateway fills, no logic);
-// Cognito user pool authorizers, with each method's scopes and the
-// authorizer's identitySource header (Method.IdentityHeader); x-amazon-apigateway-gateway-responses with static
-// headers and templates; the stage from servers (basePath variable or URL
-// path) or Swagger's basePath.
+// under its own name is what a proxy does anyway, other header and query
+// mappings from a method request header, query or path parameter or a
+// static value become Integration.RequestParameters). Mock integrations
+// with a static {"statusCode": N} request template: the integration
+// response that status selects, its static header parameters and its
+// template (the $context variables the gateway fills, no logic). Cognito
+// user pool authorizers, with each method's scopes and the authorizer's
+// identitySource header (Method.IdentityHeader).
+// x-amazon-apigateway-gateway-responses with static headers and
+// templates. The stage from servers (basePath variable or URL path) or
+// Swagger's basePath.
 //
 // Refused: aws_proxy (Lambda), aws and http (non-proxy, template-mapped)
 // integrations; request validators; API keys (x-api-key schemes,
 // x-amazon-apigateway-api-key-source) and so usage plans; IAM (awsSigv4,
 // x-amazon-apigateway-auth) and Lambda (token/request) authorizers;
 // identity sources other than one header and identity validation
-// expressions; alternative or combined security requirements;
-// resource policies; disableExecuteApiEndpoint; mappings from context
-// variables or stage variables, renamed multi-value mappings, path
-// mappings from other sources, an integration method other than the
-// method's; mock or gateway response
-// templates with logic (#if, #set, …) or $input/$util/other variables,
-// and header values that are not static; unknown fields of integrations,
-// authorizers and gateway responses, and unknown x-amazon-apigateway-*
-// extensions.
+// expressions; alternative or combined security requirements; resource
+// policies; disableExecuteApiEndpoint; mappings from context or stage
+// variables, renamed multi-value mappings, path mappings from other
+// sources; another integration method on ANY or HEAD methods or as HEAD;
+// mock or gateway response templates with logic (#if, #set, …) or
+// $input/$util/other variables, and header values that are not static;
+// unknown fields of integrations, authorizers and gateway responses, and
+// unknown x-amazon-apigateway-* extensions.
 //
 // Reported: binary media types (proxy and mock bodies pass as bytes);
 // the user pool ARNs (portway's auth stands for them); VPC link ids and
