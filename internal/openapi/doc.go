@@ -29,9 +29,11 @@
 // Swagger's basePath.
 //
 // Refused: aws_proxy (Lambda), aws and http (non-proxy, template-mapped)
-// integrations; request validators; API keys (x-api-key schemes,
+// integrations; request validators in use (the document's default or a
+// method's); API keys (x-api-key schemes,
 // x-amazon-apigateway-api-key-source) and so usage plans; IAM (awsSigv4,
-// x-amazon-apigateway-auth) and Lambda (token/request) authorizers;
+// x-amazon-apigateway-auth) and Lambda (token/request) authorizers (a
+// security scheme is refused where a method uses it, naming both);
 // identity sources other than one header and identity validation
 // expressions; alternative or combined security requirements; resource
 // policies; disableExecuteApiEndpoint; mappings from context or stage
@@ -42,7 +44,8 @@
 // unknown fields of integrations, authorizers and gateway responses, and
 // unknown x-amazon-apigateway-* extensions.
 //
-// Reported: binary media types (proxy and mock bodies pass as bytes);
+// Reported: request validators and security schemes no method uses;
+// binary media types (proxy and mock bodies pass as bytes);
 // the user pool ARNs (portway's auth stands for them); VPC link ids and
 // VPC_LINK URIs naming a host name (the URI's host is dialed: it should
 // be the stack's load balancer); cache settings; the authorizer's result TTL;

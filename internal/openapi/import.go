@@ -52,15 +52,18 @@ const (
 
 // importer collects refusals and notes while it reads a document.
 type importer struct {
-	swagger    bool
-	errs       []error
-	notes      []string
-	authorizer map[string]*authorizer // usable Cognito schemes by name
-	refused    map[string]bool        // schemes refused at their definition
-	stageVars  map[string]bool
-	links      map[string]bool
-	pools      map[string]bool
-	maxTimeout time.Duration
+	swagger       bool
+	errs          []error
+	notes         []string
+	authorizer    map[string]*authorizer // usable Cognito schemes by name
+	refused       map[string][]error     // why each unusable scheme is: reported where it is used
+	used          map[string]bool        // refused schemes a method uses
+	validators    bool                   // request validators are defined
+	validatorUsed bool                   // and a method uses one
+	stageVars     map[string]bool
+	links         map[string]bool
+	pools         map[string]bool
+	maxTimeout    time.Duration
 }
 
 // Import reads the document `aws apigateway get-export --export-type
@@ -73,7 +76,7 @@ func Import(data []byte) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	im := &importer{swagger: swagger, authorizer: map[string]*authorizer{}, refused: map[string]bool{},
+	im := &importer{swagger: swagger, authorizer: map[string]*authorizer{}, refused: map[string][]error{}, used: map[string]bool{},
 		stageVars: map[string]bool{}, links: map[string]bool{}, pools: map[string]bool{}}
 	api := &API{}
 	api.Stage = im.stage(doc)
@@ -81,6 +84,10 @@ func Import(data []byte) (*API, error) {
 	im.securitySchemes(doc)
 	defaultSec := im.rawSecurity(doc.Security)
 	api.Resources = im.paths(doc, defaultSec)
+	im.unusedSchemes()
+	if im.validators && !im.validatorUsed {
+		im.note("x-amazon-apigateway-request-validators", "defined, but no method uses one")
+	}
 	api.StageVariables = sortedSet(im.stageVars)
 	api.UserPoolARNs = sortedSet(im.pools)
 	if im.maxTimeout > gateway.MaxIntegrationTimeout {
@@ -151,7 +158,9 @@ func (im *importer) rootExtensions(ext map[string]any, api *API) {
 			var types []string
 			_ = json.Unmarshal(raw, &types)
 			im.note(name, "%s: HTTP_PROXY and MOCK integrations pass bodies as bytes; binary media types only change template and Lambda conversions, which portway does not run", strings.Join(types, ", "))
-		case "x-amazon-apigateway-request-validators", "x-amazon-apigateway-request-validator":
+		case "x-amazon-apigateway-request-validators":
+			im.validators = true // refused where a method uses one
+		case "x-amazon-apigateway-request-validator":
 			im.refuse(name, "request validation is not supported (portway forwards requests unvalidated)")
 		case "x-amazon-apigateway-api-key-source":
 			im.refuse(name, "API keys and usage plans are not supported")
@@ -252,6 +261,7 @@ func (im *importer) method(field, verb string, op any, path string, defaultSec *
 		ok = false
 		switch name {
 		case "x-amazon-apigateway-request-validator":
+			im.validatorUsed = true
 			im.refuse(field+"."+name, "request validation is not supported (portway forwards requests unvalidated)")
 		case "x-amazon-apigateway-auth":
 			im.refuse(field+"."+name, "IAM authorization is not supported (only Cognito user pool authorizers)")

@@ -82,9 +82,10 @@ func TestImportRefuses(t *testing.T) {
 			intPath + ".type: http (non-proxy) integrations are not supported"},
 		{"no integration", func(d map[string]any) { delete(op(d), "x-amazon-apigateway-integration") },
 			opPath + ": has no x-amazon-apigateway-integration"},
-		{"request validators", func(d map[string]any) {
+		{"default request validator", func(d map[string]any) {
 			d["x-amazon-apigateway-request-validators"] = map[string]any{"all": map[string]any{"validateRequestBody": true}}
-		}, "x-amazon-apigateway-request-validators: request validation is not supported"},
+			d["x-amazon-apigateway-request-validator"] = "all"
+		}, "x-amazon-apigateway-request-validator: request validation is not supported"},
 		{"method validator", func(d map[string]any) { op(d)["x-amazon-apigateway-request-validator"] = "all" },
 			opPath + ".x-amazon-apigateway-request-validator: request validation is not supported"},
 		{"api key source", func(d map[string]any) { d["x-amazon-apigateway-api-key-source"] = "HEADER" },
@@ -213,6 +214,9 @@ func TestImportNotes(t *testing.T) {
 	integ(d)["uri"] = "http://my-nlb-0123456789.elb.eu-west-1.amazonaws.com/items/{id}"
 	integ(d)["tlsConfig"] = map[string]any{"insecureSkipVerification": true}
 	integ(d)["requestParameters"].(map[string]any)["integration.request.header.X-Trace"] = "method.request.header.x-trace"
+	d["x-amazon-apigateway-request-validators"] = map[string]any{"all": map[string]any{"validateRequestBody": true}}
+	scheme := d["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	scheme["api_key"] = map[string]any{"type": "apiKey", "name": "x-api-key", "in": "header"}
 	data, _ := json.Marshal(d)
 	api, err := Import(data)
 	if err != nil {
@@ -225,6 +229,8 @@ func TestImportNotes(t *testing.T) {
 		intPath + ".requestTemplates: HTTP_PROXY integrations run no templates",
 		intPath + ".tlsConfig",
 		`connectionId: VPC link "abc123"`,
+		"x-amazon-apigateway-request-validators: defined, but no method uses one",
+		"components.securitySchemes.api_key: API keys (x-api-key) and usage plans are not supported (unused)",
 		intPath + ".uri: VPC_LINK to my-nlb-0123456789.elb.eu-west-1.amazonaws.com: portway connects to the URI's host",
 	} {
 		if !strings.Contains(joined, want) {

@@ -27,36 +27,56 @@ func (im *importer) schemesField() string {
 
 // securitySchemes reads the security schemes: Cognito user pool
 // authorizers are portway's authorizer; everything else (API keys, IAM,
-// Lambda authorizers) is refused where it is defined.
+// Lambda authorizers) is refused where a method uses it, with the reason
+// found at its definition; an unused one is only reported.
 func (im *importer) securitySchemes(doc *openapi3.T) {
 	if doc.Components == nil {
 		return
 	}
 	for _, name := range sortedKeys(doc.Components.SecuritySchemes) {
 		field := im.schemesField() + "." + name
-		ref := doc.Components.SecuritySchemes[name]
-		if ref == nil || ref.Value == nil {
-			im.refused[name] = true
-			im.refuse(field, "empty security scheme")
+		mark := len(im.errs)
+		im.scheme(doc, name, field)
+		if len(im.errs) > mark { // held until a method uses the scheme
+			im.refused[name] = append([]error(nil), im.errs[mark:]...)
+			im.errs = im.errs[:mark]
+		}
+	}
+}
+
+// scheme reads one security scheme.
+func (im *importer) scheme(doc *openapi3.T, name, field string) {
+	ref := doc.Components.SecuritySchemes[name]
+	if ref == nil || ref.Value == nil {
+		im.refuse(field, "empty security scheme")
+		return
+	}
+	s := ref.Value
+	authType, _ := s.Extensions[extAuthType].(string)
+	rawAuth, hasAuth := s.Extensions[extAuthorizer]
+	switch {
+	case !hasAuth && s.Type == "apiKey" && strings.EqualFold(s.Name, "x-api-key"):
+		im.refuse(field, "API keys (x-api-key) and usage plans are not supported")
+	case strings.EqualFold(authType, "awsSigv4"):
+		im.refuse(field+"."+extAuthType, "IAM (awsSigv4) authorization is not supported")
+	case !hasAuth:
+		im.refuse(field, "not an API Gateway authorizer (no %s): only Cognito user pool authorizers are supported", extAuthorizer)
+	default:
+		if a := im.cognito(field+"."+extAuthorizer, name, rawAuth); a != nil {
+			im.authorizer[name] = a
+		}
+	}
+}
+
+// unusedSchemes reports the refused schemes no method uses.
+func (im *importer) unusedSchemes() {
+	for _, name := range sortedKeys(im.refused) {
+		if im.used[name] {
 			continue
 		}
-		s := ref.Value
-		authType, _ := s.Extensions[extAuthType].(string)
-		rawAuth, hasAuth := s.Extensions[extAuthorizer]
-		switch {
-		case !hasAuth && s.Type == "apiKey" && strings.EqualFold(s.Name, "x-api-key"):
-			im.refuse(field, "API keys (x-api-key) and usage plans are not supported")
-		case strings.EqualFold(authType, "awsSigv4"):
-			im.refuse(field+"."+extAuthType, "IAM (awsSigv4) authorization is not supported")
-		case !hasAuth:
-			im.refuse(field, "not an API Gateway authorizer (no %s): only Cognito user pool authorizers are supported", extAuthorizer)
-		default:
-			if a := im.cognito(field+"."+extAuthorizer, name, rawAuth); a != nil {
-				im.authorizer[name] = a
-				continue
-			}
+		for _, err := range im.refused[name] {
+			im.notes = append(im.notes, err.Error()+" (unused)")
 		}
-		im.refused[name] = true
 	}
 }
 
@@ -148,8 +168,12 @@ func (im *importer) applySecurity(field string, sec *[]map[string][]string, m *g
 	ok := true
 	for _, name := range sortedKeys(req) {
 		switch {
-		case im.refused[name]:
+		case im.refused[name] != nil:
 			im.refuse(field+"."+name, "uses %s.%s, which is not supported", im.schemesField(), name)
+			if !im.used[name] {
+				im.errs = append(im.errs, im.refused[name]...)
+			}
+			im.used[name] = true
 			ok = false
 		case im.authorizer[name] == nil:
 			im.refuse(field+"."+name, "no such security scheme")
