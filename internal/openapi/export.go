@@ -43,7 +43,10 @@ type ExportOptions struct {
 	VPCLinkID      string
 }
 
-var placeholder = regexp.MustCompile(`\{([A-Za-z0-9._-]+)\}`)
+var (
+	placeholder = regexp.MustCompile(`\{([A-Za-z0-9._-]+)\}`)    // in an integration URI
+	pathParam   = regexp.MustCompile(`\{([A-Za-z0-9._-]+)\+?\}`) // in a resource path, {proxy+} too
+)
 
 // uriParams are the {placeholders} of an integration URI, not counting
 // its ${stageVariables.x}.
@@ -156,8 +159,8 @@ func Export(cfg gateway.Config, opts ExportOptions) ([]byte, error) {
 func exportMethod(path string, m gateway.Method, authName string, opts ExportOptions) (map[string]any, error) {
 	op := map[string]any{}
 	var params []any
-	for _, p := range placeholder.FindAllStringSubmatch(path, -1) {
-		params = append(params, map[string]any{"name": strings.TrimSuffix(p[1], "+"), "in": "path", "required": true,
+	for _, p := range pathParam.FindAllStringSubmatch(path, -1) {
+		params = append(params, map[string]any{"name": p[1], "in": "path", "required": true,
 			"schema": map[string]any{"type": "string"}})
 	}
 	if params != nil {

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -110,6 +111,9 @@ func TestExportShape(t *testing.T) {
 		t.Fatalf("servers: %s", data)
 	}
 	bags := doc["paths"].(map[string]any)["/bags/{proxy+}"].(map[string]any)[extAnyMethod].(map[string]any)
+	if !reflect.DeepEqual(bags["parameters"], []any{map[string]any{"name": "proxy", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}}) {
+		t.Errorf("parameters: %v", bags["parameters"])
+	}
 	x := bags[extIntegration].(map[string]any)
 	if x["type"] != "http_proxy" || x["connectionType"] != "VPC_LINK" || x["connectionId"] != "portway-vpc-link" ||
 		x["timeoutInMillis"] != float64(29000) ||
@@ -126,7 +130,10 @@ func TestExportShape(t *testing.T) {
 			t.Errorf("%s without extensions", ext)
 		}
 	}
-	if !strings.Contains(string(data), `"swagger": "2.0"`) || !strings.Contains(string(data), `"basePath": "/v1"`) {
+	var compact bytes.Buffer
+	_ = json.Compact(&compact, data)
+	if !strings.Contains(string(data), `"swagger": "2.0"`) || !strings.Contains(string(data), `"basePath": "/v1"`) ||
+		!strings.Contains(compact.String(), `"parameters":[{"in":"path","name":"proxy","required":true,"type":"string"}]`) {
 		t.Errorf("swagger: %s", data)
 	}
 	if _, err := Export(cfg, ExportOptions{Format: "raml"}); err == nil {
