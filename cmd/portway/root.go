@@ -120,6 +120,7 @@ func newConfigCmd() *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newFromOpenAPICmd(), newToOpenAPICmd())
 	return cmd
 }
 

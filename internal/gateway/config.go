@@ -153,15 +153,20 @@ type Resource struct {
 
 // Method is one method of a resource.
 type Method struct {
-	HTTPMethod    string      `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
-	Authorization string      `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
-	Scopes        []string    `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
-	Integration   Integration `yaml:"integration" json:"integration"`
+	HTTPMethod    string   `yaml:"httpMethod" json:"httpMethod"`       // "ANY" or GET/POST/...
+	Authorization string   `yaml:"authorization" json:"authorization"` // "NONE" or "COGNITO_USER_POOLS"
+	Scopes        []string `yaml:"scopes" json:"scopes"`               // access tokens with any one; none: ID tokens only (AWS)
+	// IdentityHeader is the header the authorizer reads the token from
+	// (AWS: the authorizer's identitySource, method.request.header.NAME);
+	// "" is Authorization. COGNITO_USER_POOLS only.
+	IdentityHeader string      `yaml:"identityHeader,omitempty" json:"identityHeader,omitempty"`
+	Integration    Integration `yaml:"integration" json:"integration"`
 }
 
-// Integration is the backend of a method. Only HTTP_PROXY is supported.
+// Integration is the backend of a method: HTTP_PROXY, or MOCK (the gateway
+// answers with Mock).
 type Integration struct {
-	Type string `yaml:"type" json:"type"` // "HTTP_PROXY"
+	Type string `yaml:"type" json:"type"` // "HTTP_PROXY" or "MOCK"
 	// ConnectionType is "INTERNET" (the default when empty, as in AWS) or
 	// "VPC_LINK". Both forward the same way here: the URI's host, e.g. the
 	// load balancer's private address, is dialed directly (or, when it is a
@@ -169,6 +174,20 @@ type Integration struct {
 	ConnectionType string        `yaml:"connectionType,omitempty" json:"connectionType,omitempty"`
 	URI            string        `yaml:"uri" json:"uri"`         // may use ${stageVariables.x} and {param}
 	Timeout        time.Duration `yaml:"timeout" json:"timeout"` // 0 → 29s; 50ms..29s (or Config.MaxIntegrationTimeout)
+	// Mock is the response of a MOCK integration (nil: 200, empty body);
+	// URI, ConnectionType and Timeout are then unused and must be empty.
+	Mock *MockResponse `yaml:"mock,omitempty" json:"mock,omitempty"`
+	// RequestParameters map request values to headers and query
+	// parameters of the integration request, as API Gateway writes them
+	// (params.go): "integration.request.header.X-Stage": "'v1'",
+	// "integration.request.querystring.id": "method.request.path.id", ….
+	// HTTP_PROXY only.
+	RequestParameters map[string]string `yaml:"requestParameters,omitempty" json:"requestParameters,omitempty"`
+	// HTTPMethod is the method of the integration request when it differs
+	// from the method's own (AWS's integration httpMethod): "" or ANY pass
+	// the client's method on. HTTP_PROXY only; not with ANY or HEAD methods
+	// nor as HEAD, where the response's framing would change.
+	HTTPMethod string `yaml:"httpMethod,omitempty" json:"httpMethod,omitempty"`
 }
 
 // AuthorizerConfig configures the COGNITO_USER_POOLS authorizer.
@@ -279,9 +298,15 @@ func (c Config) Validate() error {
 				if len(m.Scopes) > 0 {
 					add(mf+".scopes", "only allowed with authorization COGNITO_USER_POOLS")
 				}
+				if m.IdentityHeader != "" {
+					add(mf+".identityHeader", "only allowed with authorization COGNITO_USER_POOLS")
+				}
 			case AuthCognito:
 				if needAuthorizer == "" {
 					needAuthorizer = mf
+				}
+				if h := m.IdentityHeader; h != "" && (!headerNameRe().MatchString(h) || slices.Contains(reservedHeaders, strings.ToLower(h))) {
+					add(mf+".identityHeader", "%q is not a header the token can come in", h)
 				}
 			default:
 				add(mf+".authorization", "must be NONE or COGNITO_USER_POOLS, got %q", m.Authorization)
@@ -289,6 +314,16 @@ func (c Config) Validate() error {
 			for k, s := range m.Scopes {
 				if s == "" || strings.ContainsAny(s, " \t\r\n") {
 					add(fmt.Sprintf("%s.scopes[%d]", mf, k), "must be non-empty without spaces")
+				}
+			}
+			if hm := m.Integration.HTTPMethod; hm != "" && hm != MethodAny && hm != m.HTTPMethod {
+				switch {
+				case !validMethods[hm]:
+					add(mf+".integration.httpMethod", "must be ANY, GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got %q", hm)
+				case m.Integration.Type != IntegrationHTTPProxy:
+					add(mf+".integration.httpMethod", "only with type HTTP_PROXY")
+				case m.HTTPMethod == MethodAny || m.HTTPMethod == http.MethodHead || hm == http.MethodHead:
+					add(mf+".integration.httpMethod", "%s cannot stand for %s (a HEAD request's response has no body)", hm, m.HTTPMethod)
 				}
 			}
 			for _, e := range validateIntegration(m.Integration, stages, params, maxTimeout) {
@@ -326,8 +361,18 @@ func (c Config) Validate() error {
 
 func validateIntegration(in Integration, stages []Stage, params []string, maxTimeout time.Duration) []error {
 	var errs []error
-	if in.Type != IntegrationHTTPProxy {
-		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY, got %q", in.Type))
+	switch in.Type {
+	case IntegrationHTTPProxy:
+		if in.Mock != nil {
+			errs = append(errs, errors.New("mock: only allowed with type MOCK"))
+		}
+	case IntegrationMock:
+		if in.URI != "" || in.ConnectionType != "" || in.Timeout != 0 || len(in.RequestParameters) > 0 {
+			errs = append(errs, errors.New("type: MOCK takes no uri, connectionType, timeout or requestParameters"))
+		}
+		return append(errs, validateMock(in.Mock)...)
+	default:
+		errs = append(errs, fmt.Errorf("type: must be HTTP_PROXY or MOCK, got %q", in.Type))
 	}
 	switch in.ConnectionType {
 	case "", ConnectionInternet, ConnectionVPCLink:
@@ -341,6 +386,7 @@ func validateIntegration(in Integration, stages []Stage, params []string, maxTim
 		}
 		errs = append(errs, fmt.Errorf("timeout: must be between 50ms and %s, got %s", limit, in.Timeout))
 	}
+	errs = append(errs, validateRequestParameters(in.RequestParameters, params)...)
 	// The URI is checked as each stage expands it; a problem shared by all
 	// stages is reported once.
 	seen := map[string]bool{}

@@ -1,7 +1,9 @@
 // Package gateway is portway's stand-in for an API Gateway REST API:
 // resources and methods, stages, custom domains with base path mappings, a
-// COGNITO_USER_POOLS authorizer, HTTP_PROXY integrations, gateway responses,
-// limits, throttling and an access log.
+// COGNITO_USER_POOLS authorizer, HTTP_PROXY integrations (with API
+// Gateway's request parameter mappings to headers and query parameters,
+// params.go) and MOCK integrations (mock.go: a fixed status, headers and
+// body template), gateway responses, limits, throttling and an access log.
 //
 // Request pipeline (exchange.go): host (hosts.go) → header size → path normalization
 // (normalize.go) → stage, by custom domain or invoke URL (stages.go) →

@@ -18,9 +18,10 @@ import (
 type request struct {
 	sc       *h1.ServerConn
 	method   string
-	rawPath  string // the escaped path as sent
-	rawQuery string // without "?"; "" when none
-	host     string // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
+	rawPath  string        // the escaped path as sent
+	rawQuery string        // without "?"; "" when none
+	host     string        // the Host field, an absolute-form target's authority, or the local address (HTTP/1.0 without Host)
+	mapped   *mappedParams // the integration's request parameters; nil without mappings
 
 	st   reqState
 	call integrationCall
@@ -63,6 +64,8 @@ func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 	keep := true
 	if m, target, gerr := g.handle(r, st); gerr != nil {
 		keep = g.answer(r, st, gerr)
+	} else if m.mock != nil {
+		keep = g.answerMock(r, st, m.mock)
 	} else {
 		keep = g.forward(r, st, m, target)
 	}
@@ -125,7 +128,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 		return nil, nil, newGWError(RespMissingAuthToken, "no such method")
 	}
 	if m.auth == AuthCognito {
-		authz, _ := r.sc.Req.Get("authorization")
+		authz, _ := r.sc.Req.Get(m.ident)
 		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
 		g.observeAuthorizer(gerr)
 		if gerr != nil {
@@ -136,9 +139,15 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 			return nil, nil, newGWError(RespThrottled, "client rate limit")
 		}
 	}
+	if m.mock != nil {
+		return m, nil, nil
+	}
 	target, err := m.uris[stage.index].expand(params)
 	if err != nil {
 		return nil, nil, newGWError(RespAPIConfigurationError, "integration URI: "+err.Error())
+	}
+	if len(m.mapped) > 0 {
+		r.mapped = resolveMappings(m.mapped, &r.sc.Req, r.rawQuery, params)
 	}
 	return m, target, nil
 }

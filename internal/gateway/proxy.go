@@ -85,7 +85,7 @@ func hostPort(u *url.URL) string {
 // timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
-	r.call = integrationCall{g: g, r: r, target: target, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
+	r.call = integrationCall{g: g, r: r, target: target, method: m.integMethod, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
 	o := g.fw.Forward(&r.call, r.sc, g.upstreams.pool(hostPort(target)), time.Now().Add(m.timeout))
 	if o.Relayed {
 		st.code, st.bytes = o.Status, o.Bytes
@@ -113,6 +113,7 @@ type integrationCall struct {
 	g       *Gateway
 	r       *request
 	target  *url.URL
+	method  string // the integration's HTTP method; "" is the client's
 	prefix  string // X-Forwarded-Prefix: "/stage" or "/base/path"
 	proto   string // X-Forwarded-Proto: the client's scheme
 	traceID string
@@ -235,14 +236,20 @@ func droppedRequestField(name []byte) bool {
 // HTTPS only, so AWS always sends https), http without.
 func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall) {
 	req := &r.sc.Req
-	w.WriteString(r.method)
+	if call.method != "" {
+		w.WriteString(call.method)
+	} else {
+		w.WriteString(r.method)
+	}
 	w.WriteByte(' ')
 	path := call.target.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
 	w.WriteString(path)
-	if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
+	if r.mapped != nil {
+		writeMappedQuery(w, call.target.RawQuery, r.mapped)
+	} else if q := call.target.RawQuery; q != "" || r.rawQuery != "" {
 		w.WriteByte('?')
 		w.WriteString(q)
 		if q != "" && r.rawQuery != "" {
@@ -269,8 +276,15 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 			continue
+		case r.mapped != nil && r.mapped.mappedHeader(f.Name):
+			continue
 		}
 		h1.WriteField(w, f)
+	}
+	if r.mapped != nil {
+		for _, f := range r.mapped.headers {
+			h1.WriteField(w, f)
+		}
 	}
 	h1.WriteForwardedFor(w, xff, r.sc.RemoteIP)
 	g := call.g

@@ -198,10 +198,25 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 		message = rr.message
 	}
 	quoted, _ := json.Marshal(message)
-	repl := strings.NewReplacer(
-		"$context.error.messageString", string(quoted),
-		"$context.error.message", message,
-		"$context.error.responseType", rr.typ,
+	pairs := append([]string{
+		errorVars[0], string(quoted), // messageString before its prefix message
+		errorVars[1], message,
+		errorVars[2], rr.typ,
+	}, contextPairs(c, rr.status)...)
+	return strings.NewReplacer(pairs...).Replace(rr.body)
+}
+
+// renderContextVars fills the $context variables of a template that are
+// not about an error (a MOCK integration's body).
+func renderContextVars(body string, c renderContext, status int) string {
+	if !strings.Contains(body, "$context.") {
+		return body
+	}
+	return strings.NewReplacer(contextPairs(c, status)...).Replace(body)
+}
+
+func contextPairs(c renderContext, status int) []string {
+	return []string{
 		"$context.extendedRequestId", c.apigwID,
 		"$context.requestId", c.requestID,
 		"$context.resourcePath", c.resourcePath,
@@ -210,7 +225,24 @@ func (rr *resolvedResponse) render(message string, c renderContext) string {
 		"$context.stage", c.stage,
 		"$context.domainName", c.domainName,
 		"$context.identity.sourceIp", c.sourceIP,
-		"$context.status", strconv.Itoa(rr.status),
-	)
-	return repl.Replace(rr.body)
+		"$context.status", strconv.Itoa(status),
+	}
+}
+
+// errorVars are the $context.error variables of gateway responses.
+var errorVars = []string{"$context.error.messageString", "$context.error.message", "$context.error.responseType"}
+
+// TemplateVariables lists the $context variables the gateway fills in a
+// MOCK integration's body, and with errors also those it fills in gateway
+// responses ($context.error.*). Other text is sent as written.
+func TemplateVariables(errors bool) []string {
+	var out []string
+	if errors {
+		out = append(out, errorVars...)
+	}
+	pairs := contextPairs(renderContext{}, 0)
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, pairs[i])
+	}
+	return out
 }

@@ -114,6 +114,12 @@ type methodRoute struct {
 	scopes  []string
 	uris    []*uriTemplate // by stage index
 	timeout time.Duration
+	mock    *MockResponse // MOCK integration: the gateway answers
+	mapped  []paramMapping
+	ident   string // the header holding the token
+	// integMethod is the integration request's method when it is not the
+	// client's (Integration.HTTPMethod).
+	integMethod string
 }
 
 func (rt *route) method(m string) *methodRoute {
@@ -229,4 +235,11 @@ func (n *node) match(segs []segment, params *[]param) *route {
 		return n.greedy.route
 	}
 	return nil
+}
+
+// ValidateResourcePath checks a resource path as Validate does, for tools
+// that build resources from other descriptions (the OpenAPI import).
+func ValidateResourcePath(path string) error {
+	_, err := splitResourcePath(path)
+	return err
 }

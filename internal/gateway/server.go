@@ -112,8 +112,26 @@ func (g *Gateway) buildRoute(i int) *route {
 	rt := &route{path: res.Path, methods: map[string]*methodRoute{}}
 	for _, m := range res.Methods {
 		mr := &methodRoute{
-			auth: m.Authorization, scopes: m.Scopes,
+			auth: m.Authorization, scopes: m.Scopes, ident: m.IdentityHeader,
 			timeout: orDefault(m.Integration.Timeout, DefaultIntegrationTimeout),
+		}
+		if hm := m.Integration.HTTPMethod; hm != "" && hm != MethodAny && hm != m.HTTPMethod {
+			mr.integMethod = hm
+		}
+		if mr.ident == "" {
+			mr.ident = "authorization"
+		}
+		if m.Integration.Type == IntegrationMock {
+			mr.mock = m.Integration.Mock
+			if mr.mock == nil {
+				mr.mock = &MockResponse{}
+			}
+			rt.methods[m.HTTPMethod] = mr
+			continue
+		}
+		if len(m.Integration.RequestParameters) > 0 {
+			params, _ := parseResourcePath(res.Path) // validated
+			mr.mapped = buildMappings(m.Integration.RequestParameters, params)
 		}
 		for _, st := range g.cfg.stageList() {
 			uri, _ := substituteStageVars(m.Integration.URI, st.Variables) // validated

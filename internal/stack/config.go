@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -28,6 +29,10 @@ type Config struct {
 	Services []ServiceConfig `yaml:"services"`
 	Storage  StorageConfig   `yaml:"storage,omitempty"`
 	TLS      TLSConfig       `yaml:"tls,omitempty"`
+
+	// openapiNotes are what the gateway.openapi document holds that
+	// portway does not run and that changes nothing for clients.
+	openapiNotes []string
 }
 
 // StorageConfig is where the storage apps keep their data.
@@ -140,6 +145,12 @@ type GatewayConfig struct {
 	// 29 s (AWS: Regional and private REST APIs, up to the account's
 	// quota); 0 keeps 29 s.
 	MaxIntegrationTimeout time.Duration `yaml:"maxIntegrationTimeout,omitempty"`
+	// OpenAPI is an API Gateway export (get-export, OpenAPI 3.0 or Swagger
+	// 2.0, JSON or YAML, with the integrations and authorizers
+	// extensions), relative to the stack file: its paths are the resources
+	// (gateway.resources must then be empty), its gateway responses come
+	// under responseOverrides, its basePath is the stage unless stage is set.
+	OpenAPI string `yaml:"openapi,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.
@@ -150,20 +161,32 @@ type ResourceConfig struct {
 
 // MethodConfig is a method on a resource: its authorization and integration.
 type MethodConfig struct {
-	HTTPMethod    string            `yaml:"httpMethod"`
-	Authorization string            `yaml:"authorization"`
-	Scopes        []string          `yaml:"scopes"`
-	Integration   IntegrationConfig `yaml:"integration"`
+	HTTPMethod    string   `yaml:"httpMethod"`
+	Authorization string   `yaml:"authorization"`
+	Scopes        []string `yaml:"scopes"`
+	// IdentityHeader is the header the token comes in (default
+	// Authorization; AWS: the authorizer's identitySource).
+	IdentityHeader string            `yaml:"identityHeader,omitempty"`
+	Integration    IntegrationConfig `yaml:"integration"`
 }
 
-// IntegrationConfig is an HTTP_PROXY integration.
+// IntegrationConfig is an HTTP_PROXY or MOCK integration.
 type IntegrationConfig struct {
 	Type string `yaml:"type"`
 	// ConnectionType is VPC_LINK (through the private load balancer) or
 	// INTERNET (default); both forward the same way locally.
 	ConnectionType string        `yaml:"connectionType,omitempty"`
-	URI            string        `yaml:"uri"`
-	Timeout        time.Duration `yaml:"timeout"`
+	URI            string        `yaml:"uri,omitempty"`
+	Timeout        time.Duration `yaml:"timeout,omitempty"`
+	// Mock is a MOCK integration's response: statusCode, headers, body.
+	Mock *gateway.MockResponse `yaml:"mock,omitempty"`
+	// RequestParameters map request values to the integration request's
+	// headers and query parameters, in API Gateway's terms
+	// ("integration.request.header.X-Stage": "'v1'").
+	RequestParameters map[string]string `yaml:"requestParameters,omitempty"`
+	// HTTPMethod is the integration request's method when it is not the
+	// method's own (AWS's integration httpMethod).
+	HTTPMethod string `yaml:"httpMethod,omitempty"`
 }
 
 // NLBConfig describes the private network load balancer.
@@ -305,15 +328,20 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read stack config: %w", err)
 	}
-	cfg, err := Parse(data)
+	cfg, err := parse(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// Parse decodes a stack config from YAML, strictly, and validates it.
+// Parse decodes a stack config from YAML, strictly, and validates it. A
+// gateway.openapi file is read relative to the working directory.
 func Parse(data []byte) (Config, error) {
+	return parse(data, "")
+}
+
+func parse(data []byte, dir string) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, err
@@ -328,6 +356,9 @@ func Parse(data []byte) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("the file is empty")
 		}
+		return Config{}, err
+	}
+	if err := cfg.importOpenAPI(dir); err != nil {
 		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {

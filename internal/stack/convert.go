@@ -56,11 +56,17 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 				HTTPMethod:    m.HTTPMethod,
 				Authorization: m.Authorization,
 				Scopes:        m.Scopes,
+
+				IdentityHeader: m.IdentityHeader,
 				Integration: gateway.Integration{
 					Type:           m.Integration.Type,
 					ConnectionType: m.Integration.ConnectionType,
 					URI:            m.Integration.URI,
 					Timeout:        m.Integration.Timeout,
+					Mock:           m.Integration.Mock,
+
+					RequestParameters: m.Integration.RequestParameters,
+					HTTPMethod:        m.Integration.HTTPMethod,
 				},
 			})
 		}

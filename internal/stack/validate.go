@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func (c Config) Validate() error {
 		for j, m := range r.Methods {
 			for k, s := range m.Scopes {
 				if !scopes[s] {
-					add(fmt.Sprintf("gateway.resources[%d].methods[%d].scopes[%d]", i, j, k),
+					add(c.methodField(i, j)+fmt.Sprintf(".scopes[%d]", k),
 						"%q is not a scope of any resource server in auth.resourceServers", s)
 				}
 			}
@@ -209,6 +210,12 @@ func (c Config) validateComponents() error {
 			if ch.prefix == "" && strings.HasPrefix(line, "subnet:") {
 				line = "tasks." + line
 			}
+			if ch.prefix == "gateway." && c.Gateway.OpenAPI != "" {
+				if named, ok := c.openapiField(line); ok {
+					errs = append(errs, errors.New(named))
+					continue
+				}
+			}
 			errs = append(errs, errors.New(ch.prefix+line))
 		}
 	}
@@ -227,11 +234,11 @@ func (noRegistrar) Deregister(context.Context, string, string, int) error { retu
 // of client credentials (all portway issues) get 401 (API Gateway API
 // Reference, Method.authorizationScopes).
 func (c Config) Warnings() []string {
-	var out []string
+	out := append([]string(nil), c.openapiNotes...)
 	for i, r := range c.Gateway.Resources {
 		for j, m := range r.Methods {
 			if m.Authorization == gateway.AuthCognito && len(m.Scopes) == 0 {
-				out = append(out, fmt.Sprintf("gateway.resources[%d].methods[%d]: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401", i, j))
+				out = append(out, fmt.Sprintf("%s: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401", c.methodField(i, j)))
 			}
 		}
 	}
@@ -243,4 +250,35 @@ func (c Config) LogWarnings(log *slog.Logger) {
 	for _, w := range c.Warnings() {
 		log.Warn("config: " + w)
 	}
+}
+
+// methodField names a method in the stack file's terms: its YAML path, or
+// for resources from gateway.openapi the document's path and method.
+func (c Config) methodField(i, j int) string {
+	if c.Gateway.OpenAPI == "" {
+		return fmt.Sprintf("gateway.resources[%d].methods[%d]", i, j)
+	}
+	r := c.Gateway.Resources[i]
+	verb := strings.ToLower(r.Methods[j].HTTPMethod)
+	if verb == "any" {
+		verb = "x-amazon-apigateway-any-method"
+	}
+	return fmt.Sprintf("gateway.openapi (%s): paths.%s.%s", c.Gateway.OpenAPI, r.Path, verb)
+}
+
+var resourceMethodRe = lazyre.New(`^resources\[(\d+)\]\.methods\[(\d+)\]`)
+
+// openapiField renames a gateway error about resources[i].methods[j] after
+// the gateway.openapi document's path and method.
+func (c Config) openapiField(line string) (string, bool) {
+	m := resourceMethodRe().FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	i, _ := strconv.Atoi(m[1])
+	j, _ := strconv.Atoi(m[2])
+	if i >= len(c.Gateway.Resources) || j >= len(c.Gateway.Resources[i].Methods) {
+		return "", false
+	}
+	return c.methodField(i, j) + line[len(m[0]):], true
 }
