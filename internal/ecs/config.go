@@ -103,6 +103,9 @@ type Config struct {
 	StoppedRetention int
 	// Runtime starts containers (default: local processes).
 	Runtime Runtime
+	// Images runs the containers that have an Image (Docker); nil means
+	// a service with an image container fails to start.
+	Images ImageRuntime
 	// ExtraEnv, if set, is called at each container start (and for its
 	// health checks): its KEY=VALUE entries follow the container's own Env,
 	// so they win. It carries what is known only once the supervisor
@@ -216,6 +219,27 @@ type ContainerConfig struct {
 	// and SIGKILL (ECS containerDefinitions.stopTimeout); 0 means the
 	// service's StopTimeout (default 30s).
 	StopTimeout time.Duration
+
+	// Image, when set, runs the container from this container image
+	// through Config.Images (image.go) instead of as a local process; the
+	// fields below apply to image containers only (ECS
+	// containerDefinitions). Command is then the image's CMD override.
+	Image                  string
+	EntryPoint             []string // nil: the image's ENTRYPOINT
+	WorkingDirectory       string
+	User                   string
+	ReadonlyRootFilesystem bool
+	Ulimits                []Ulimit
+	Memory                 int // MiB, hard limit; 0: none
+	MemoryReservation      int // MiB, soft limit; 0: none
+	CPU                    int // CPU units (1024 = one CPU), a relative weight
+}
+
+// Ulimit is one entry of ContainerConfig.Ulimits (ECS ulimits).
+type Ulimit struct {
+	Name      string `yaml:"name" json:"name"`
+	SoftLimit int64  `yaml:"softLimit" json:"softLimit"`
+	HardLimit int64  `yaml:"hardLimit" json:"hardLimit"`
 }
 
 // Port mapping protocols.
@@ -226,8 +250,11 @@ const (
 
 // PortMapping is one entry of ContainerConfig.PortMappings.
 type PortMapping struct {
-	ContainerPort int    `yaml:"containerPort" json:"containerPort"` // 1..65535
-	Protocol      string `yaml:"protocol,omitempty" json:"protocol"` // "tcp" (default) or "udp"
+	ContainerPort int `yaml:"containerPort" json:"containerPort"` // 1..65535
+	// HostPort is 0 or ContainerPort (awsvpc: a task's ports are
+	// published on its own address under the same number).
+	HostPort int    `yaml:"hostPort,omitempty" json:"hostPort,omitempty"`
+	Protocol string `yaml:"protocol,omitempty" json:"protocol"` // "tcp" (default) or "udp"
 }
 
 func (p PortMapping) protocol() string {
@@ -245,7 +272,7 @@ func (c ContainerConfig) portMappings() []PortMapping {
 	}
 	out := make([]PortMapping, len(c.PortMappings))
 	for i, p := range c.PortMappings {
-		out[i] = PortMapping{ContainerPort: p.ContainerPort, Protocol: p.protocol()}
+		out[i] = PortMapping{ContainerPort: p.ContainerPort, HostPort: p.ContainerPort, Protocol: p.protocol()}
 	}
 	return out
 }
@@ -435,6 +462,7 @@ func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
 		if ct.Executable != "" && ct.Engine != EngineProcess {
 			add("%s.executable: not allowed with engine %q", cf, ct.Engine)
 		}
+		errs = append(errs, validateImageContainer(cf, ct)...)
 		for k, e := range ct.Env {
 			if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
 				add("%s.env[%d]: must be KEY=VALUE", cf, k)
@@ -472,6 +500,9 @@ func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
 			pf := fmt.Sprintf("%s.portMappings[%d]", cf, k)
 			if pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
 				add("%s.containerPort: must be 1..65535, got %d", pf, pm.ContainerPort)
+			}
+			if pm.HostPort != 0 && pm.HostPort != pm.ContainerPort {
+				add("%s.hostPort: must be omitted or equal containerPort (%d) in awsvpc mode, got %d", pf, pm.ContainerPort, pm.HostPort)
 			}
 			proto := pm.protocol()
 			if proto != ProtocolTCP && proto != ProtocolUDP {
