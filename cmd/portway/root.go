@@ -112,7 +112,7 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, w := range cfg.Warnings() {
+			for _, w := range append(cfg.Warnings(), cfg.ImageWarnings(cmd.Context())...) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

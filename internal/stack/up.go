@@ -157,6 +157,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
 	ecfg.ExtraEnv = s.taskEnv
+	eng, err := cfg.dockerEngine(abs, log.With("component", "docker"))
+	if err != nil {
+		return nil, err
+	}
+	if eng != nil {
+		ecfg.Images = eng
+	}
 	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
@@ -193,6 +200,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	if eng != nil {
+		// Started before the services and so stopped after them: it
+		// removes what an earlier run left, and at stop whatever remains.
+		if err = s.start(ctx, "docker", eng); err != nil {
+			return nil, fmt.Errorf("%s needs Docker: %w", cfg.imageField(), err)
+		}
+	}
 	s.tasks = sup
 	if err = s.start(ctx, "services", sup); err != nil {
 		return nil, err
