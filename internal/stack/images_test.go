@@ -1,0 +1,136 @@
+package stack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portway/portway/internal/ecs"
+)
+
+// imageServiceYAML replaces the built-in stack's bags service's app with an
+// image container written as in an ECS task definition.
+func imageStackYAML(t *testing.T, app string) string {
+	t.Helper()
+	data, err := Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := string(data)
+	i := strings.Index(base, "      - name: app\n")
+	j := strings.Index(base[i:], "  - name: ingests\n")
+	if i < 0 || j < 0 {
+		t.Fatalf("the built-in stack's YAML changed:\n%s", base)
+	}
+	// The sidecar declares its port too: with port mappings, the load
+	// balanced port must be one of containerName's.
+	head := strings.Replace(base[:i], "      - name: nginx\n", "      - name: nginx\n        portMappings: [{containerPort: 9000}]\n", 1)
+	return head + app + base[i+j:]
+}
+
+const imageApp = `      - name: app
+        image: example.com/team/hello:1.2
+        entryPoint: ["/app", "--serve"]
+        command: ["--port", "9001"]
+        environment:
+          - name: GREETING
+            value: hello
+        env: [MODE=local]
+        portMappings:
+          - containerPort: 9001
+            hostPort: 9001
+            protocol: tcp
+        essential: true
+        workingDirectory: /srv
+        user: "1000:1000"
+        readonlyRootFilesystem: true
+        ulimits:
+          - name: nofile
+            softLimit: 1024
+            hardLimit: 4096
+        memory: 256
+        memoryReservation: 128
+        cpu: 512
+        stopTimeout: 20s
+        healthCheck:
+          command: ["CMD-SHELL", "wget -qO- localhost:9001/healthz"]
+          interval: 5s
+        logConfiguration:
+          logDriver: awslogs
+          options:
+            awslogs-group: /ecs/hello
+`
+
+func TestImageContainerYAML(t *testing.T) {
+	cfg, err := Parse([]byte(imageStackYAML(t, imageApp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.Store = "postgres://u:secret@127.0.0.1/db"
+	ec := cfg.ECSComponent("/state", "/portway", noRegistrar{}, nil)
+	var app ecs.ContainerConfig
+	for _, c := range ec.Services[0].Containers {
+		if c.Name == "app" {
+			app = c
+		}
+	}
+	if app.Image != "example.com/team/hello:1.2" || !slices.Equal(app.EntryPoint, []string{"/app", "--serve"}) ||
+		!slices.Equal(app.Command, []string{"--port", "9001"}) || app.WorkingDirectory != "/srv" || app.User != "1000:1000" ||
+		!app.ReadonlyRootFilesystem || app.Memory != 256 || app.MemoryReservation != 128 || app.CPU != 512 ||
+		len(app.Ulimits) != 1 || app.Ulimits[0] != (ecs.Ulimit{Name: "nofile", SoftLimit: 1024, HardLimit: 4096}) ||
+		len(app.PortMappings) != 1 || app.PortMappings[0].HostPort != 9001 || app.HealthCheck == nil || !app.Essential {
+		t.Errorf("app = %+v", app)
+	}
+	// The image container gets its definition's variables, not the
+	// storage apps' DSN.
+	if !slices.Equal(app.Env, []string{"MODE=local", "GREETING=hello"}) {
+		t.Errorf("env = %q", app.Env)
+	}
+	if w := cfg.Warnings(); !slices.ContainsFunc(w, func(s string) bool {
+		return strings.HasPrefix(s, "services[0].containers[1].logConfiguration: ignored")
+	}) {
+		t.Errorf("warnings %q lack the ignored logConfiguration", w)
+	}
+	if cfg.imageField() != "services[0].containers[1].image" {
+		t.Errorf("imageField = %q", cfg.imageField())
+	}
+	// It writes back as read.
+	out, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"image: example.com/team/hello:1.2", "awslogs-group: /ecs/hello", "readonlyRootFilesystem: true", "hostPort: 9001"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("marshalled config lacks %q", s)
+		}
+	}
+}
+
+func TestImageContainerYAMLErrors(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"        image: example.com/team/hello:1.2\n", "        image: example.com/team/hello:1.2\n        executable: /bin/true\n",
+			"services[0].containers[1].executable: not allowed with image"},
+		{"            hostPort: 9001\n", "            hostPort: 8080\n",
+			"services[0].containers[1].portMappings[0].hostPort: must be omitted or equal containerPort (9001) in awsvpc mode, got 8080"},
+		{"        memoryReservation: 128\n", "        memoryReservation: 512\n",
+			"services[0].containers[1].memoryReservation: 512 MiB is above memory (256 MiB)"},
+		{"        memory: 256\n", "        memory: 256MiB\n", `services[0].containers[1].memory: "256MiB" is not a whole number`},
+		{"          - name: GREETING\n", "          - name: \"\"\n", "services[0].containers[1].environment[0].name"},
+		{"        entryPoint: [\"/app\", \"--serve\"]\n", "        entrypoint: [\"/app\"]\n",
+			"services[0].containers[1].entrypoint: unknown field; did you mean entryPoint?"},
+	} {
+		y := imageStackYAML(t, imageApp)
+		if !strings.Contains(y, tc.old) {
+			t.Fatalf("no %q", tc.old)
+		}
+		_, err := Parse([]byte(strings.Replace(y, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v, want %q", tc.new, err, tc.want)
+		}
+	}
+	// Without command, executable or image a container has nothing to run.
+	y := imageStackYAML(t, "      - name: app\n        essential: true\n")
+	if _, err := Parse([]byte(y)); err == nil || !strings.Contains(err.Error(), "services[0].containers[1].command: must be set (or image, or executable)") {
+		t.Errorf("err %v", err)
+	}
+}
