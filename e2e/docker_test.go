@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,31 +273,54 @@ func rollingDeployUnderLoad(t *testing.T, stateDir string, client *http.Client, 
 }
 
 // TestImageContainersAfterKill9: `portway up` killed with SIGKILL cannot
-// remove its containers; the next `up` of the same state dir does, before
-// it starts its own.
+// remove its containers; its watchdog (`portway docker-reaper`) does. And
+// when the watchdog is gone too, the next `up` of the same state dir
+// removes them before it starts its own.
 func TestImageContainersAfterKill9(t *testing.T) {
 	img := buildTestImage(t)
 	stateDir := t.TempDir()
 	removeStackContainers(t, stateDir)
 	cfg := writeConfig(t, imageStack(23, img))
-	up := startUp(t, stateDir, "--config", cfg)
-	first := dockerPS(t, "io.portway.stack="+stateDir)
-	if len(first) != 4 { // 2 tasks: app and pause each
-		t.Fatalf("containers of the first run: %v, want 4", first)
+	restart := func() *upProcess {
+		t.Helper()
+		// endpoints.json of a killed run would make startUp return at once.
+		if err := os.Remove(filepath.Join(stateDir, stack.EndpointsFile)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return startUp(t, stateDir, "--config", cfg)
 	}
-	if err := up.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-up.done
-	if left := dockerPS(t, "io.portway.stack="+stateDir); len(left) != 4 {
-		t.Fatalf("after kill -9: containers %v, want the 4 of the first run", left)
+	kill9 := func(pid int) {
+		t.Helper()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	// endpoints.json of the killed run would make startUp return at once.
-	if err := os.Remove(filepath.Join(stateDir, stack.EndpointsFile)); err != nil {
-		t.Fatal(err)
+	// up killed: its watchdog removes the containers.
+	up := restart()
+	if n := len(dockerPS(t, "io.portway.stack="+stateDir)); n != 4 { // 2 tasks: app and pause each
+		t.Fatalf("containers of the first run: %d, want 4", n)
 	}
-	up = startUp(t, stateDir, "--config", cfg)
+	kill9(up.cmd.Process.Pid)
+	<-up.done
+	testutil.WaitFor(t, 60*time.Second, "the watchdog removing the killed run's containers", func() bool {
+		return len(dockerPS(t, "io.portway.stack="+stateDir)) == 0
+	})
+
+	// up and its watchdog killed: the containers stay, until the next up.
+	up = restart()
+	reaper := childWithArg(t, up.cmd.Process.Pid, "docker-reaper")
+	first := dockerPS(t, "io.portway.stack="+stateDir)
+	if len(first) != 4 {
+		t.Fatalf("containers of the second run: %v, want 4", first)
+	}
+	kill9(reaper)
+	kill9(up.cmd.Process.Pid)
+	<-up.done
+	if left := dockerPS(t, "io.portway.stack="+stateDir); len(left) != 4 {
+		t.Fatalf("after kill -9 of up and its watchdog: containers %v, want the 4 of the killed run", left)
+	}
+	up = restart()
 	now := dockerPS(t, "io.portway.stack="+stateDir)
 	for _, id := range first {
 		for _, n := range now {
@@ -306,10 +330,41 @@ func TestImageContainersAfterKill9(t *testing.T) {
 		}
 	}
 	if len(now) != 4 {
-		t.Errorf("containers of the second run: %v, want 4", now)
+		t.Errorf("containers of the third run: %v, want 4", now)
 	}
 	up.stop(t)
 	if left := dockerPS(t, "io.portway.stack="+stateDir); len(left) != 0 {
 		t.Errorf("containers left after portway up exited: %v", left)
 	}
+}
+
+// childWithArg is the pid of parent's child process whose command line has
+// arg.
+func childWithArg(t *testing.T, parent int, arg string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces: cut after ")".
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "\x00"+arg+"\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no child of %d runs %s", parent, arg)
+	return 0
 }

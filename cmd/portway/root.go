@@ -45,6 +45,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newNLBCmd(),
 		newSidecarCmd(),
 		newAppCmd(),
+		newDockerReaperCmd(),
 	)
 	return root
 }

@@ -13,6 +13,8 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,7 @@ const (
 	LabelTask      = "io.portway.task"      // the task ID
 	LabelContainer = "io.portway.container" // the container's name in the task definition; "pause" for the namespace holder
 	LabelRole      = "io.portway.role"      // RoleApp or RolePause
+	LabelRun       = "io.portway.run"       // the run of `portway up` that started it (Config.RunID)
 )
 
 // Container roles (LabelRole).
@@ -58,6 +61,9 @@ type Config struct {
 	// StateDir identifies the stack: it is the LabelStack of every
 	// container, which Start and Stop remove by.
 	StateDir string
+	// RunID names this run (LabelRun); the watchdog of a run removes only
+	// its own containers. Default: a random one.
+	RunID string
 	// PullTimeout bounds pulling one image (default 10m).
 	PullTimeout time.Duration
 	Logger      *slog.Logger
@@ -101,6 +107,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = NewRunID()
 	}
 	cli, err := NewClient(cfg.Host)
 	if err != nil {
@@ -171,6 +180,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	return errors.Join(err, e.cli.Close())
 }
 
+// Config is the engine's configuration, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
 // Client is the Engine API client (for config checks and tests).
 func (e *Engine) Client() *client.Client { return e.cli }
 
@@ -216,7 +228,15 @@ func (e *Engine) labels(service, task, name, role string) map[string]string {
 		LabelTask:      task,
 		LabelContainer: name,
 		LabelRole:      role,
+		LabelRun:       e.cfg.RunID,
 	}
+}
+
+// NewRunID is a random run ID.
+func NewRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // containerName is the Docker name of a task's container: unique per

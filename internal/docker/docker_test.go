@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -255,4 +256,73 @@ func TestStartRemovesLeftoversAndStopRemovesAll(t *testing.T) {
 		t.Errorf("after Stop: %d containers left", n)
 	}
 
+}
+
+// A sidecar image in the task, as a user's own nginx would be: it listens
+// on :9000 and proxies to localhost:9001, the app container of the same
+// task, both published on the task's address.
+func TestContainersOfATaskShareLocalhost(t *testing.T) {
+	img := testImage(t)
+	e := newTestEngine(t, t.TempDir())
+	ip := testSubnet + "220"
+	sb, err := e.CreateTask(context.Background(), ecs.TaskSpec{TaskID: "shared", Service: "web", IP: netip.MustParseAddr(ip),
+		Images: []string{img}, Ports: []ecs.PortMapping{{ContainerPort: 9000}, {ContainerPort: 9001}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close(context.Background()) })
+	for _, c := range []struct{ name, listen, upstream string }{{"app", ":9001", ""}, {"nginx", ":9000", "http://localhost:9001"}} {
+		env := []string{"LISTEN=" + c.listen, "PORTWAY_TASK_ID=shared"}
+		if c.upstream != "" {
+			env = append(env, "UPSTREAM="+c.upstream)
+		}
+		if _, err := sb.Start(ecs.ContainerSpec{TaskID: "shared", Name: c.name, Env: env, Image: &ecs.ImageSpec{Service: "web", Image: img}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := "http://" + ip + ":9000/through"
+	testutil.WaitFor(t, 30*time.Second, url, func() bool { _, err := get(url); return err == nil })
+	if body, _ := get(url); !strings.Contains(body, `"path":"/through"`) || !strings.Contains(body, `"task":"shared"`) {
+		t.Errorf("through the sidecar: %s", body)
+	}
+}
+
+// A listener portway opens inside a task's network namespace (as for a
+// metadata endpoint) is reached by the task's containers on localhost.
+func TestListenInTaskNamespace(t *testing.T) {
+	img := testImage(t)
+	if os.Geteuid() != 0 {
+		t.Skip("entering a network namespace needs root")
+	}
+	e := newTestEngine(t, t.TempDir())
+	ip := testSubnet + "221"
+	sb, err := e.CreateTask(context.Background(), ecs.TaskSpec{TaskID: "ns", Service: "web", IP: netip.MustParseAddr(ip),
+		Images: []string{img}, Ports: []ecs.PortMapping{{ContainerPort: 9000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close(context.Background()) })
+	ln, err := sb.(interface {
+		Listen(network, addr string) (net.Listener, error)
+	}).Listen("tcp", "127.0.0.1:9003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "from portway") })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	// Not in portway's own namespace.
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:9003", time.Second); err == nil {
+		c.Close()
+		t.Log("something else listens on 127.0.0.1:9003 here; not conclusive")
+	}
+	if _, err := sb.Start(ecs.ContainerSpec{TaskID: "ns", Name: "proxy", Env: []string{"LISTEN=:9000", "UPSTREAM=http://127.0.0.1:9003"},
+		Image: &ecs.ImageSpec{Service: "web", Image: img}}); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ip + ":9000/"
+	testutil.WaitFor(t, 30*time.Second, url, func() bool { _, err := get(url); return err == nil })
+	if body, _ := get(url); body != "from portway" {
+		t.Errorf("the container reached %q", body)
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portway/portway/internal/auth"
 	"github.com/portway/portway/internal/controlauth"
+	"github.com/portway/portway/internal/docker"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
@@ -201,6 +202,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 
 	if eng != nil {
+		// The watchdog removes this run's containers should `up` die
+		// without doing it (kill -9).
+		wd := &docker.Watchdog{Command: append([]string{opts.Executable}, docker.ReaperArgs(eng.Config())...)}
+		if err = s.start(ctx, "docker watchdog", wd); err != nil {
+			return nil, err
+		}
 		// Started before the services and so stopped after them: it
 		// removes what an earlier run left, and at stop whatever remains.
 		if err = s.start(ctx, "docker", eng); err != nil {

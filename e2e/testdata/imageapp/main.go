@@ -7,6 +7,9 @@
 //	POST /echo          the request body back
 //	any  other          {"task": $PORTWAY_TASK_ID, "hostname", "method", "path"}
 //
+// With $UPSTREAM set (http://localhost:9001) it is a reverse proxy to it
+// instead, as a sidecar in front of the app in the same task.
+//
 // `/app healthcheck` GETs /healthz on localhost and exits 0 on 200: a
 // health check command for an image without a shell. SIGTERM shuts the
 // server down gracefully.
@@ -18,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,7 +71,20 @@ func main() {
 			"task": os.Getenv("PORTWAY_TASK_ID"), "hostname": host, "method": r.Method, "path": r.URL.Path,
 		})
 	})
-	srv := &http.Server{Addr: listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if up := os.Getenv("UPSTREAM"); up != "" {
+		u, err := url.Parse(up)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "imageapp: UPSTREAM:", err)
+			os.Exit(2)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(u)
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Proxied-By", host)
+			proxy.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Addr: listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
