@@ -96,8 +96,13 @@ func (sb *sandbox) Start(spec ecs.ContainerSpec) (ecs.Process, error) {
 		<-p.copied
 		return fail(fmt.Errorf("start container: %w", err))
 	}
-	if info, err := e.cli.ContainerInspect(ctx, created.ID); err == nil && info.State != nil {
-		p.pid = info.State.Pid
+	if info, err := e.cli.ContainerInspect(ctx, created.ID); err == nil {
+		if info.State != nil {
+			p.pid = info.State.Pid
+		}
+		if info.Config != nil {
+			p.stopSignal = info.Config.StopSignal // the image's STOPSIGNAL, or ours
+		}
 	}
 	return p, nil
 }
@@ -144,6 +149,7 @@ type process struct {
 	pid        int
 	att        interface{ Close() }
 	copied     chan struct{} // closed when output copying ends
+	stopSignal string        // what SIGTERM becomes (e.g. nginx's SIGQUIT); "" for SIGTERM
 	waitCtx    context.Context
 	waitCancel context.CancelFunc
 	waitC      <-chan container.WaitResponse
@@ -163,7 +169,9 @@ func (p *process) ID() string { return p.id }
 
 func (p *process) PID() int { return p.pid }
 
-// Signal implements ecs.Process: docker kill with sig.
+// Signal implements ecs.Process: docker kill with sig; SIGTERM, the
+// supervisor's stop request, becomes the container's stop signal, as with
+// `docker stop`.
 func (p *process) Signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	exited := p.exited
@@ -171,9 +179,13 @@ func (p *process) Signal(sig syscall.Signal) error {
 	if exited {
 		return os.ErrProcessDone
 	}
+	name := signalName(sig)
+	if sig == syscall.SIGTERM && p.stopSignal != "" {
+		name = p.stopSignal
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
-	if err := p.cli.ContainerKill(ctx, p.id, signalName(sig)); err != nil {
+	if err := p.cli.ContainerKill(ctx, p.id, name); err != nil {
 		if client.IsErrNotFound(err) || strings.Contains(err.Error(), "is not running") {
 			return os.ErrProcessDone
 		}

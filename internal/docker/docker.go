@@ -6,9 +6,10 @@
 // other on localhost and two tasks' apps can both bind 0.0.0.0:9001.
 //
 // Every container carries labels naming the stack (its state dir), the
-// service, the task and the container. Start removes what an earlier run
-// of the same state dir left behind (after a crash or kill -9); Stop
-// removes every container this Engine started.
+// service, the task, the container and the run of `portway up`. Start
+// removes what an earlier run of the same state dir left behind; Stop
+// removes every container this Engine started; a Watchdog process removes
+// the run's containers when `portway up` dies without doing so (kill -9).
 package docker
 
 import (

@@ -271,19 +271,32 @@ func TestContainersOfATaskShareLocalhost(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close(context.Background()) })
+	var front ecs.Process
+	frontOut := &syncBuf{}
 	for _, c := range []struct{ name, listen, upstream string }{{"app", ":9001", ""}, {"nginx", ":9000", "http://localhost:9001"}} {
 		env := []string{"LISTEN=" + c.listen, "PORTWAY_TASK_ID=shared"}
 		if c.upstream != "" {
 			env = append(env, "UPSTREAM="+c.upstream)
 		}
-		if _, err := sb.Start(ecs.ContainerSpec{TaskID: "shared", Name: c.name, Env: env, Image: &ecs.ImageSpec{Service: "web", Image: img}}); err != nil {
+		// The front's stop signal is SIGINT (as nginx's image says
+		// STOPSIGNAL SIGQUIT): the supervisor's SIGTERM becomes it.
+		p, err := sb.Start(ecs.ContainerSpec{TaskID: "shared", Name: c.name, Env: env, Output: frontOut,
+			Image: &ecs.ImageSpec{Service: "web", Image: img, StopSignal: syscall.SIGINT}})
+		if err != nil {
 			t.Fatal(err)
 		}
+		front = p
 	}
 	url := "http://" + ip + ":9000/through"
 	testutil.WaitFor(t, 30*time.Second, url, func() bool { _, err := get(url); return err == nil })
 	if body, _ := get(url); !strings.Contains(body, `"path":"/through"`) || !strings.Contains(body, `"task":"shared"`) {
 		t.Errorf("through the sidecar: %s", body)
+	}
+	if err := front.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := front.Wait(); code != 0 || err != nil || !strings.Contains(frontOut.String(), "got interrupt") {
+		t.Errorf("stopped with its stop signal: exit %d, %v, output %q", code, err, frontOut.String())
 	}
 }
 

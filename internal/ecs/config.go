@@ -213,7 +213,9 @@ type ContainerConfig struct {
 	// address (awsvpc: host port = container port). A port/protocol is
 	// mapped at most once per task. When any container declares mappings,
 	// the service's ContainerPort must be a tcp mapping of ContainerName.
-	// Declarative: portway does not bind them; they show in TaskStatus.
+	// An image container's mappings are published on the task's address
+	// (image.go); a process binds its own, they are declarative and show
+	// in TaskStatus.
 	PortMappings []PortMapping
 	// StopTimeout is how long this container gets between its stop signal
 	// and SIGKILL (ECS containerDefinitions.stopTimeout); 0 means the

@@ -69,7 +69,10 @@ type ImageSpec struct {
 	MemoryReservationMiB   int
 	CPUUnits               int
 	StopTimeout            time.Duration
-	StopSignal             syscall.Signal
+	// StopSignal replaces the image's STOPSIGNAL; 0 keeps it. The
+	// container's stop signal is what a SIGTERM from the supervisor
+	// becomes (as `docker stop` sends it).
+	StopSignal syscall.Signal
 }
 
 func (c ContainerConfig) isImage() bool { return c.Image != "" }
@@ -241,7 +244,6 @@ func imageSpec(t *task, c ContainerConfig, repl *strings.Replacer) *ImageSpec {
 		MemoryReservationMiB:   c.MemoryReservation,
 		CPUUnits:               c.CPU,
 		StopTimeout:            t.cfg.stopTimeout(c),
-		StopSignal:             stopSignal(c),
 	}
 }
 
