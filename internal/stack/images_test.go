@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portway/portway/internal/ecs"
 )
@@ -132,5 +135,48 @@ func TestImageContainerYAMLErrors(t *testing.T) {
 	y := imageStackYAML(t, "      - name: app\n        essential: true\n")
 	if _, err := Parse([]byte(y)); err == nil || !strings.Contains(err.Error(), "services[0].containers[1].command: must be set (or image, or executable)") {
 		t.Errorf("err %v", err)
+	}
+}
+
+// A stack with an image container needs Docker: without one the start
+// fails naming the field and where it looked.
+func TestStartWithImagesNeedsDocker(t *testing.T) {
+	cfg := testConfig()
+	cfg.Tasks.Docker.Host = "unix://" + t.TempDir() + "/no-docker.sock"
+	cfg.Services[0].Containers[0] = ContainerConfig{Name: "web", Image: "example/web:1",
+		PortMappings: []ecs.PortMapping{{ContainerPort: 9000}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := Start(ctx, cfg, Options{StateDir: t.TempDir(), ReadyTimeout: 5 * time.Second})
+	if err == nil {
+		stopStack(t, st)
+		t.Fatal("started")
+	}
+	if !strings.Contains(err.Error(), "services[0].containers[0].image needs Docker") || !strings.Contains(err.Error(), "no-docker.sock does not answer") {
+		t.Errorf("err = %v", err)
+	}
+	if w := cfg.ImageWarnings(ctx); len(w) != 1 || !strings.HasPrefix(w[0], "services[0].containers[0].image: needs Docker") {
+		t.Errorf("ImageWarnings = %q", w)
+	}
+}
+
+// When the services do not get ready, the error says why their tasks
+// failed.
+func TestNotReadyNamesTheLastFailure(t *testing.T) {
+	cfg := testConfig()
+	cfg.Services[0].Containers[0].Command = []string{"-listen", "not-an-address"} // exits at once
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := Start(ctx, cfg, Options{StateDir: t.TempDir(), Executable: exe, ReadyTimeout: 2 * time.Second})
+	if err == nil {
+		stopStack(t, st)
+		t.Fatal("started")
+	}
+	if !strings.Contains(err.Error(), "last task failure: Essential container in task exited") {
+		t.Errorf("err = %v", err)
 	}
 }

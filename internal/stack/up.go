@@ -202,16 +202,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 
 	if eng != nil {
+		// Started before the services and so stopped after them: it
+		// removes what an earlier run left, and at stop whatever remains.
+		if err = s.start(ctx, "docker", eng); err != nil {
+			return nil, fmt.Errorf("%s needs Docker: %w", cfg.imageField(), err)
+		}
 		// The watchdog removes this run's containers should `up` die
 		// without doing it (kill -9).
 		wd := &docker.Watchdog{Command: append([]string{opts.Executable}, docker.ReaperArgs(eng.Config())...)}
 		if err = s.start(ctx, "docker watchdog", wd); err != nil {
 			return nil, err
-		}
-		// Started before the services and so stopped after them: it
-		// removes what an earlier run left, and at stop whatever remains.
-		if err = s.start(ctx, "docker", eng); err != nil {
-			return nil, fmt.Errorf("%s needs Docker: %w", cfg.imageField(), err)
 		}
 	}
 	s.tasks = sup
@@ -319,11 +319,26 @@ func (s *Stack) notReady() []string {
 		}
 		running := s.tasks.RunningCount(svc.Name)
 		if healthy < svc.DesiredCount || running < svc.DesiredCount {
-			missing = append(missing, fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
-				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", ")))
+			msg := fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
+				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", "))
+			if f := s.lastFailure(svc.Name); f != "" {
+				msg += "; last task failure: " + f
+			}
+			missing = append(missing, msg)
 		}
 	}
 	return missing
+}
+
+// lastFailure is the stoppedReason of the service's latest failed task
+// while its failures go on ("" when none).
+func (s *Stack) lastFailure(service string) string {
+	for _, st := range s.tasks.Services() {
+		if st.Name == service {
+			return st.LastFailure
+		}
+	}
+	return ""
 }
 
 // Stop stops the stack in reverse order of start: the gateway stops taking
