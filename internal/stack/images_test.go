@@ -138,10 +138,19 @@ func TestImageContainerYAMLErrors(t *testing.T) {
 	}
 }
 
+// ownAddresses moves testConfig to the addresses of e2e testStack(26),
+// which these tests may use (other helpers' tests use 127.76.0.10).
+func ownAddresses(cfg Config) Config {
+	cfg.NLB.Address = "127.77.152.10"
+	cfg.Gateway.StageVariables["nlb_host"] = cfg.NLB.Address
+	cfg.Tasks.Subnet = "127.77.153.0/24"
+	return cfg
+}
+
 // A stack with an image container needs Docker: without one the start
 // fails naming the field and where it looked.
 func TestStartWithImagesNeedsDocker(t *testing.T) {
-	cfg := testConfig()
+	cfg := ownAddresses(testConfig())
 	cfg.Tasks.Docker.Host = "unix://" + t.TempDir() + "/no-docker.sock"
 	cfg.Services[0].Containers[0] = ContainerConfig{Name: "web", Image: "example/web:1",
 		PortMappings: []ecs.PortMapping{{ContainerPort: 9000}}}
@@ -163,7 +172,7 @@ func TestStartWithImagesNeedsDocker(t *testing.T) {
 // When the services do not get ready, the error says why their tasks
 // failed.
 func TestNotReadyNamesTheLastFailure(t *testing.T) {
-	cfg := testConfig()
+	cfg := ownAddresses(testConfig())
 	cfg.Services[0].Containers[0].Command = []string{"-listen", "not-an-address"} // exits at once
 	exe, err := os.Executable()
 	if err != nil {
