@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/ecs"
+	"github.com/portway/portway/internal/testutil"
 )
 
 // imageServiceYAML replaces the built-in stack's bags service's app with an
@@ -187,5 +188,17 @@ func TestNotReadyNamesTheLastFailure(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "last task failure: Essential container in task exited") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// `portway config check` says when Docker lacks an image.
+func TestImageWarningsNameAMissingImage(t *testing.T) {
+	testutil.RequireDocker(t)
+	cfg := testConfig()
+	cfg.Services[0].Containers[0] = ContainerConfig{Name: "web", Image: "portway-test/not-here:never"}
+	w := cfg.ImageWarnings(context.Background())
+	want := "services[0].containers[0].image: portway-test/not-here:never is not present in the Docker engine; `portway up` will try to pull it"
+	if len(w) != 1 || w[0] != want {
+		t.Errorf("ImageWarnings = %q, want %q", w, want)
 	}
 }
