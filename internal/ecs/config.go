@@ -1,6 +1,8 @@
 // Package ecs is portway's task supervisor: an ECS stand-in that runs each
 // task as a set of child processes ("containers") sharing one loopback IP
-// (awsvpc-style), registers a task with its target group once it answers its
+// (awsvpc-style), or of containers from images through an ImageRuntime
+// (Docker) in a network namespace of the task's own, published on that IP,
+// registers a task with its target group once it answers its
 // readiness probe, keeps each service at its desired count, and drains tasks
 // before stopping them.
 package ecs
