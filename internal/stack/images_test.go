@@ -120,6 +120,9 @@ func TestImageContainerYAMLErrors(t *testing.T) {
 			"services[0].containers[1].memoryReservation: 512 MiB is above memory (256 MiB)"},
 		{"        memory: 256\n", "        memory: 256MiB\n", `services[0].containers[1].memory: "256MiB" is not a whole number`},
 		{"          - name: GREETING\n", "          - name: \"\"\n", "services[0].containers[1].environment[0].name"},
+		{"        stopTimeout: 20s\n", "        stopTimeout: 20\n",
+			"services[0].containers[1].stopTimeout: 20 is not a duration: a number needs a unit (write it like 20s, 500ms or 5m)"},
+		{"          interval: 5s\n", "          interval: 5\n", "services[0].containers[1].healthCheck.interval: 5 is not a duration"},
 		{"        entryPoint: [\"/app\", \"--serve\"]\n", "        entrypoint: [\"/app\"]\n",
 			"services[0].containers[1].entrypoint: unknown field; did you mean entryPoint?"},
 	} {
