@@ -46,6 +46,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newSidecarCmd(),
 		newAppCmd(),
 		newImportCmd(),
+		newDockerReaperCmd(),
 	)
 	return root
 }
@@ -113,7 +114,7 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, w := range cfg.Warnings() {
+			for _, w := range append(cfg.Warnings(), cfg.ImageWarnings(cmd.Context())...) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

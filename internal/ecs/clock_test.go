@@ -410,14 +410,18 @@ const fakePort = 19001
 
 // newClockHarness starts a supervisor running svc on a fake clock and
 // runtime; registered targets report targetHealth.
-func newClockHarness(t *testing.T, svc ServiceConfig, targetHealth string) *clockHarness {
+func newClockHarness(t *testing.T, svc ServiceConfig, targetHealth string, opts ...func(*Config)) *clockHarness {
 	t.Helper()
 	h := &clockHarness{t: t, clock: newFakeClock(), rt: &fakeRuntime{},
 		tg:    &targetGroup{health: targetHealth, registered: map[string]bool{}},
 		trans: &transitions{seq: map[string][]string{}}}
-	s, err := New(Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(),
+	cfg := Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(),
 		Services: []ServiceConfig{svc}, Registrar: h.tg, Runtime: h.rt, Clock: h.clock,
-		Logger: slog.New(h.trans)})
+		Logger: slog.New(h.trans)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

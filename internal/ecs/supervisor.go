@@ -136,6 +136,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		if err := resolveContainers(&sv.cfg); err != nil {
 			return fmt.Errorf("ecs: %w", err)
 		}
+		if hasImages(sv.cfg.Containers) && s.cfg.Images == nil {
+			return fmt.Errorf("ecs: service %s: image containers need a container runtime (Docker), and none is configured", sv.name)
+		}
 		sv.primary().cfg = sv.cfg
 	}
 	if err := os.MkdirAll(filepath.Join(s.cfg.StateDir, "tasks"), 0o750); err != nil {

@@ -164,6 +164,9 @@ func normalContainers(cs []ContainerConfig) []ContainerConfig {
 		if len(c.DependsOn) == 0 {
 			c.DependsOn = nil
 		}
+		if len(c.Ulimits) == 0 {
+			c.Ulimits = nil
+		}
 		for j := range c.DependsOn {
 			if c.DependsOn[j].Condition == "" {
 				c.DependsOn[j].Condition = ConditionStart
@@ -191,6 +194,8 @@ func cloneContainers(cs []ContainerConfig) []ContainerConfig {
 		c.Secrets = slices.Clone(c.Secrets)
 		c.DependsOn = slices.Clone(c.DependsOn)
 		c.PortMappings = slices.Clone(c.PortMappings)
+		c.EntryPoint = slices.Clone(c.EntryPoint)
+		c.Ulimits = slices.Clone(c.Ulimits)
 		if c.HealthCheck != nil {
 			hc := *c.HealthCheck
 			hc.Command = slices.Clone(hc.Command)

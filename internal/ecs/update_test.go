@@ -308,7 +308,8 @@ func TestPortMappingsInTaskStatus(t *testing.T) {
 	if _, ok := got.Containers[0]["portMappings"]; ok {
 		t.Errorf("app without mappings shows portMappings: %s", b)
 	}
-	want := `[{"containerPort":9000,"protocol":"tcp"},{"containerPort":9053,"protocol":"udp"}]`
+	// awsvpc: the host port is the container port (as ECS reports it).
+	want := `[{"containerPort":9000,"hostPort":9000,"protocol":"tcp"},{"containerPort":9053,"hostPort":9053,"protocol":"udp"}]`
 	if pm := string(got.Containers[1]["portMappings"]); pm != want {
 		t.Errorf("web portMappings = %s, want %s", pm, want)
 	}

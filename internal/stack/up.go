@@ -16,6 +16,7 @@ import (
 
 	"github.com/portway/portway/internal/auth"
 	"github.com/portway/portway/internal/controlauth"
+	"github.com/portway/portway/internal/docker"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/metrics"
@@ -164,6 +165,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
 	ecfg.ExtraEnv = s.taskEnv
 	ecfg.Metrics = reg
+	eng, err := cfg.dockerEngine(abs, log.With("component", "docker"))
+	if err != nil {
+		return nil, err
+	}
+	if eng != nil {
+		ecfg.Images = eng
+	}
 	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
@@ -201,6 +209,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	if eng != nil {
+		// Started before the services and so stopped after them: it
+		// removes what an earlier run left, and at stop whatever remains.
+		if err = s.start(ctx, "docker", eng); err != nil {
+			return nil, fmt.Errorf("%s needs Docker: %w", cfg.imageField(), err)
+		}
+		// The watchdog removes this run's containers should `up` die
+		// without doing it (kill -9).
+		wd := &docker.Watchdog{Command: append([]string{opts.Executable}, docker.ReaperArgs(eng.Config())...)}
+		if err = s.start(ctx, "docker watchdog", wd); err != nil {
+			return nil, err
+		}
+	}
 	s.tasks = sup
 	if err = s.start(ctx, "services", sup); err != nil {
 		return nil, err
@@ -306,11 +327,26 @@ func (s *Stack) notReady() []string {
 		}
 		running := s.tasks.RunningCount(svc.Name)
 		if healthy < svc.DesiredCount || running < svc.DesiredCount {
-			missing = append(missing, fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
-				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", ")))
+			msg := fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
+				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", "))
+			if f := s.lastFailure(svc.Name); f != "" {
+				msg += "; last task failure: " + f
+			}
+			missing = append(missing, msg)
 		}
 	}
 	return missing
+}
+
+// lastFailure is the stoppedReason of the service's latest failed task
+// while its failures go on ("" when none).
+func (s *Stack) lastFailure(service string) string {
+	for _, st := range s.tasks.Services() {
+		if st.Name == service {
+			return st.LastFailure
+		}
+	}
+	return ""
 }
 
 // Stop stops the stack in reverse order of start: the gateway stops taking

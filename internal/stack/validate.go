@@ -170,8 +170,13 @@ func (c Config) Validate() error {
 			if ct.Name == "" {
 				add(fmt.Sprintf("%s.containers[%d].name", f, j), "must be set")
 			}
-			if len(ct.Command) == 0 && ct.Executable == "" {
-				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set")
+			if len(ct.Command) == 0 && ct.Executable == "" && ct.Image == "" {
+				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set (or image, or executable)")
+			}
+			for k, kv := range ct.Environment {
+				if kv.Name == "" || strings.ContainsAny(kv.Name, "= \t\n") {
+					add(fmt.Sprintf("%s.containers[%d].environment[%d].name", f, j, k), "%q must be a variable name", kv.Name)
+				}
 			}
 			found = found || ct.Name == s.ContainerName
 		}
@@ -239,6 +244,13 @@ func (c Config) Warnings() []string {
 		for j, m := range r.Methods {
 			if m.Authorization == gateway.AuthCognito && len(m.Scopes) == 0 {
 				out = append(out, fmt.Sprintf("%s: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401", c.methodField(i, j)))
+			}
+		}
+	}
+	for i, s := range c.Services {
+		for j, ct := range s.Containers {
+			if !ct.LogConfiguration.IsZero() {
+				out = append(out, fmt.Sprintf("services[%d].containers[%d].logConfiguration: ignored; the container's output goes to its task log (`portway logs`)", i, j))
 			}
 		}
 	}
