@@ -161,6 +161,25 @@ func TestImageServiceBehindGateway(t *testing.T) {
 		}
 	}
 
+	// The task metadata endpoint answers inside the task's namespace, on
+	// its own loopback, with the task's document.
+	if !strings.HasPrefix(env["ECS_CONTAINER_METADATA_URI_V4"], "http://127.0.0.1:") {
+		t.Errorf("ECS_CONTAINER_METADATA_URI_V4 = %q, want one on the task's loopback", env["ECS_CONTAINER_METADATA_URI_V4"])
+	}
+	var meta struct {
+		TaskARN    string
+		Containers []struct {
+			Name     string
+			Networks []struct{ IPv4Addresses []string }
+		}
+	}
+	getJSON(t, direct, "http://"+running[0].IP+":9001/metadata", &meta)
+	if !strings.HasSuffix(meta.TaskARN, "/"+running[0].TaskID) || len(meta.Containers) == 0 ||
+		len(meta.Containers[0].Networks) == 0 || len(meta.Containers[0].Networks[0].IPv4Addresses) == 0 ||
+		meta.Containers[0].Networks[0].IPv4Addresses[0] != running[0].IP {
+		t.Errorf("task metadata from inside the container: %+v", meta)
+	}
+
 	// The container's output is in the task log.
 	logs := portway(t, "logs", "--state-dir", stateDir, running[0].TaskID, "app")
 	if !strings.Contains(logs, "imageapp: listening on :9001") {

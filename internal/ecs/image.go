@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/portway/portway/internal/taskmeta"
 )
 
 // ImageRuntime runs the containers that have an Image (internal/docker
@@ -166,8 +169,9 @@ func (s *Supervisor) createSandbox(t *task) bool {
 		var sb TaskSandbox
 		sb, err = s.cfg.Images.CreateTask(s.ctx, spec)
 		if err == nil {
+			ln := s.metadataListenerIn(t, sb)
 			s.mu.Lock()
-			t.sandbox = sb
+			t.sandbox, t.metaLn = sb, ln
 			s.mu.Unlock()
 			return true
 		}
@@ -188,9 +192,12 @@ func (s *Supervisor) createSandbox(t *task) bool {
 // removeSandbox removes the task's sandbox once its containers are gone.
 func (s *Supervisor) removeSandbox(t *task) {
 	s.mu.Lock()
-	sb := t.sandbox
-	t.sandbox = nil
+	sb, ln := t.sandbox, t.metaLn
+	t.sandbox, t.metaLn = nil, nil
 	s.mu.Unlock()
+	if ln != nil {
+		ln.Close() // it holds the namespace open
+	}
 	if sb == nil {
 		return
 	}
@@ -207,16 +214,50 @@ func (s *Supervisor) removeSandbox(t *task) {
 // nor ExtraEnv, whose host addresses mean nothing inside the task's
 // network namespace.
 func imageEnv(t *task, c *container, secrets []string, repl *strings.Replacer) []string {
-	env := make([]string, 0, len(c.cfg.Env)+len(secrets)+3)
+	env := make([]string, 0, len(c.cfg.Env)+len(secrets)+5)
 	for _, e := range c.cfg.Env {
 		env = append(env, repl.Replace(e))
 	}
 	env = append(env, secrets...)
-	return append(env,
-		"PORTWAY_TASK_ID="+t.id,
-		"PORTWAY_TASK_IP="+t.ip.String(),
-		"PORTWAY_CONTAINER="+c.cfg.Name,
+	env = append(env,
+		EnvTaskID+"="+t.id,
+		EnvTaskIP+"="+t.ip.String(),
+		EnvContainer+"="+c.cfg.Name,
 	)
+	if t.metaLn != nil {
+		addr := t.metaLn.Addr().String()
+		env = append(env,
+			EnvMetadataURIV4+"="+taskmeta.URI(addr, "v4", c.token),
+			EnvMetadataURI+"="+taskmeta.URI(addr, "v3", c.token))
+	}
+	return env
+}
+
+// namespaceListener is a sandbox that can open a listener inside the
+// task's network namespace (docker: setns into the pause container's).
+type namespaceListener interface {
+	Listen(network, addr string) (net.Listener, error)
+}
+
+// metadataListenerIn opens the task metadata endpoint's listener on
+// 127.0.0.1 inside the sandbox's network namespace, where the task's
+// containers reach it (their loopback is their own), and serves it. Nil
+// when the sandbox cannot (not root): the containers then go without
+// ECS_CONTAINER_METADATA_URI_V4, which is logged once.
+func (s *Supervisor) metadataListenerIn(t *task, sb TaskSandbox) net.Listener {
+	nl, ok := sb.(namespaceListener)
+	if !ok {
+		return nil
+	}
+	ln, err := nl.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.metaWarn.Do(func() {
+			s.log.Warn("image containers get no task metadata endpoint: cannot listen in their network namespace", "task", t.id, "err", err)
+		})
+		return nil
+	}
+	s.meta.Serve(ln)
+	return ln
 }
 
 // imageSpec is the ImageSpec of image container c of task t.

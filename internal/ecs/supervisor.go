@@ -31,6 +31,7 @@ type Supervisor struct {
 	services    []*service
 	probeClient *http.Client
 	meta        *taskmeta.Server
+	metaWarn    sync.Once // the metadata endpoint could not listen in a task namespace
 	baseEnv     []string
 	metrics     *ecsMetrics // nil without Config.Metrics
 

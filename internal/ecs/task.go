@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -37,7 +38,8 @@ type task struct {
 	registered    bool
 	targetHealth  string // the load balancer's word on its target when it failed ELB health checks
 	containers    []*container
-	sandbox       TaskSandbox // image containers' network namespace (image.go)
+	sandbox       TaskSandbox  // image containers' network namespace (image.go)
+	metaLn        net.Listener // the metadata endpoint inside the sandbox (nil: none)
 }
 
 type container struct {

@@ -4,6 +4,7 @@
 //
 //	GET  /healthz       200 "ok"
 //	GET  /env           its environment, as a JSON object
+//	GET  /metadata      the task metadata document from $ECS_CONTAINER_METADATA_URI_V4/task
 //	POST /echo          the request body back
 //	any  other          {"task": $PORTWAY_TASK_ID, "hostname", "method", "path"}
 //
@@ -55,6 +56,18 @@ func main() {
 			env[k] = v
 		}
 		json.NewEncoder(w).Encode(env)
+	})
+	mux.HandleFunc("GET /metadata", func(w http.ResponseWriter, r *http.Request) {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + "/task")
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, io.LimitReader(resp.Body, 1<<20))
 	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
