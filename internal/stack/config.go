@@ -314,6 +314,19 @@ func Load(path string) (Config, error) {
 
 // Parse decodes a stack config from YAML, strictly, and validates it.
 func Parse(data []byte) (Config, error) {
+	cfg, err := Decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Decode decodes a stack config from YAML, strictly, without validating
+// it (Validate, Preflight).
+func Decode(data []byte) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, err
@@ -328,9 +341,6 @@ func Parse(data []byte) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("the file is empty")
 		}
-		return Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

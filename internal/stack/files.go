@@ -26,6 +26,33 @@ type Endpoints struct {
 	// CAFile is the local CA's certificate when the stack serves HTTPS
 	// with it (portway up --tls): clients trust it to reach the URLs.
 	CAFile string `json:"ca_file,omitempty"`
+	// NLBAddress and TaskSubnet are the private block the stack runs on.
+	NLBAddress string `json:"nlb_address,omitempty"`
+	TaskSubnet string `json:"task_subnet,omitempty"`
+	// ResourceServers are the user pool's resource servers, whose scopes
+	// `portway clients create` accepts, and TokenValidity its clients'
+	// default ("1h0m0s").
+	ResourceServers []ResourceServerJSON `json:"resource_servers,omitempty"`
+	TokenValidity   string               `json:"token_validity,omitempty"`
+	// Example is a request the stack answers (Config.Example).
+	Example *Example `json:"example,omitempty"`
+}
+
+// ResourceServerJSON is a resource server in endpoints.json.
+type ResourceServerJSON struct {
+	Identifier string   `json:"identifier"`
+	Scopes     []string `json:"scopes"`
+}
+
+// Scopes lists the full scope strings of the resource servers.
+func (e Endpoints) Scopes() []string {
+	var out []string
+	for _, r := range e.ResourceServers {
+		for _, s := range r.Scopes {
+			out = append(out, r.Identifier+"/"+s)
+		}
+	}
+	return out
 }
 
 // Credentials is oauth-credentials.json. The storage service's Python client

@@ -27,6 +27,9 @@ func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
+	if s.opts.Subnet != "" || cfg.autoBlock() {
+		cfg = cfg.WithBlock(s.block) // the block stays the one Start claimed
+	}
 	if err := sameServiceSet(s.cfg.Services, cfg.Services); err != nil {
 		return res, err
 	}

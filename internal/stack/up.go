@@ -28,6 +28,14 @@ type Options struct {
 	Logger     *slog.Logger
 	// ReadyTimeout bounds the wait for every service's healthy targets.
 	ReadyTimeout time.Duration
+	// Subnet is `portway up --subnet`: the private block (ParseSubnet),
+	// whatever the config says.
+	Subnet string
+	// BlockLockDir holds the blocks' lock files (default BlockLockDir()).
+	BlockLockDir string
+
+	// blocks are the blocks to pick from (tests; default autoBlocks()).
+	blocks []Block
 }
 
 // component is what Stack starts and stops, in order.
@@ -50,6 +58,14 @@ type Stack struct {
 	control  *controlauth.Server
 	tls      TLSSet
 	Endpoint Endpoints
+	// block is the private block the stack runs on, blockLock its hold
+	// on it, blockNote what was skipped to get it (block.go).
+	block     Block
+	blockLock *blockLock
+	blockNote string
+	// tasksRan: a failed start keeps the task logs (tasks/), which its
+	// error points to.
+	tasksRan bool
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
 
@@ -70,14 +86,13 @@ type namedComponent struct {
 // of healthy targets and the state files are written. On any failure what
 // was started is stopped again.
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
 	}
-	if err := controlauth.CheckListen("control.listen", cfg.Control.Listen, cfg.serves(cfg.Control.TLS)); err != nil {
-		return nil, err
+	if opts.Subnet != "" {
+		if _, err := ParseSubnet(opts.Subnet); err != nil {
+			return nil, fmt.Errorf("--subnet: %w", err)
+		}
 	}
 	ctl := controlauth.ServerConfig{Field: "control.listen", Listen: cfg.Control.Listen}
 	if opts.ReadyTimeout <= 0 {
@@ -87,6 +102,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		if opts.Executable, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("find the portway binary for the containers: %w", err)
 		}
+	}
+	// Everything that can be checked before binding a port or writing a
+	// file is, as `portway config check` does.
+	if err := cfg.Preflight(opts.Executable); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -98,23 +118,40 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	opts.StateDir = abs
+	// A start that fails leaves the state dir as it found it (rollback.go).
+	snap, err := snapshotState(abs)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: log}
 	if s.lock, err = lockStateDir(abs); err != nil {
+		_ = snap.restore(nil)
 		return nil, err
 	}
-	// Stale files from an earlier run would point clients at dead ports.
-	_ = os.Remove(filepath.Join(abs, EndpointsFile))
-
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
+			// The state dir stays locked until it is restored.
+			lock := s.lock
+			s.lock = nil
 			_ = s.Stop(stopCtx)
+			if rerr := snap.restore(s.keepOnFailure); rerr != nil {
+				log.Warn("a failed start could not remove all it made in the state dir", "err", rerr)
+			}
+			lock.Close()
 		}
 	}()
+	if cfg, err = s.claimBlock(cfg); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	ctl.Listen = cfg.Control.Listen
+	// Stale files from an earlier run would point clients at dead ports.
+	_ = os.Remove(filepath.Join(abs, EndpointsFile))
 
 	tokenPath := filepath.Join(abs, controlauth.TokenFile)
 	if s.controlToken, err = controlauth.LoadOrCreateToken(tokenPath); err != nil {
@@ -194,6 +231,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 
 	s.tasks = sup
+	s.tasksRan = true
 	if err = s.start(ctx, "services", sup); err != nil {
 		return nil, err
 	}
@@ -207,6 +245,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		JWKSURL:    s.auth.JWKSURL(),
 		ControlURL: s.control.URL(),
 		CAFile:     tlsSet.CAFile,
+		NLBAddress: cfg.NLB.Address,
+		TaskSubnet: cfg.Tasks.Subnet,
+	}
+	for _, rs := range cfg.Auth.ResourceServers {
+		s.Endpoint.ResourceServers = append(s.Endpoint.ResourceServers, ResourceServerJSON{Identifier: rs.Identifier, Scopes: rs.Scopes})
+	}
+	if cfg.Auth.TokenValidity != 0 {
+		s.Endpoint.TokenValidity = cfg.Auth.TokenValidity.String()
+	}
+	if ex, ok := cfg.Example(); ok {
+		ex.URL = s.Endpoint.APIURL + ex.Path
+		s.Endpoint.Example = &ex
 	}
 	creds.TokenURL = s.auth.TokenURL()
 	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
@@ -328,6 +378,8 @@ func (s *Stack) Stop(ctx context.Context) error {
 		}
 	}
 	s.started = nil
+	s.blockLock.release()
+	s.blockLock = nil
 	if s.lock != nil {
 		_ = os.Remove(filepath.Join(s.opts.StateDir, EndpointsFile))
 		s.lock.Close()
@@ -340,16 +392,26 @@ func (s *Stack) Stop(ctx context.Context) error {
 func (s *Stack) Summary(w io.Writer) {
 	e := s.Endpoint
 	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
-	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  private  %s",
 		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
-		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
-	curl := "curl"
-	if e.CAFile != "" {
-		// The local CA: `portway ca` tells how other clients trust it.
-		curl = "curl --cacert " + shellQuote(e.CAFile)
+		controlauth.LoginURL(e.ControlURL, s.controlToken), s.block)
+	if s.blockNote != "" {
+		fmt.Fprintf(w, "  (%s)", s.blockNote)
 	}
-	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
-		shellQuote(s.opts.StateDir), curl, e.APIURL)
+	fmt.Fprintf(w, "\n  state    %s\n\n", s.opts.StateDir)
+	if e.Example != nil {
+		curl := "curl"
+		if e.CAFile != "" {
+			// The local CA: `portway ca` tells how other clients trust it.
+			curl = "curl --cacert " + shellQuote(e.CAFile)
+		}
+		fmt.Fprintf(w, "Try it (%s):\n", e.Example.Describe())
+		if e.Example.Scope != "" {
+			fmt.Fprintf(w, "  TOKEN=$(portway token --state-dir %s)\n", shellQuote(s.opts.StateDir))
+		}
+		fmt.Fprintf(w, "  %s\n\n", e.Example.Curl(curl))
+	}
+	fmt.Fprintf(w, "Ctrl-C stops the stack.\n")
 }
 
 func (s *Stack) healthyTargets() int {
