@@ -22,7 +22,8 @@ type stateSnapshot struct {
 	created []string // directories MkdirAll made, the state dir last
 	entries map[string]bool
 	// endpoints is endpoints.json as found (nil: there was none).
-	endpoints []byte
+	endpoints     []byte
+	endpointsMode os.FileMode
 }
 
 // snapshotState records dir before a start; dir need not exist.
@@ -45,9 +46,11 @@ func snapshotState(dir string) (*stateSnapshot, error) {
 	if err := s.walk(func(rel string) { s.entries[rel] = true }); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, EndpointsFile))
-	if err == nil {
-		s.endpoints = data
+	path := filepath.Join(dir, EndpointsFile)
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		if data, err := os.ReadFile(path); err == nil {
+			s.endpoints, s.endpointsMode = data, fi.Mode().Perm()
+		}
 	}
 	return s, nil
 }
@@ -100,7 +103,10 @@ func (s *stateSnapshot) restore(keep func(rel string) bool) error {
 		errs = append(errs, err)
 	}
 	if s.endpoints != nil {
-		if err := os.WriteFile(filepath.Join(s.dir, EndpointsFile), s.endpoints, 0o644); err != nil {
+		path := filepath.Join(s.dir, EndpointsFile)
+		if err := os.WriteFile(path, s.endpoints, s.endpointsMode); err != nil {
+			errs = append(errs, err)
+		} else if err := os.Chmod(path, s.endpointsMode); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,0 +1,136 @@
+package stack
+
+import (
+	"context"
+	"io/fs"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tree is every path under dir with its mode and content ("" for dirs);
+// nil when dir does not exist.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := info.Mode().String()
+		if !d.IsDir() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			v += " " + string(data)
+		}
+		out[strings.TrimPrefix(path, dir)] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFailedStartLeavesStateDir: a start that fails, early (its load
+// balancer address is taken) or late (its gateway port is, after auth,
+// the keys, the default client and the control token were made), leaves
+// the state dir as it found it: missing (and its parent), empty, or
+// holding an earlier run's files (a stale endpoints.json included).
+func TestFailedStartLeavesStateDir(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := testBlocks(t, 6)[5] // 127.76.30.0/23
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	nlbTaken, err := net.Listen("tcp", block.NLBAddress.String()+":65534")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nlbTaken.Close()
+
+	causes := []struct {
+		name string
+		cfg  func() Config
+		want string
+	}{
+		{"gateway port taken", func() Config {
+			other := testBlocks(t, 7)[6]
+			c := testConfig().WithBlock(other)
+			c.Gateway.Listen = taken.Addr().String()
+			return c
+		}, "start gateway"},
+		{"nlb address taken", func() Config { return testConfig().WithBlock(block) }, "nlb.address " + block.NLBAddress.String()},
+	}
+	dirs := []struct {
+		name string
+		make func(t *testing.T) string
+	}{
+		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "parent", "state") }},
+		{"empty", func(t *testing.T) string { return t.TempDir() }},
+		{"earlier run", func(t *testing.T) string {
+			dir := t.TempDir()
+			for name, content := range map[string]string{
+				"notes.txt":              "mine",
+				EndpointsFile:            `{"api_url": "http://127.0.0.1:1/v1"}`,
+				"auth/README":            "kept",
+				"tasks/0123/app.log":     "old log",
+				"buckets/uploads/b.tgz":  "bag",
+				ClientsDir + "/old.json": "{}",
+			} {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return dir
+		}},
+	}
+	for _, cause := range causes {
+		for _, d := range dirs {
+			t.Run(cause.name+"/"+d.name, func(t *testing.T) {
+				dir := d.make(t)
+				before := tree(t, dir)
+				parentBefore := tree(t, filepath.Dir(dir))
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				st, err := Start(ctx, cause.cfg(), Options{StateDir: dir, Executable: exe, ReadyTimeout: 10 * time.Second, BlockLockDir: t.TempDir()})
+				if err == nil {
+					stopStack(t, st)
+					t.Fatal("Start succeeded")
+				}
+				if !strings.Contains(err.Error(), cause.want) {
+					t.Errorf("Start = %v, want %q", err, cause.want)
+				}
+				after := tree(t, dir)
+				if !maps.Equal(before, after) {
+					t.Errorf("state dir changed:\nbefore %v\nafter  %v", before, after)
+				}
+				if d.name == "missing" && !maps.Equal(parentBefore, tree(t, filepath.Dir(dir))) {
+					t.Errorf("the state dir's parent was left behind")
+				}
+			})
+		}
+	}
+}
