@@ -77,7 +77,7 @@ func TestFailedStartLeavesStateDir(t *testing.T) {
 			c := testConfig().WithBlock(other)
 			c.Gateway.Listen = taken.Addr().String()
 			return c
-		}, "start gateway"},
+		}, "bind: address already in use (gateway.listen is taken: for a second stack on this machine pass another address, or port 0 for a free one: --listen 127.0.0.1:0)"},
 		{"nlb address taken", func() Config { return testConfig().WithBlock(block) }, "nlb.address " + block.NLBAddress.String()},
 	}
 	dirs := []struct {

@@ -272,10 +272,26 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 func (s *Stack) start(ctx context.Context, name string, c component) error {
 	if err := c.Start(ctx); err != nil {
+		if hint := takenHint(name); hint != "" && errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("start %s: %w (%s)", name, err, hint)
+		}
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.started = append(s.started, namedComponent{name, c})
 	return nil
+}
+
+// takenHint says what to do when a component's listen address is taken,
+// by another stack perhaps ("" for a component without one).
+func takenHint(component string) string {
+	flag := map[string]string{"auth": "--auth-listen", "gateway": "--listen", "control": "--control-listen"}[component]
+	switch {
+	case flag != "":
+		return fmt.Sprintf("%s.listen is taken: for a second stack on this machine pass another address, or port 0 for a free one: %s 127.0.0.1:0", component, flag)
+	case component == "nlb":
+		return "nlb.address is taken: pick another block with --subnet"
+	}
+	return ""
 }
 
 // ensureDefaultClient keeps the client of oauth-credentials.json when the
