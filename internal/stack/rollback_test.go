@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"io/fs"
 	"maps"
 	"net"
 	"os"
@@ -10,40 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// tree is every path under dir with its mode and content ("" for dirs);
-// nil when dir does not exist.
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	if _, err := os.Stat(dir); err != nil {
-		return nil
-	}
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := info.Mode().String()
-		if !d.IsDir() {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			v += " " + string(data)
-		}
-		out[strings.TrimPrefix(path, dir)] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+	"github.com/portway/portway/internal/testutil"
+)
 
 // TestFailedStartLeavesStateDir: a start that fails, early (its load
 // balancer address is taken) or late (its gateway port is, after auth,
@@ -111,8 +79,8 @@ func TestFailedStartLeavesStateDir(t *testing.T) {
 		for _, d := range dirs {
 			t.Run(cause.name+"/"+d.name, func(t *testing.T) {
 				dir := d.make(t)
-				before := tree(t, dir)
-				parentBefore := tree(t, filepath.Dir(dir))
+				before := testutil.Tree(t, dir)
+				parentBefore := testutil.Tree(t, filepath.Dir(dir))
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				st, err := Start(ctx, cause.cfg(), Options{StateDir: dir, Executable: exe, ReadyTimeout: 10 * time.Second, BlockLockDir: t.TempDir()})
@@ -123,11 +91,11 @@ func TestFailedStartLeavesStateDir(t *testing.T) {
 				if !strings.Contains(err.Error(), cause.want) {
 					t.Errorf("Start = %v, want %q", err, cause.want)
 				}
-				after := tree(t, dir)
+				after := testutil.Tree(t, dir)
 				if !maps.Equal(before, after) {
 					t.Errorf("state dir changed:\nbefore %v\nafter  %v", before, after)
 				}
-				if d.name == "missing" && !maps.Equal(parentBefore, tree(t, filepath.Dir(dir))) {
+				if d.name == "missing" && !maps.Equal(parentBefore, testutil.Tree(t, filepath.Dir(dir))) {
 					t.Errorf("the state dir's parent was left behind")
 				}
 			})
