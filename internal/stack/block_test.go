@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +65,16 @@ func TestWithBlock(t *testing.T) {
 	}
 	if err := moved.Validate(); err != nil {
 		t.Errorf("moved built-in: %v", err)
+	}
+	// A file without nlb.address gets nlb_host when it has none.
+	bare := Default()
+	bare.UnsetBlock()
+	delete(bare.Gateway.StageVariables, "nlb_host")
+	if err := bare.Validate(); err != nil {
+		t.Errorf("a config without nlb.address and nlb_host: %v", err)
+	}
+	if got := bare.WithBlock(b).Gateway.StageVariables["nlb_host"]; got != "127.77.4.10" {
+		t.Errorf("nlb_host of a config without one: %q", got)
 	}
 
 	cfg := testConfig()
@@ -244,4 +256,20 @@ func TestClaimBlock(t *testing.T) {
 	if !errors.Is(func() error { _, err := lockBlock(dir, blocks[1]); return err }(), errBlockLocked) {
 		t.Errorf("a held block's lock was taken again")
 	}
+}
+
+// TestLockDirUnusable: a lock directory that cannot hold lock files
+// (another user's, or here a file in its place) does not stop a stack;
+// the ports still decide.
+func TestLockDirUnusable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "locks")
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := testBlocks(t, 12)[11]
+	l, err := lockBlock(dir, b)
+	if err != nil || l.unlocked == nil {
+		t.Fatalf("lockBlock = %+v, %v; want a lock that says why it holds nothing", l, err)
+	}
+	l.release()
 }

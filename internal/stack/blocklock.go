@@ -23,22 +23,26 @@ var errBlockLocked = errors.New("held by another portway up")
 // for the load balancer address and one for the task subnet, kept while
 // the stack runs, so that two stacks started at the same moment never
 // pick the same block.
-type blockLock struct{ files []*os.File }
+type blockLock struct {
+	files []*os.File
+	// unlocked says why a lock file could not be used (the directory
+	// belongs to someone else, …): the block is then checked by its ports
+	// only.
+	unlocked error
+}
 
 // lockBlock takes b's locks in dir without waiting: errBlockLocked when
 // another stack holds either.
 func lockBlock(dir string, b Block) (*blockLock, error) {
 	if err := os.Mkdir(dir, 0o1777); err == nil {
 		_ = os.Chmod(dir, 0o1777) // past the umask: every user's stacks share it
-	} else if !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("block locks: %w", err)
 	}
 	l := &blockLock{}
 	for _, name := range []string{"nlb-" + b.NLBAddress.String(), "tasks-" + strings.ReplaceAll(b.TaskSubnet.Masked().String(), "/", "_")} {
 		f, err := openLockFile(filepath.Join(dir, name+".lock"))
 		if err != nil {
-			l.release()
-			return nil, fmt.Errorf("block locks: %w", err)
+			l.unlocked = err
+			continue
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			f.Close()
@@ -177,6 +181,9 @@ func (s *Stack) claimBlock(cfg Config) (Config, error) {
 	}
 	s.block = b
 	s.log.Info("private block", "nlb", b.NLBAddress, "tasks", b.TaskSubnet, "note", s.blockNote)
+	if err := s.blockLock.unlocked; err != nil {
+		s.log.Warn("the block's lock file cannot be used; a stack starting at this very moment could pick the same block", "err", err)
+	}
 	if s.opts.Subnet != "" || cfg.autoBlock() {
 		cfg = cfg.WithBlock(b)
 	}

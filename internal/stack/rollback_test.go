@@ -102,3 +102,41 @@ func TestFailedStartLeavesStateDir(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedStartKeepsTaskLogs: a start whose tasks never become healthy
+// removes what it made, but the task logs its error points to.
+func TestFailedStartKeepsTaskLogs(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig().WithBlock(testBlocks(t, 14)[13])
+	cfg.Services[0].Containers[0].Command = []string{"-no-such-flag"} // exits at once
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := Start(ctx, cfg, Options{StateDir: dir, Executable: exe, ReadyTimeout: 2 * time.Second, BlockLockDir: t.TempDir()})
+	if err == nil {
+		stopStack(t, st)
+		t.Fatal("Start succeeded")
+	}
+	if !strings.Contains(err.Error(), "not ready after 2s") {
+		t.Fatalf("Start = %v", err)
+	}
+	left := testutil.Tree(t, dir)
+	logs := 0
+	for p := range left {
+		switch {
+		case p == "" || p == "/tasks":
+		case strings.HasPrefix(p, "/tasks/"):
+			if strings.HasSuffix(p, ".log") {
+				logs++
+			}
+		default:
+			t.Errorf("left behind: %s", p)
+		}
+	}
+	if logs == 0 {
+		t.Errorf("no task log kept: %v", left)
+	}
+}
