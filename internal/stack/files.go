@@ -38,6 +38,23 @@ type Endpoints struct {
 	Example *Example `json:"example,omitempty"`
 }
 
+// describe adds what endpoints.json tells of the running stack besides
+// its URLs: its block, resource servers and example request (e.APIURL
+// set).
+func (c Config) describe(e *Endpoints) {
+	e.NLBAddress, e.TaskSubnet = c.NLB.Address, c.Tasks.Subnet
+	for _, rs := range c.Auth.ResourceServers {
+		e.ResourceServers = append(e.ResourceServers, ResourceServerJSON{Identifier: rs.Identifier, Scopes: rs.Scopes})
+	}
+	if c.Auth.TokenValidity != 0 {
+		e.TokenValidity = c.Auth.TokenValidity.String()
+	}
+	if ex, ok := c.Example(); ok {
+		ex.URL = e.APIURL + ex.Path
+		e.Example = &ex
+	}
+}
+
 // ResourceServerJSON is a resource server in endpoints.json.
 type ResourceServerJSON struct {
 	Identifier string   `json:"identifier"`

@@ -110,10 +110,16 @@ func (s *stateSnapshot) restore(keep func(rel string) bool) error {
 			errs = append(errs, err)
 		}
 	}
+	s.removeCreatedDirs()
+	return errors.Join(errs...)
+}
+
+// removeCreatedDirs removes the directories made to hold the state dir,
+// the state dir first, as far as they are empty.
+func (s *stateSnapshot) removeCreatedDirs() {
 	for i := len(s.created) - 1; i >= 0; i-- {
 		if err := os.Remove(s.created[i]); err != nil {
-			break // not empty: something is kept
+			return // not empty: something is kept
 		}
 	}
-	return errors.Join(errs...)
 }

@@ -81,10 +81,12 @@ type namedComponent struct {
 	c    component
 }
 
-// Start brings a stack up: auth, load balancer, control API, gateway, then
-// the services' tasks. It returns once every service has its desired count
-// of healthy targets and the state files are written. On any failure what
-// was started is stopped again.
+// Start brings a stack up: it runs the config's Preflight, claims the
+// private block (block.go), then starts auth, load balancer, control API,
+// gateway, then the services' tasks. It returns once every service has its
+// desired count of healthy targets and the state files are written. On
+// any failure what was started is stopped again, and the state dir is left
+// as it was found, but for the logs of tasks that ran (rollback.go).
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
@@ -128,7 +130,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: log}
 	if s.lock, err = lockStateDir(abs); err != nil {
-		_ = snap.restore(nil)
+		// Another stack's: nothing in it is this start's to remove.
+		snap.removeCreatedDirs()
 		return nil, err
 	}
 	defer func() {
@@ -149,7 +152,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 	s.cfg = cfg
-	ctl.Listen = cfg.Control.Listen
 	// Stale files from an earlier run would point clients at dead ports.
 	_ = os.Remove(filepath.Join(abs, EndpointsFile))
 
@@ -245,19 +247,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		JWKSURL:    s.auth.JWKSURL(),
 		ControlURL: s.control.URL(),
 		CAFile:     tlsSet.CAFile,
-		NLBAddress: cfg.NLB.Address,
-		TaskSubnet: cfg.Tasks.Subnet,
 	}
-	for _, rs := range cfg.Auth.ResourceServers {
-		s.Endpoint.ResourceServers = append(s.Endpoint.ResourceServers, ResourceServerJSON{Identifier: rs.Identifier, Scopes: rs.Scopes})
-	}
-	if cfg.Auth.TokenValidity != 0 {
-		s.Endpoint.TokenValidity = cfg.Auth.TokenValidity.String()
-	}
-	if ex, ok := cfg.Example(); ok {
-		ex.URL = s.Endpoint.APIURL + ex.Path
-		s.Endpoint.Example = &ex
-	}
+	cfg.describe(&s.Endpoint)
 	creds.TokenURL = s.auth.TokenURL()
 	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
 		return nil, err
