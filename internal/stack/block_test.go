@@ -145,7 +145,8 @@ func blockTestStack(dir string, blocks []Block, subnet string) *Stack {
 	return &Stack{opts: Options{BlockLockDir: dir, blocks: blocks, Subnet: subnet}, log: slog.New(slog.DiscardHandler)}
 }
 
-// testBlocks are blocks of this package's tests, 127.76.20.0/23 on.
+// testBlocks are blocks of this package's own tests, 127.76.20.0/23 to
+// 127.76.38.0/23 (startTestStackIn picks from 127.76.40.0/23 on).
 func testBlocks(t *testing.T, n int) []Block {
 	t.Helper()
 	var out []Block
