@@ -24,11 +24,11 @@ type ReloadResult struct {
 // nothing.
 func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 	res := ReloadResult{Deployments: map[string]string{}}
-	if err := cfg.Validate(); err != nil {
-		return res, err
-	}
 	if s.opts.Subnet != "" || cfg.autoBlock() {
 		cfg = cfg.WithBlock(s.block) // the block stays the one Start claimed
+	}
+	if err := cfg.Validate(); err != nil {
+		return res, err
 	}
 	if err := sameServiceSet(s.cfg.Services, cfg.Services); err != nil {
 		return res, err

@@ -92,9 +92,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, errors.New("state dir must be set")
 	}
 	if opts.Subnet != "" {
-		if _, err := ParseSubnet(opts.Subnet); err != nil {
+		b, err := ParseSubnet(opts.Subnet)
+		if err != nil {
 			return nil, fmt.Errorf("--subnet: %w", err)
 		}
+		cfg = cfg.WithBlock(b) // whatever the config says
 	}
 	ctl := controlauth.ServerConfig{Field: "control.listen", Listen: cfg.Control.Listen}
 	if opts.ReadyTimeout <= 0 {
