@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portway/portway/internal/stack"
 	"github.com/portway/portway/internal/testutil"
@@ -45,12 +47,12 @@ func TestTwoStacksOnOneMachine(t *testing.T) {
 		if !auto.Contains(nlb) || nlb.As4()[3] != 10 || tasks.Bits() != 24 || tasks.Addr().As4()[2] != nlb.As4()[2]+1 {
 			t.Errorf("stack %d: nlb %s, tasks %s: not a block of the automatic range", i, nlb, tasks)
 		}
-		if sum := ups[i].stdout.String(); !strings.Contains(sum, "private  nlb "+ep.NLBAddress+", tasks "+ep.TaskSubnet) {
-			t.Errorf("stack %d's summary does not say its block:\n%s", i, sum)
-		}
-		if !strings.Contains(ups[i].stderr.String(), "private block") {
-			t.Errorf("stack %d logged no private block line:\n%s", i, ups[i].stderr)
-		}
+		// endpoints.json comes first, the summary and the batched log
+		// lines a moment later.
+		testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("stack %d's summary and log naming its block", i), func() bool {
+			return strings.Contains(ups[i].stdout.String(), "private  nlb "+ep.NLBAddress+", tasks "+ep.TaskSubnet) &&
+				strings.Contains(ups[i].stderr.String(), "msg=\"private block\" nlb="+ep.NLBAddress)
+		})
 	}
 
 	for i, d := range dirs {
@@ -132,6 +134,7 @@ func TestCustomStackTellsTheTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.WaitFor(t, 30*time.Second, "the ready summary", func() bool { return strings.Contains(up.stdout.String(), "Ctrl-C stops the stack") })
 	sum := up.stdout.String()
 	for _, want := range []string{"Try it (GET /items/{proxy+} needs scope https://widgets/read)", ep.APIURL + "/items/example\n"} {
 		if !strings.Contains(sum, want) {
