@@ -158,3 +158,32 @@ func TestCustomStackTellsTheTruth(t *testing.T) {
 		t.Errorf("portway --version: %v %q", err, out)
 	}
 }
+
+// TestConfigCheckFindsWhatUpWould (issue 15): `portway config check`
+// fails on what `portway up` would refuse, naming each YAML path, and
+// `up` refuses the same file with the same words before it starts.
+func TestConfigCheckFindsWhatUpWould(t *testing.T) {
+	cfg := testStack(17)
+	cfg.Services[0].ContainerPort = 9001                                // the sidecar listens on 9000
+	cfg.Services[1].Containers[1].Executable = "portway-no-such-program" // not on $PATH
+	path := writeConfig(t, cfg)
+	_, errOut, err := runPortway(t, "config", "check", path)
+	wants := []string{
+		path + ": services[0].containerPort: 9001, but the built-in sidecar (services[0].containers[0]) listens on ${TASK_IP}:9000 (its --listen)",
+		path + `: services[1].containers[1].executable: exec: "portway-no-such-program": executable file not found in $PATH`,
+		"portway: " + path + ": 2 problem(s)",
+	}
+	for _, want := range wants {
+		if err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("config check: %v\n%s\nwant %q", err, errOut, want)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	_, errOut, err = runPortway(t, "up", "--config", path, "--state-dir", dir)
+	if err == nil || !strings.Contains(errOut, "services[0].containerPort: 9001, but the built-in sidecar") || !strings.Contains(errOut, "portway-no-such-program") {
+		t.Errorf("up: %v\n%s", err, errOut)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("up refused by its preflight made the state dir")
+	}
+}

@@ -50,11 +50,15 @@ tasks it ran).`,
 			// buildConfig reads the stack and applies the flags; a reload
 			// (SIGHUP) builds it the same way.
 			buildConfig := func() (stack.Config, error) {
-				cfg, err := loadConfig(configPath)
-				if err != nil {
-					return cfg, err
-				}
-				if configPath == "" {
+				// Start runs every check (Preflight), and a reload
+				// validates, so that all problems are reported at once.
+				cfg := stack.Default()
+				if configPath != "" {
+					var err error
+					if cfg, err = stack.Read(configPath); err != nil {
+						return cfg, err
+					}
+				} else {
 					cfg.UnsetBlock() // the default block, or the next free one
 				}
 				if flags.Changed("listen") {

@@ -299,13 +299,26 @@ type ContainerConfig struct {
 }
 
 // Load reads a stack file strictly: unknown fields are errors naming the
-// field and its line.
+// field and its line. The config is validated.
 func Load(path string) (Config, error) {
+	cfg, err := Read(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Read reads a stack file strictly (Decode) without validating it: for
+// callers that run Preflight, which validates, next.
+func Read(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read stack config: %w", err)
 	}
-	cfg, err := Parse(data)
+	cfg, err := Decode(data)
 	if err != nil {
 		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
 	}
