@@ -164,7 +164,7 @@ func TestCustomStackTellsTheTruth(t *testing.T) {
 // `up` refuses the same file with the same words before it starts.
 func TestConfigCheckFindsWhatUpWould(t *testing.T) {
 	cfg := testStack(17)
-	cfg.Services[0].ContainerPort = 9001                                // the sidecar listens on 9000
+	cfg.Services[0].ContainerPort = 9001                                 // the sidecar listens on 9000
 	cfg.Services[1].Containers[1].Executable = "portway-no-such-program" // not on $PATH
 	path := writeConfig(t, cfg)
 	_, errOut, err := runPortway(t, "config", "check", path)
