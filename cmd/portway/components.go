@@ -253,7 +253,7 @@ func newSidecarCmd() *cobra.Command {
 			return serve(cmd.Context(), log, "sidecar", sc, sc.Addr)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
+	cmd.Flags().StringVar(&listen, "listen", stack.DefaultSidecarListen, "address to listen on")
 	cmd.Flags().StringVar(&upstream, "upstream", "http://127.0.0.1:9001", "the app's URL")
 	cmd.Flags().BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol v1/v2 header on every connection (target group proxyProtocolV2)")
 	cmd.Flags().DurationVar(&proxyHeaderTimeout, "proxy-header-timeout", 5*time.Second, "how long to wait for the PROXY header")

@@ -128,10 +128,8 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	if s.started || s.stopping {
 		return errors.New("ecs: already started or stopped")
 	}
-	if st, err := os.Stat(s.cfg.Executable); err != nil {
+	if err := checkExecutableFile(s.cfg.Executable); err != nil {
 		return fmt.Errorf("ecs: executable: %w", err)
-	} else if st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
 	}
 	for _, sv := range s.services {
 		if err := resolveContainers(&sv.cfg); err != nil {

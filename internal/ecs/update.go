@@ -3,7 +3,6 @@ package ecs
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"reflect"
 	"slices"
 	"time"
@@ -110,17 +109,12 @@ func (s *Supervisor) newDeploymentLocked(sv *service) *deployment {
 // and checks that nginx is installed for nginx-engine containers.
 func resolveContainers(cfg *ServiceConfig) error {
 	for i, c := range cfg.Containers {
-		if c.Executable != "" {
-			path, err := exec.LookPath(c.Executable)
-			if err != nil {
-				return fmt.Errorf("service %s: container %s: executable: %w", cfg.Name, c.Name, err)
-			}
-			cfg.Containers[i].Executable = path
+		path, err := containerExecutable(c)
+		if err != nil {
+			return fmt.Errorf("service %s: container %s: %w", cfg.Name, c.Name, err)
 		}
-		if c.Engine == EngineNginx {
-			if _, err := findNginx(); err != nil {
-				return fmt.Errorf("service %s: container %s: %w", cfg.Name, c.Name, err)
-			}
+		if c.Executable != "" {
+			cfg.Containers[i].Executable = path
 		}
 	}
 	return nil

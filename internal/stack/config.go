@@ -374,13 +374,26 @@ func (i Ignored) MarshalYAML() (any, error) { return i.node, nil }
 func (i Ignored) IsZero() bool { return i.node == nil }
 
 // Load reads a stack file strictly: unknown fields are errors naming the
-// field and its line.
+// field and its line. The config is validated.
 func Load(path string) (Config, error) {
+	cfg, err := Read(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Read reads a stack file strictly (Decode) without validating it: for
+// callers that run Preflight, which validates, next.
+func Read(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read stack config: %w", err)
 	}
-	cfg, err := parse(data, filepath.Dir(path))
+	cfg, err := decode(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
 	}
@@ -390,10 +403,23 @@ func Load(path string) (Config, error) {
 // Parse decodes a stack config from YAML, strictly, and validates it. A
 // gateway.openapi file is read relative to the working directory.
 func Parse(data []byte) (Config, error) {
-	return parse(data, "")
+	cfg, err := Decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
-func parse(data []byte, dir string) (Config, error) {
+// Decode decodes a stack config from YAML, strictly, without validating
+// it (Validate, Preflight). A gateway.openapi file is read relative to the
+// working directory.
+func Decode(data []byte) (Config, error) { return decode(data, "") }
+
+// decode is Decode with gateway.openapi relative to dir.
+func decode(data []byte, dir string) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, err
@@ -411,9 +437,6 @@ func parse(data []byte, dir string) (Config, error) {
 		return Config{}, err
 	}
 	if err := cfg.importOpenAPI(dir); err != nil {
-		return Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -30,6 +30,14 @@ type Options struct {
 	Logger     *slog.Logger
 	// ReadyTimeout bounds the wait for every service's healthy targets.
 	ReadyTimeout time.Duration
+	// Subnet is `portway up --subnet`: the private block (ParseSubnet),
+	// whatever the config says.
+	Subnet string
+	// BlockLockDir holds the blocks' lock files (default BlockLockDir()).
+	BlockLockDir string
+
+	// blocks are the blocks to pick from (tests; default autoBlocks()).
+	blocks []Block
 }
 
 // component is what Stack starts and stops, in order.
@@ -52,6 +60,14 @@ type Stack struct {
 	control  *controlauth.Server
 	tls      TLSSet
 	Endpoint Endpoints
+	// block is the private block the stack runs on, blockLock its hold
+	// on it, blockNote what was skipped to get it (block.go).
+	block     Block
+	blockLock *blockLock
+	blockNote string
+	// tasksRan: a failed start keeps the task logs (tasks/), which its
+	// error points to.
+	tasksRan bool
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
 
@@ -67,19 +83,22 @@ type namedComponent struct {
 	c    component
 }
 
-// Start brings a stack up: auth, load balancer, control API, gateway, then
-// the services' tasks. It returns once every service has its desired count
-// of healthy targets and the state files are written. On any failure what
-// was started is stopped again.
+// Start brings a stack up: it runs the config's Preflight, claims the
+// private block (block.go), then starts auth, load balancer, control API,
+// gateway, then the services' tasks. It returns once every service has its
+// desired count of healthy targets and the state files are written. On
+// any failure what was started is stopped again, and the state dir is left
+// as it was found, but for the logs of tasks that ran (rollback.go).
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
 	}
-	if err := controlauth.CheckListen("control.listen", cfg.Control.Listen, cfg.serves(cfg.Control.TLS)); err != nil {
-		return nil, err
+	if opts.Subnet != "" {
+		b, err := ParseSubnet(opts.Subnet)
+		if err != nil {
+			return nil, fmt.Errorf("--subnet: %w", err)
+		}
+		cfg = cfg.WithBlock(b) // whatever the config says
 	}
 	ctl := controlauth.ServerConfig{Field: "control.listen", Listen: cfg.Control.Listen}
 	if opts.ReadyTimeout <= 0 {
@@ -89,6 +108,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		if opts.Executable, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("find the portway binary for the containers: %w", err)
 		}
+	}
+	// Everything that can be checked before binding a port or writing a
+	// file is, as `portway config check` does.
+	if err := cfg.Preflight(opts.Executable); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -100,23 +124,40 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	opts.StateDir = abs
+	// A start that fails leaves the state dir as it found it (rollback.go).
+	snap, err := snapshotState(abs)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: log}
 	if s.lock, err = lockStateDir(abs); err != nil {
+		// Another stack's: nothing in it is this start's to remove.
+		snap.removeCreatedDirs()
 		return nil, err
 	}
-	// Stale files from an earlier run would point clients at dead ports.
-	_ = os.Remove(filepath.Join(abs, EndpointsFile))
-
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
+			// The state dir stays locked until it is restored.
+			lock := s.lock
+			s.lock = nil
 			_ = s.Stop(stopCtx)
+			if rerr := snap.restore(s.keepOnFailure); rerr != nil {
+				log.Warn("a failed start could not remove all it made in the state dir", "err", rerr)
+			}
+			lock.Close()
 		}
 	}()
+	if cfg, err = s.claimBlock(cfg); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	// Stale files from an earlier run would point clients at dead ports.
+	_ = os.Remove(filepath.Join(abs, EndpointsFile))
 
 	tokenPath := filepath.Join(abs, controlauth.TokenFile)
 	if s.controlToken, err = controlauth.LoadOrCreateToken(tokenPath); err != nil {
@@ -223,6 +264,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 	}
 	s.tasks = sup
+	s.tasksRan = true
 	if err = s.start(ctx, "services", sup); err != nil {
 		return nil, err
 	}
@@ -237,6 +279,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		ControlURL: s.control.URL(),
 		CAFile:     tlsSet.CAFile,
 	}
+	cfg.describe(&s.Endpoint)
 	creds.TokenURL = s.auth.TokenURL()
 	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
 		return nil, err
@@ -251,10 +294,26 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 func (s *Stack) start(ctx context.Context, name string, c component) error {
 	if err := c.Start(ctx); err != nil {
+		if hint := takenHint(name); hint != "" && errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("start %s: %w (%s)", name, err, hint)
+		}
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.started = append(s.started, namedComponent{name, c})
 	return nil
+}
+
+// takenHint says what to do when a component's listen address is taken,
+// by another stack perhaps ("" for a component without one).
+func takenHint(component string) string {
+	flag := map[string]string{"auth": "--auth-listen", "gateway": "--listen", "control": "--control-listen"}[component]
+	switch {
+	case flag != "":
+		return fmt.Sprintf("%s.listen is taken: for a second stack on this machine pass another address, or port 0 for a free one: %s 127.0.0.1:0", component, flag)
+	case component == "nlb":
+		return "nlb.address is taken: pick another block with --subnet"
+	}
+	return ""
 }
 
 // ensureDefaultClient keeps the client of oauth-credentials.json when the
@@ -372,6 +431,8 @@ func (s *Stack) Stop(ctx context.Context) error {
 		}
 	}
 	s.started = nil
+	s.blockLock.release()
+	s.blockLock = nil
 	if s.lock != nil {
 		_ = os.Remove(filepath.Join(s.opts.StateDir, EndpointsFile))
 		s.lock.Close()
@@ -384,16 +445,26 @@ func (s *Stack) Stop(ctx context.Context) error {
 func (s *Stack) Summary(w io.Writer) {
 	e := s.Endpoint
 	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
-	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  private  %s",
 		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
-		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
-	curl := "curl"
-	if e.CAFile != "" {
-		// The local CA: `portway ca` tells how other clients trust it.
-		curl = "curl --cacert " + shellQuote(e.CAFile)
+		controlauth.LoginURL(e.ControlURL, s.controlToken), s.block)
+	if s.blockNote != "" {
+		fmt.Fprintf(w, "  (%s)", s.blockNote)
 	}
-	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
-		shellQuote(s.opts.StateDir), curl, e.APIURL)
+	fmt.Fprintf(w, "\n  state    %s\n\n", s.opts.StateDir)
+	if e.Example != nil {
+		curl := "curl"
+		if e.CAFile != "" {
+			// The local CA: `portway ca` tells how other clients trust it.
+			curl = "curl --cacert " + shellQuote(e.CAFile)
+		}
+		fmt.Fprintf(w, "Try it (%s):\n", e.Example.Describe())
+		if e.Example.Scope != "" {
+			fmt.Fprintf(w, "  TOKEN=$(portway token --state-dir %s)\n", shellQuote(s.opts.StateDir))
+		}
+		fmt.Fprintf(w, "  %s\n\n", e.Example.Curl(curl))
+	}
+	fmt.Fprintf(w, "Ctrl-C stops the stack.\n")
 }
 
 func (s *Stack) healthyTargets() int {

@@ -86,7 +86,20 @@ func startTestStackIn(t *testing.T, stateDir string) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := Start(ctx, testConfig(), Options{StateDir: stateDir, Executable: exe, ReadyTimeout: 30 * time.Second})
+	// The block is left to Start, among 127.76.40.0/23 … 127.76.58.0/23:
+	// the tests of another checkout may run at the same moment.
+	cfg := testConfig()
+	cfg.UnsetBlock()
+	cfg.Gateway.StageVariables["nlb_host"] = DefaultNLBAddress // follows the block
+	var blocks []Block
+	for i := range 10 {
+		b, err := ParseSubnet(fmt.Sprintf("127.76.%d.0/23", 40+2*i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, b)
+	}
+	st, err := Start(ctx, cfg, Options{StateDir: stateDir, Executable: exe, ReadyTimeout: 30 * time.Second, blocks: blocks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ var clientFileName = lazyre.New(`^[A-Za-z0-9._-]{1,64}$`)
 // fields again when it is built, with errors named after the same YAML paths.
 func (c Config) Validate() error {
 	var errs []error
+	if c.autoBlock() {
+		// Neither address set: `portway up` picks the block (block.go).
+		c = c.WithBlock(DefaultBlock())
+	}
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
@@ -113,7 +117,10 @@ func (c Config) Validate() error {
 	default:
 		add("nlb.gatewayLink", "must be %q or %q, got %q", LinkInProcess, LinkTCP, c.NLB.GatewayLink)
 	}
-	if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
+	if c.NLB.Address == "" || c.Tasks.Subnet == "" {
+		_, err := c.configBlock()
+		errs = append(errs, err)
+	} else if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
 		add("nlb.address", "%q is not an IP address", c.NLB.Address)
 	}
 	groups := map[string]bool{}
@@ -132,7 +139,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	if p, err := netip.ParsePrefix(c.Tasks.Subnet); err != nil || !p.Addr().Is4() {
+	if p, err := netip.ParsePrefix(c.Tasks.Subnet); c.Tasks.Subnet != "" && (err != nil || !p.Addr().Is4()) {
 		add("tasks.subnet", "%q is not an IPv4 CIDR such as 127.77.1.0/24", c.Tasks.Subnet)
 	}
 	if st := c.Storage.Store; st != "" && !strings.HasPrefix(st, "postgres://") && !strings.HasPrefix(st, "postgresql://") {
@@ -185,6 +192,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.checkWiring()...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
