@@ -43,6 +43,9 @@ type service struct {
 	// until the rollback completes, as ECS).
 	lastCompleted *deployment
 	events        []ServiceEvent // oldest first, at most maxServiceEvents
+	// revision is the task definition revision of cfg; revisions the
+	// highest given so far (ECS registers a new revision per change).
+	revision, revisions int
 }
 
 // maxServiceEvents is how many events a service keeps (ECS
@@ -58,6 +61,7 @@ type deployment struct {
 	// when the deployment started: a rollback restores their task
 	// definition.
 	cfg, spec   ServiceConfig
+	revision    int    // of the task definition (cfg, spec)
 	rollout     string // RolloutInProgress, RolloutCompleted or RolloutFailed
 	reason      string // rolloutStateReason
 	failedTasks int    // failed in a row; reset when a task reaches RUNNING
@@ -65,11 +69,11 @@ type deployment struct {
 
 // newDeployment makes a deployment with an id in ECS's form: "ecs-svc/"
 // and 19 decimal digits (ECS: "startedBy": "ecs-svc/9223370545345641169").
-func newDeployment(now time.Time, cfg, spec ServiceConfig) *deployment {
+func newDeployment(now time.Time, cfg, spec ServiceConfig, revision int) *deployment {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
 	n := binary.BigEndian.Uint64(b[:])%(8e18) + 1e18
-	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec,
+	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec, revision: revision,
 		rollout: RolloutInProgress}
 	d.reason = fmt.Sprintf("ECS deployment %s in progress.", d.id)
 	return d
@@ -81,7 +85,7 @@ func newService(cfg ServiceConfig, now time.Time) *service {
 	cfg = spec
 	cfg.Containers = cloneContainers(spec.Containers) // Start resolves executables in place
 	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
-		deployments: []*deployment{newDeployment(now, cfg, spec)}}
+		deployments: []*deployment{newDeployment(now, cfg, spec, 1)}, revision: 1, revisions: 1}
 }
 
 // CircuitBreakerThreshold is how many tasks of a deployment must fail in a
@@ -180,6 +184,7 @@ func (s *Supervisor) taskFailedLocked(t *task) {
 	// eligible for another rollback until it completes again.
 	sv.cfg = withTaskDefinition(sv.cfg, to.cfg)
 	sv.spec = withTaskDefinition(sv.spec, to.spec)
+	sv.revision = to.revision
 	nd := s.newDeploymentLocked(sv)
 	nd.reason = fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", to.id)
 	sv.lastCompleted = nil
@@ -432,6 +437,10 @@ type DeploymentStatus struct {
 	// deploymentId ecs-svc/…."
 	RolloutStateReason string    `json:"rolloutStateReason"`
 	CreatedAt          time.Time `json:"createdAt"`
+	// TaskDefinitionRevision is the revision of the service's task
+	// definition the deployment runs (1 at start; each task definition
+	// change, such as a config reload, adds one).
+	TaskDefinitionRevision int `json:"taskDefinitionRevision"`
 }
 
 // ServiceEvent is one of a service's events (ECS ServiceEvent), such as
@@ -504,7 +513,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 		for i, d := range sv.deployments {
 			j := len(sv.deployments) - 1 - i // primary first
 			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt,
-				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
+				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason, TaskDefinitionRevision: d.revision}
 			deps[d] = &st.Deployments[j]
 		}
 		st.Deployments[0].Status = DeploymentPrimary

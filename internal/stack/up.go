@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/awsapi"
 	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
@@ -167,7 +168,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), console)
+	awsCreds, err := awsapi.LoadOrCreateCredentials(abs, cfg.Region())
+	if err != nil {
+		return nil, err
+	}
+	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), console),
+		log.With("component", "awsapi"))
+	if err != nil {
+		return nil, err
+	}
+	ctl.Handler = router
+	// AWS calls carry SigV4 signatures instead of the control token.
+	ctl.SelfAuthenticated = router.Claims
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
 	}
@@ -348,6 +360,9 @@ func (s *Stack) Summary(w io.Writer) {
 		// The local CA: `portway ca` tells how other clients trust it.
 		curl = "curl --cacert " + shellQuote(e.CAFile)
 	}
+	fmt.Fprintf(w, "AWS CLI and SDKs (ECS, Cognito user pools) on the control URL:\n  AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s AWS_PROFILE=%s aws --endpoint-url %s ecs list-services --cluster portway\n\n",
+		shellQuote(filepath.Join(s.opts.StateDir, awsapi.CredentialsFile)), shellQuote(filepath.Join(s.opts.StateDir, awsapi.ConfigFile)),
+		awsapi.Profile, e.ControlURL)
 	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
 		shellQuote(s.opts.StateDir), curl, e.APIURL)
 }
