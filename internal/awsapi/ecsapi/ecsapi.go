@@ -104,7 +104,7 @@ func invalid(format string, args ...any) error {
 
 // ARNs in ECS's long format.
 func (a *API) arn(resource string) string { return awsid.ARN("ecs", a.cfg.Region, resource) }
-func (a *API) clusterARN() string        { return a.arn("cluster/" + a.cfg.Cluster) }
+func (a *API) clusterARN() string         { return a.arn("cluster/" + a.cfg.Cluster) }
 func (a *API) serviceARN(name string) string {
 	return a.arn("service/" + a.cfg.Cluster + "/" + name)
 }
