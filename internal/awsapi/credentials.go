@@ -57,7 +57,11 @@ func LoadOrCreateCredentials(stateDir, region string) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, err
 	}
-	cfg := fmt.Sprintf("# written by portway up: the region of the stack's AWS APIs\n[profile %s]\nregion = %s\n", Profile, region)
+	// cli_follow_urlparam off: AWS CLI v1 would otherwise fetch a parameter
+	// that is a URL, such as a scope "https://api.example.org/storage/bags",
+	// and send its contents instead (v2 never does).
+	cfg := fmt.Sprintf("# written by portway up: the region of the stack's AWS APIs\n[profile %s]\nregion = %s\ncli_follow_urlparam = false\n",
+		Profile, region)
 	if err := atomicfile.Write(filepath.Join(stateDir, ConfigFile), []byte(cfg), 0o644); err != nil {
 		return Credentials{}, fmt.Errorf("aws config: %w", err)
 	}
