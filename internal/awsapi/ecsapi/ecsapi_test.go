@@ -126,7 +126,9 @@ func setup(t *testing.T) (*fakeSupervisor, *ecs.Client, *awsapitest.Server) {
 	t.Helper()
 	f := newFake()
 	api, err := New(Config{Supervisor: f, Region: awsapitest.Region,
-		TargetGroupARN: func(g string) string { return "arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/" + g + "/0123" }})
+		TargetGroupARN: func(g string) string {
+			return "arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/" + g + "/0123"
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
