@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/awsid"
 )
 
 // Health check protocols.
@@ -61,6 +63,9 @@ type Config struct {
 	// any other address with ValidationError. Default: loopback only
 	// (127.0.0.0/8 and ::1/128).
 	TargetCIDRs []string
+	// Region is the AWS region the ARNs name (default awsid.DefaultRegion);
+	// the account is awsid.Account.
+	Region string
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
@@ -204,6 +209,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Address == "" {
 		c.Address = DefaultAddress
+	}
+	if c.Region == "" {
+		c.Region = awsid.DefaultRegion
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout

@@ -181,7 +181,7 @@ func (lb *LoadBalancer) apiDescribeListeners(r *http.Request) (any, error) {
 	for i, l := range lb.cfg.Listeners {
 		g := lb.groups[l.TargetGroup]
 		j := listenerJSON{
-			ListenerArn:     listenerARN(lb.cfg.Name, i),
+			ListenerArn:     listenerARN(lb.cfg.Region, lb.cfg.Name, i),
 			LoadBalancerArn: lb.arn,
 			Port:            l.Port,
 			Protocol:        "TCP",
@@ -238,7 +238,7 @@ func (lb *LoadBalancer) apiDescribeListenerAttributes(r *http.Request) (any, err
 		return nil, validationError("ListenerArn is required")
 	}
 	for i, l := range lb.cfg.Listeners {
-		if listenerARN(lb.cfg.Name, i) == req.ListenerArn {
+		if listenerARN(lb.cfg.Region, lb.cfg.Name, i) == req.ListenerArn {
 			return map[string]any{"Attributes": []attributeJSON{
 				{"tcp.idle_timeout.seconds", strconv.Itoa(seconds(l.IdleTimeout))},
 			}}, nil

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portway/portway/internal/awsid"
 )
 
 // LoadBalancer is a network load balancer. Create it with New.
@@ -100,7 +102,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 		log:    log,
 		now:    now,
 		dial:   dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
-		arn:    loadBalancerARN(cfg.Name),
+		arn:    loadBalancerARN(cfg.Region, cfg.Name),
 		groups: map[string]*targetGroup{},
 		conns:  map[flow]struct{}{},
 	}
@@ -113,7 +115,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 		used[l.TargetGroup] = true
 	}
 	for _, tg := range cfg.TargetGroups {
-		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Name, tg.Name), used[tg.Name],
+		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Region, cfg.Name, tg.Name), used[tg.Name],
 			newProber(tg.HealthCheck, lb.dial, tg.ProxyProtocolV2), log, now)
 	}
 	return lb, nil
@@ -457,15 +459,15 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 	pc.reset()
 }
 
-func loadBalancerARN(name string) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/%s/%016x", name, hashString("lb/"+name))
+func loadBalancerARN(region, name string) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("loadbalancer/net/%s/%016x", name, hashString("lb/"+name)))
 }
 
-func targetGroupARN(lb, name string) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:targetgroup/%s/%016x", name, hashString("tg/"+lb+"/"+name))
+func targetGroupARN(region, lb, name string) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("targetgroup/%s/%016x", name, hashString("tg/"+lb+"/"+name)))
 }
 
-func listenerARN(lb string, i int) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:listener/net/%s/%016x/%016x",
-		lb, hashString("lb/"+lb), hashString(fmt.Sprintf("listener/%s/%d", lb, i)))
+func listenerARN(region, lb string, i int) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("listener/net/%s/%016x/%016x",
+		lb, hashString("lb/"+lb), hashString(fmt.Sprintf("listener/%s/%d", lb, i))))
 }
