@@ -82,11 +82,11 @@ func TestRouterDispatch(t *testing.T) {
 			want: "IncompleteSignatureException: Unsupported authorization type", status: 403},
 		{name: "signed for another service", method: "POST", path: "/", body: "{}", signFor: "s3",
 			headers: map[string]string{"X-Amz-Target": ECSTargetPrefix + "ListClusters"},
-			want: "InvalidSignatureException: Credential should be scoped to correct service: 'ecs'. ", status: 400},
+			want:    "InvalidSignatureException: Credential should be scoped to correct service: 'ecs'. ", status: 400},
 		{name: "signed for another service, no shape", method: "GET", path: "/x", signFor: "s3", want: `{"message":"portway does not serve the AWS service \"s3\"`, status: 400},
 		{name: "signed ecs, wrong key, query protocol words", method: "POST", path: "/", body: "Action=X", signFor: ELBv2,
 			headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Test-Tamper": "1"},
-			want: "SignatureDoesNotMatch: The request signature", status: 403},
+			want:    "SignatureDoesNotMatch: The request signature", status: 403},
 		{name: "body too large", method: "POST", path: "/", body: strings.Repeat("x", 2<<10), signFor: ECS,
 			headers: map[string]string{"X-Amz-Target": ECSTargetPrefix + "ListClusters"}, want: "request body over 1024 bytes", status: 413},
 	} {
