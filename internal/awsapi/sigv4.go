@@ -107,6 +107,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) *AuthErr
 	if subtle.ConstantTimeCompare([]byte(s.accessKey), []byte(v.Credentials.AccessKeyID)) != 1 {
 		return &AuthError{FailUnknownKey, msgUnknownKey}
 	}
+	// The key pair is long-term: no session token belongs to it.
+	if r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Get("X-Amz-Security-Token") != "" {
+		return &AuthError{FailUnknownKey, msgUnknownKey}
+	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
