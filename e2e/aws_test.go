@@ -14,16 +14,16 @@ import (
 	"github.com/portway/portway/internal/stack"
 )
 
-// awsCLI is the AWS CLI driving a stack with its <state>/aws-credentials
+// awsTool is the AWS CLI driving a stack with its <state>/aws-credentials
 // and aws-config, as the README tells.
-type awsCLI struct {
+type awsTool struct {
 	path, endpoint, stateDir string
 	credsFile                string // default <state>/aws-credentials
 }
 
-// findAWSCLI returns the aws command, skipping the test when it is missing
+// lookPathAWS returns the aws command, skipping the test when it is missing
 // unless PORTWAY_TEST_REQUIRE_AWSCLI is set (CI installs Debian's awscli).
-func findAWSCLI(t *testing.T) string {
+func lookPathAWS(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("aws")
 	if err != nil {
@@ -37,7 +37,7 @@ func findAWSCLI(t *testing.T) string {
 
 // run runs `aws --endpoint-url <control> ARGS… --output json` and returns
 // stdout, stderr and the error.
-func (a awsCLI) run(t *testing.T, args ...string) (string, string, error) {
+func (a awsTool) run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -69,7 +69,7 @@ func (a awsCLI) run(t *testing.T, args ...string) (string, string, error) {
 }
 
 // json runs the command and decodes its output.
-func (a awsCLI) json(t *testing.T, v any, args ...string) {
+func (a awsTool) json(t *testing.T, v any, args ...string) {
 	t.Helper()
 	out, errOut, err := a.run(t, args...)
 	if err != nil {
@@ -80,7 +80,7 @@ func (a awsCLI) json(t *testing.T, v any, args ...string) {
 	}
 }
 
-type cliService struct {
+type ecsServiceOut struct {
 	ServiceName  string `json:"serviceName"`
 	DesiredCount int    `json:"desiredCount"`
 	RunningCount int    `json:"runningCount"`
@@ -96,10 +96,10 @@ type cliService struct {
 	} `json:"events"`
 }
 
-func (a awsCLI) describeService(t *testing.T, name string) cliService {
+func (a awsTool) describeService(t *testing.T, name string) ecsServiceOut {
 	t.Helper()
 	var out struct {
-		Services []cliService `json:"services"`
+		Services []ecsServiceOut `json:"services"`
 	}
 	a.json(t, &out, "ecs", "describe-services", "--cluster", "portway", "--services", name)
 	if len(out.Services) != 1 {
@@ -108,7 +108,7 @@ func (a awsCLI) describeService(t *testing.T, name string) cliService {
 	return out.Services[0]
 }
 
-func (a awsCLI) waitService(t *testing.T, name, what string, cond func(cliService) bool) cliService {
+func (a awsTool) waitService(t *testing.T, name, what string, cond func(ecsServiceOut) bool) ecsServiceOut {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -129,7 +129,7 @@ func (a awsCLI) waitService(t *testing.T, name, what string, cond func(cliServic
 // Cognito app client created with a scope gets a token for it; and the
 // authentication failures carry AWS's error codes.
 func TestAWSCLIDrivesStack(t *testing.T) {
-	cli := findAWSCLI(t)
+	cli := lookPathAWS(t)
 	stateDir := t.TempDir()
 	cfg := testStack(45)
 	for i := range cfg.Services {
@@ -138,7 +138,7 @@ func TestAWSCLIDrivesStack(t *testing.T) {
 	startUp(t, stateDir, "--config", writeConfig(t, cfg))
 	var ep stack.Endpoints
 	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
-	aws := awsCLI{path: cli, endpoint: ep.ControlURL, stateDir: stateDir}
+	aws := awsTool{path: cli, endpoint: ep.ControlURL, stateDir: stateDir}
 
 	if fi, err := os.Stat(filepath.Join(stateDir, "aws-credentials")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("aws-credentials: %v %v, want mode 0600", fi, err)
@@ -154,13 +154,13 @@ func TestAWSCLIDrivesStack(t *testing.T) {
 
 	// Scale out: the supervisor starts the tasks; portway's own CLI sees them.
 	var upd struct {
-		Service cliService `json:"service"`
+		Service ecsServiceOut `json:"service"`
 	}
 	aws.json(t, &upd, "ecs", "update-service", "--cluster", "portway", "--service", "bags", "--desired-count", "2")
 	if upd.Service.DesiredCount != 2 {
 		t.Errorf("update-service --desired-count 2: %+v", upd.Service)
 	}
-	aws.waitService(t, "bags", "2 running bags tasks", func(s cliService) bool { return s.RunningCount == 2 })
+	aws.waitService(t, "bags", "2 running bags tasks", func(s ecsServiceOut) bool { return s.RunningCount == 2 })
 	if n := len(tasksOf(ecsTasks(t, stateDir), "bags", "RUNNING")); n != 2 {
 		t.Errorf("portway tasks shows %d running bags tasks, want 2", n)
 	}
@@ -171,7 +171,7 @@ func TestAWSCLIDrivesStack(t *testing.T) {
 		t.Fatalf("update-service --force-new-deployment: %+v", upd.Service.Deployments)
 	}
 	newID := upd.Service.Deployments[0].ID
-	s := aws.waitService(t, "bags", "the new deployment to complete", func(s cliService) bool {
+	s := aws.waitService(t, "bags", "the new deployment to complete", func(s ecsServiceOut) bool {
 		return len(s.Deployments) == 1 && s.Deployments[0].ID == newID && s.Deployments[0].RolloutState == "COMPLETED" && s.RunningCount == 2
 	})
 	if s.Deployments[0].TaskDefinition != "arn:aws:ecs:eu-west-1:000000000000:task-definition/bags:1" || len(s.Events) == 0 {
