@@ -193,7 +193,8 @@ func parseAuthorization(h string) (*signature, *AuthError) {
 	for part := range strings.SplitSeq(rest, ",") {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return nil, &AuthError{FailIncomplete, fmt.Sprintf("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", sigAlgorithm)}
+			return nil, &AuthError{FailIncomplete, fmt.Sprintf("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters, "+
+				"each as name=value. Authorization=%s", sigAlgorithm)}
 		}
 		fields[k] = val
 	}

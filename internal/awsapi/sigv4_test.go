@@ -239,3 +239,27 @@ func TestURIEncode(t *testing.T) {
 		t.Errorf("uriEncode with slash = %q", got)
 	}
 }
+
+// FuzzVerify: no Authorization header or query, however malformed, makes
+// the verifier panic or accept.
+func FuzzVerify(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIAABCDEFGHIJKLMNOP/20261207/eu-west-1/ecs/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", "", "20261207T030000Z")
+	f.Add("AWS4-HMAC-SHA256 Credential=/, SignedHeaders=, Signature=", "", "")
+	f.Add("AWS4-HMAC-SHA256 =,=,", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a/b/c/d/aws4_request", "x")
+	f.Add("", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAABCDEFGHIJKLMNOP/20261207/eu-west-1/ecs/aws4_request&X-Amz-Date=20261207T030000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "")
+	v := &Verifier{Credentials: testCreds, Region: "eu-west-1", Now: func() time.Time { return time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC) }}
+	f.Fuzz(func(t *testing.T, authz, query, date string) {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:1/", strings.NewReader("{}"))
+		r.URL.RawQuery = query
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		if date != "" {
+			r.Header.Set("X-Amz-Date", date)
+		}
+		if err := v.Verify(r, []byte("{}"), "ecs"); err == nil {
+			t.Fatalf("accepted %q %q %q", authz, query, date)
+		}
+		_, _ = SigningService(r)
+	})
+}
