@@ -43,9 +43,7 @@ type service struct {
 	// until the rollback completes, as ECS).
 	lastCompleted *deployment
 	events        []ServiceEvent // oldest first, at most maxServiceEvents
-	// revision is the task definition revision of cfg; revisions the
-	// highest given so far (ECS registers a new revision per change).
-	revision, revisions int
+	revisions     int            // the latest task definition revision
 }
 
 // maxServiceEvents is how many events a service keeps (ECS
@@ -60,8 +58,11 @@ type deployment struct {
 	// cfg and spec are the service's configuration (as sv.cfg and sv.spec)
 	// when the deployment started: a rollback restores their task
 	// definition.
-	cfg, spec   ServiceConfig
-	revision    int    // of the task definition (cfg, spec)
+	cfg, spec ServiceConfig
+	// revision is the task definition's revision (the service's name is
+	// its family): 1 at first, one more for each changed task definition;
+	// a forced deployment keeps it, a rollback restores the old one.
+	revision    int
 	rollout     string // RolloutInProgress, RolloutCompleted or RolloutFailed
 	reason      string // rolloutStateReason
 	failedTasks int    // failed in a row; reset when a task reaches RUNNING
@@ -69,12 +70,12 @@ type deployment struct {
 
 // newDeployment makes a deployment with an id in ECS's form: "ecs-svc/"
 // and 19 decimal digits (ECS: "startedBy": "ecs-svc/9223370545345641169").
-func newDeployment(now time.Time, cfg, spec ServiceConfig, revision int) *deployment {
+func newDeployment(now time.Time, cfg, spec ServiceConfig) *deployment {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather)
 	n := binary.BigEndian.Uint64(b[:])%(8e18) + 1e18
-	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec, revision: revision,
-		rollout: RolloutInProgress}
+	d := &deployment{id: fmt.Sprintf("%s%d", deploymentIDPrefix, n), createdAt: now, cfg: cfg, spec: spec,
+		revision: 1, rollout: RolloutInProgress}
 	d.reason = fmt.Sprintf("ECS deployment %s in progress.", d.id)
 	return d
 }
@@ -84,8 +85,8 @@ func newService(cfg ServiceConfig, now time.Time) *service {
 	spec.Containers = cloneContainers(spec.Containers)
 	cfg = spec
 	cfg.Containers = cloneContainers(spec.Containers) // Start resolves executables in place
-	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1),
-		deployments: []*deployment{newDeployment(now, cfg, spec, 1)}, revision: 1, revisions: 1}
+	return &service{name: cfg.Name, cfg: cfg, spec: spec, desired: cfg.DesiredCount, kick: make(chan struct{}, 1), revisions: 1,
+		deployments: []*deployment{newDeployment(now, cfg, spec)}}
 }
 
 // CircuitBreakerThreshold is how many tasks of a deployment must fail in a
@@ -184,8 +185,8 @@ func (s *Supervisor) taskFailedLocked(t *task) {
 	// eligible for another rollback until it completes again.
 	sv.cfg = withTaskDefinition(sv.cfg, to.cfg)
 	sv.spec = withTaskDefinition(sv.spec, to.spec)
-	sv.revision = to.revision
 	nd := s.newDeploymentLocked(sv)
+	nd.revision = to.revision
 	nd.reason = fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", to.id)
 	sv.lastCompleted = nil
 	s.log.Info("deployment started", "service", sv.name, "deployment", nd.id, "reason", "rollback to "+to.id)

@@ -214,8 +214,9 @@ func (s *Supervisor) TaskDefinitions() []TaskDefinition {
 	defer s.mu.Unlock()
 	var out []TaskDefinition
 	for _, sv := range s.services {
-		seen := map[int]bool{sv.revision: true}
-		defs := []TaskDefinition{{Family: sv.name, Revision: sv.revision, Config: cloneSpec(sv.spec), Current: true}}
+		current := sv.primary().revision
+		seen := map[int]bool{current: true}
+		defs := []TaskDefinition{{Family: sv.name, Revision: current, Config: cloneSpec(sv.spec), Current: true}}
 		for _, d := range slices.Backward(sv.deployments) {
 			if !seen[d.revision] {
 				seen[d.revision] = true

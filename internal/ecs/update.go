@@ -86,9 +86,9 @@ func (s *Supervisor) UpdateService(cfg ServiceConfig) (deploymentID string, err 
 		s.log.Info("service settings updated", "service", sv.name)
 	}
 	if newTaskDef {
-		sv.revisions++
-		sv.revision = sv.revisions
 		d := s.newDeploymentLocked(sv)
+		sv.revisions++
+		d.revision = sv.revisions
 		deploymentID = d.id
 		s.log.Info("deployment started", "service", sv.name, "deployment", d.id, "reason", "task definition changed")
 	}
@@ -99,7 +99,8 @@ func (s *Supervisor) UpdateService(cfg ServiceConfig) (deploymentID string, err 
 // newDeploymentLocked makes a new PRIMARY deployment: the service's tasks
 // of older deployments are replaced by reconcile.
 func (s *Supervisor) newDeploymentLocked(sv *service) *deployment {
-	d := newDeployment(s.now(), sv.cfg, sv.spec, sv.revision)
+	d := newDeployment(s.now(), sv.cfg, sv.spec)
+	d.revision = sv.primary().revision
 	sv.deployments = append(sv.deployments, d)
 	sv.failures, sv.nextLaunch = 0, time.Time{}
 	return d
