@@ -514,8 +514,9 @@ func (s *Supervisor) Services() []ServiceStatus {
 		for i, d := range sv.deployments {
 			j := len(sv.deployments) - 1 - i // primary first
 			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt,
-				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason, TaskDefinitionRevision: d.revision}
+				FailedTasks: d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
+			st.Deployments[j].TaskDefinitionRevision = d.revision
 		}
 		st.Deployments[0].Status = DeploymentPrimary
 		st.Deployments[0].DesiredCount = sv.desired

@@ -65,21 +65,22 @@ func elbHealthReason(group string) string {
 
 // TaskStatus is a snapshot of one task, shaped like ECS DescribeTasks.
 type TaskStatus struct {
-	TaskID       string `json:"taskId"`
-	Service      string `json:"service"`
-	DeploymentID string `json:"deploymentId"` // the deployment that started it (ECS startedBy)
 	// TaskDefinitionRevision is the revision of its service's task
-	// definition the task runs.
-	TaskDefinitionRevision int               `json:"taskDefinitionRevision"`
-	LastStatus             string            `json:"lastStatus"`
-	DesiredStatus          string            `json:"desiredStatus"`
-	IP                     string            `json:"ip"`
-	Containers             []ContainerStatus `json:"containers"`
-	StoppedReason          string            `json:"stoppedReason"`
-	StopCode               string            `json:"stopCode,omitempty"` // set once desiredStatus is STOPPED
-	CreatedAt              time.Time         `json:"createdAt"`
-	StartedAt              *time.Time        `json:"startedAt"` // when the task reached RUNNING
-	StoppedAt              *time.Time        `json:"stoppedAt"`
+	// definition the task runs (its deployment's).
+	TaskDefinitionRevision int `json:"taskDefinitionRevision"`
+
+	TaskID        string            `json:"taskId"`
+	Service       string            `json:"service"`
+	DeploymentID  string            `json:"deploymentId"` // the deployment that started it (ECS startedBy)
+	LastStatus    string            `json:"lastStatus"`
+	DesiredStatus string            `json:"desiredStatus"`
+	IP            string            `json:"ip"`
+	Containers    []ContainerStatus `json:"containers"`
+	StoppedReason string            `json:"stoppedReason"`
+	StopCode      string            `json:"stopCode,omitempty"` // set once desiredStatus is STOPPED
+	CreatedAt     time.Time         `json:"createdAt"`
+	StartedAt     *time.Time        `json:"startedAt"` // when the task reached RUNNING
+	StoppedAt     *time.Time        `json:"stoppedAt"`
 }
 
 // ContainerStatus is one container of a TaskStatus.

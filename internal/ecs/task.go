@@ -246,17 +246,16 @@ func (s *Supervisor) waitContainer(t *task, c *container) {
 // snapshot must be called with Supervisor.mu held.
 func (t *task) snapshot() TaskStatus {
 	ts := TaskStatus{
-		TaskID:                 t.id,
-		Service:                t.cfg.Name,
-		DeploymentID:           t.deployment.id,
-		TaskDefinitionRevision: t.deployment.revision,
-		LastStatus:             t.lastStatus,
-		DesiredStatus:          t.desiredStatus,
-		IP:                     t.ip.String(),
-		StoppedReason:          t.stoppedReason,
-		StopCode:               t.stopCode,
-		CreatedAt:              t.createdAt,
-		Containers:             make([]ContainerStatus, len(t.containers)),
+		TaskID:        t.id,
+		Service:       t.cfg.Name,
+		DeploymentID:  t.deployment.id,
+		LastStatus:    t.lastStatus,
+		DesiredStatus: t.desiredStatus,
+		IP:            t.ip.String(),
+		StoppedReason: t.stoppedReason,
+		StopCode:      t.stopCode,
+		CreatedAt:     t.createdAt,
+		Containers:    make([]ContainerStatus, len(t.containers)),
 	}
 	if !t.startedAt.IsZero() {
 		v := t.startedAt
@@ -266,6 +265,7 @@ func (t *task) snapshot() TaskStatus {
 		v := t.stoppedAt
 		ts.StoppedAt = &v
 	}
+	ts.TaskDefinitionRevision = t.deployment.revision
 	for i, c := range t.containers {
 		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health,
 			PortMappings: c.cfg.portMappings()}

@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/portway/portway/internal/awsid"
 )
 
 // Health check protocols.
@@ -209,9 +207,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Address == "" {
 		c.Address = DefaultAddress
-	}
-	if c.Region == "" {
-		c.Region = awsid.DefaultRegion
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout

@@ -84,6 +84,9 @@ type listener struct {
 // New validates cfg and builds a load balancer; Start binds its listeners.
 func New(cfg Config) (*LoadBalancer, error) {
 	cfg = cfg.withDefaults()
+	if cfg.Region == "" {
+		cfg.Region = awsid.DefaultRegion
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("nlb: invalid config: %w", err)
 	}
