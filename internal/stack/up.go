@@ -364,7 +364,7 @@ func (s *Stack) Summary(w io.Writer) {
 	if e.CAFile != "" && s.tls.Control != nil {
 		caBundle = "AWS_CA_BUNDLE=" + shellQuote(e.CAFile) + " "
 	}
-	fmt.Fprintf(w, "AWS CLI and SDKs (ECS, Cognito user pools) on the control URL:\n  %sAWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s AWS_PROFILE=%s aws --endpoint-url %s ecs list-services --cluster portway\n\n",
+	fmt.Fprintf(w, "The AWS CLI and SDKs on the control URL (ECS, Cognito, ELBv2, API Gateway; README: Driving portway with the AWS CLI):\n  %sAWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s AWS_PROFILE=%s aws --endpoint-url %s ecs list-services --cluster portway\n\n",
 		caBundle, shellQuote(filepath.Join(s.opts.StateDir, awsapi.CredentialsFile)), shellQuote(filepath.Join(s.opts.StateDir, awsapi.ConfigFile)),
 		awsapi.Profile, e.ControlURL)
 	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
