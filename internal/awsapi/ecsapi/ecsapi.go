@@ -1,9 +1,9 @@
 // Package ecsapi serves Amazon ECS's API (AWS JSON 1.1,
 // AmazonEC2ContainerServiceV20141113) over portway's task supervisor: one
-// cluster holding the stack's services. Every change goes through the same
-// Supervisor methods as the control API's /ecs/ routes (Scale, Deploy,
-// StopTask), so `aws ecs update-service` and `portway services scale` are
-// two doors to one model.
+// cluster holding the stack's services. Every change goes through the
+// Supervisor methods the control API's /ecs/ routes use (Scale, Deploy;
+// StopTask as ECS's StopTask), so `aws ecs update-service` and
+// `portway services scale` are two doors to one model.
 package ecsapi
 
 import (
