@@ -337,7 +337,7 @@ func (g *targetGroup) TargetState(ctx context.Context, group, ip string, port in
 
 // TargetGroupARN names the group as ELBv2 does (ecs.TargetGroupARNReader).
 func (g *targetGroup) TargetGroupARN(group string) string {
-	return "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/" + group + "/0123456789abcdef"
+	return "arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/" + group + "/0123456789abcdef"
 }
 
 func (g *targetGroup) setHealth(h string) {
@@ -564,7 +564,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(activatingPollInterval)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{
@@ -581,7 +581,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{
@@ -595,7 +595,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{

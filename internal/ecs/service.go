@@ -457,6 +457,10 @@ type DeploymentStatus struct {
 	// deploymentId ecs-svc/…."
 	RolloutStateReason string    `json:"rolloutStateReason"`
 	CreatedAt          time.Time `json:"createdAt"`
+	// TaskDefinitionRevision is the revision of the service's task
+	// definition the deployment runs (1 at start; each task definition
+	// change, such as a config reload, adds one).
+	TaskDefinitionRevision int `json:"taskDefinitionRevision"`
 }
 
 // ServiceEvent is one of a service's events (ECS ServiceEvent), such as
@@ -532,6 +536,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 				TaskDefinition: taskmeta.TaskDefinitionARN(sv.name, d.revision),
 				FailedTasks:    d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
+			st.Deployments[j].TaskDefinitionRevision = d.revision
 		}
 		st.Deployments[0].Status = DeploymentPrimary
 		st.Deployments[0].DesiredCount = sv.desired

@@ -284,6 +284,7 @@ func (t *task) snapshot() TaskStatus {
 		v := t.stoppedAt
 		ts.StoppedAt = &v
 	}
+	ts.TaskDefinitionRevision = t.deployment.revision
 	for i, c := range t.containers {
 		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health,
 			PortMappings: c.cfg.portMappings()}

@@ -63,6 +63,9 @@ type Config struct {
 	// any other address with ValidationError. Default: loopback only
 	// (127.0.0.0/8 and ::1/128).
 	TargetCIDRs []string
+	// Region is the AWS region the ARNs name (default awsid.DefaultRegion);
+	// the account is awsid.Account.
+	Region string
 
 	// Metrics, when set, gets the load balancer's Prometheus collector
 	// (metrics.go); nil: no metrics.

@@ -102,7 +102,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 // NLBComponent returns the load balancer's config.
 func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, IdleTimeout: c.NLB.IdleTimeout,
-		TargetCIDRs: c.NLB.TargetCIDRs, Logger: log}
+		TargetCIDRs: c.NLB.TargetCIDRs, Region: c.Region(), Logger: log}
 	for _, l := range c.NLB.Listeners {
 		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup, IdleTimeout: l.IdleTimeout})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/awsapi"
 	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/docker"
 	"github.com/portway/portway/internal/ecs"
@@ -223,7 +224,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console)
+	awsCreds, err := awsapi.LoadOrCreateCredentials(abs, cfg.Region())
+	if err != nil {
+		return nil, err
+	}
+	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console),
+		log.With("component", "awsapi"))
+	if err != nil {
+		return nil, err
+	}
+	ctl.Handler = router
+	// AWS calls carry SigV4 signatures instead of the control token.
+	ctl.SelfAuthenticated = router.Claims
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
 	}
@@ -452,6 +464,13 @@ func (s *Stack) Summary(w io.Writer) {
 		fmt.Fprintf(w, "  (%s)", s.blockNote)
 	}
 	fmt.Fprintf(w, "\n  state    %s\n\n", s.opts.StateDir)
+	caBundle := ""
+	if e.CAFile != "" && s.tls.Control != nil {
+		caBundle = "AWS_CA_BUNDLE=" + shellQuote(e.CAFile) + " "
+	}
+	fmt.Fprintf(w, "The AWS CLI and SDKs on the control URL (ECS, Cognito, ELBv2, API Gateway; README: Driving portway with the AWS CLI):\n  %sAWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s AWS_PROFILE=%s aws --endpoint-url %s ecs list-services --cluster portway\n\n",
+		caBundle, shellQuote(filepath.Join(s.opts.StateDir, awsapi.CredentialsFile)), shellQuote(filepath.Join(s.opts.StateDir, awsapi.ConfigFile)),
+		awsapi.Profile, e.ControlURL)
 	if e.Example != nil {
 		curl := "curl"
 		if e.CAFile != "" {
