@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portway/portway/internal/h1"
@@ -43,6 +44,9 @@ type Gateway struct {
 	scheme    string         // "https" when the listener serves TLS
 	encSlash  bool           // %2F allowed in paths (Config.AllowEncodedSlashes)
 	port      string         // the listener's port: X-Forwarded-Port (set before serving)
+
+	access     *accessFormat // nil: no access log file (Config.AccessLog)
+	accessErrs atomic.Int64  // failed writes to it
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -100,6 +104,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.auth = newAuthorizer(a.Issuer, keys, g.now, a.MaxCachedTokens)
 	}
 	g.responses = resolveResponses(cfg.Responses)
+	if al := cfg.AccessLog; al != nil && al.Out != nil {
+		g.access, _ = parseAccessFormat(al.Format) // validated
+	}
 	return g, nil
 }
 

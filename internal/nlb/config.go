@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/portway/portway/internal/trace"
 )
 
 // Health check protocols.
@@ -61,6 +63,10 @@ type Config struct {
 	// any other address with ValidationError. Default: loopback only
 	// (127.0.0.0/8 and ::1/128).
 	TargetCIDRs []string
+
+	// Flows, when set, records every flow (its listener, target group,
+	// target, connect time and bytes) for tracing requests across it.
+	Flows *trace.FlowLog
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now

@@ -105,6 +105,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 		return nil, net.ErrClosed
 	}
 	var lastErr error
+	opened := time.Now()
 	for _, t := range linkOrder(g.candidates(flowHash(client, l.addr)), seq) {
 		if !g.reserve(t, lc) {
 			continue
@@ -127,6 +128,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 			break
 		}
 		g.established(t)
+		lc.rec = lb.openFlow(tcpAddrPort(b.LocalAddr()), tcpAddrPort(b.RemoteAddr()), l, t, opened, true)
 		return lc, nil
 	}
 	lb.untrack(lc)
@@ -159,6 +161,7 @@ type linkConn struct {
 
 	watchdog *time.Timer
 	once     sync.Once
+	rec      flowRecord // its entry in Config.Flows
 
 	mu     sync.Mutex
 	closed bool // force-closed (before or after the dial)
@@ -256,6 +259,7 @@ func (c *linkConn) Close() error {
 		c.mu.Lock()
 		c.watchdog.Stop()
 		c.mu.Unlock()
+		c.lb.closeFlow(c.rec, c.TCPConn)
 		err = c.TCPConn.Close()
 		c.g.release(c.t, c, true)
 		c.lb.untrack(c)

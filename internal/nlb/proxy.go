@@ -26,6 +26,8 @@ type proxyConn struct {
 	mu      sync.Mutex
 	backend *net.TCPConn
 	closed  bool
+
+	rec flowRecord // its entry in Config.Flows
 }
 
 func newProxyConn(c *net.TCPConn, lb *LoadBalancer) *proxyConn {
@@ -137,6 +139,7 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	if second := <-errc; second != nil {
 		pc.abort(second)
 	}
+	pc.lb.closeFlow(pc.rec, pc.client)
 	pc.close()
 }
 
