@@ -38,6 +38,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newServicesCmd(),
 		newControlURLCmd(),
 		newLogsCmd(),
+		newTraceCmd(),
 		newConfigCmd(),
 		newCACmd(),
 		newAuthCmd(),

@@ -140,6 +140,8 @@ type GatewayConfig struct {
 	// 29 s (AWS: Regional and private REST APIs, up to the account's
 	// quota); 0 keeps 29 s.
 	MaxIntegrationTimeout time.Duration `yaml:"maxIntegrationTimeout,omitempty"`
+	// AccessLog is the access log's format and rotation (tracing.go).
+	AccessLog AccessLogConfig `yaml:"accessLog,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.

@@ -19,6 +19,7 @@ import (
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/nlb"
+	"github.com/portway/portway/internal/trace"
 )
 
 // Options are what `portway up` needs besides the stack itself.
@@ -38,18 +39,23 @@ type component interface {
 
 // Stack is a running stack.
 type Stack struct {
-	cfg      Config
-	opts     Options
-	log      *slog.Logger
-	lock     *os.File
-	started  []namedComponent
-	auth     *auth.Server
-	gateway  *gateway.Gateway
-	lb       *nlb.LoadBalancer
-	tasks    *ecs.Supervisor
-	control  *controlauth.Server
-	tls      TLSSet
-	Endpoint Endpoints
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	lock    *os.File
+	started []namedComponent
+	auth    *auth.Server
+	gateway *gateway.Gateway
+	lb      *nlb.LoadBalancer
+	tasks   *ecs.Supervisor
+	control *controlauth.Server
+	tls     TLSSet
+	// Tracing (tracing.go): the requests' hops, the load balancer's flows,
+	// and the collector the tasks send their hops to.
+	traces    *trace.Store
+	flows     *trace.FlowLog
+	collector *trace.Collector
+	Endpoint  Endpoints
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
 
@@ -146,8 +152,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	if err = s.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
 	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
+	ncfg.Flows = s.flows
 	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
@@ -167,7 +177,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		}
 		return Endpoints{}
 	}, log.With("component", "console"))
-	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), console)
+	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), trace.QueryHandler(s.traces), console)
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
 	}
@@ -181,6 +191,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
+	gcfg.Traces = s.traces
+	al, alFile, err := cfg.Gateway.AccessLog.OpenAccessLog(filepath.Join(abs, AccessLogFile))
+	if err != nil {
+		return nil, err
+	}
+	gcfg.AccessLog = al
+	_ = s.start(ctx, "access log", closerComponent{alFile.Close})
 	gw, err := gateway.New(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -431,12 +448,15 @@ func (r registrar) TargetState(_ context.Context, group, ip string, port int) (s
 }
 
 // controlMux routes the control API: the load balancer's ELBv2-shaped API
-// under /elbv2/, the services and tasks under /ecs/, and a read-only
+// under /elbv2/, the services and tasks under /ecs/, recent traces under
+// /traces (trace.QueryHandler), and a read-only
 // console page at /.
-func controlMux(lbAPI, ecsAPI, console http.Handler) http.Handler {
+func controlMux(lbAPI, ecsAPI, traces, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
+	mux.Handle(trace.QueryPath, traces)
+	mux.Handle(trace.QueryPath+"/", traces)
 	mux.Handle("/", console)
 	return mux
 }

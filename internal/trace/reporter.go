@@ -34,6 +34,7 @@ const (
 // Dropped, logged once a minute at most). A nil Reporter records nothing.
 type Reporter struct {
 	url, token string
+	task       string // $PORTWAY_TASK_ID: set on every hop
 	log        *slog.Logger
 	client     *http.Client
 	ch         chan Hop
@@ -51,7 +52,9 @@ func ReporterFromEnv(log *slog.Logger) *Reporter {
 	if url == "" || token == "" {
 		return nil
 	}
-	return NewReporter(url, token, log)
+	r := NewReporter(url, token, log)
+	r.task = os.Getenv("PORTWAY_TASK_ID")
+	return r
 }
 
 // NewReporter sends batches to url (the collector's ingest endpoint)
@@ -73,6 +76,9 @@ func NewReporter(url, token string, log *slog.Logger) *Reporter {
 func (r *Reporter) Record(h Hop) {
 	if r == nil {
 		return
+	}
+	if h.Task == "" {
+		h.Task = r.task
 	}
 	select {
 	case r.ch <- h:
@@ -187,4 +193,19 @@ func (e *statusError) Error() string { return "collector answered " + http.Statu
 // batchBody is what a Reporter posts.
 type batchBody struct {
 	Hops []Hop `json:"hops"`
+}
+
+// RootIn is the trace id of the first valid X-Amzn-Trace-Id among a
+// request's header values, or "": what a sidecar or app records its hop
+// under (the gateway passed it on).
+func RootIn(values func(yield func([]byte) bool)) string {
+	root := ""
+	values(func(v []byte) bool {
+		if ValidHeader(v) {
+			root = RootOf(string(v[:len("Root=")+rootLen]))
+			return false
+		}
+		return true
+	})
+	return root
 }
