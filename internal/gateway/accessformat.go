@@ -202,6 +202,16 @@ func (af *accessFormat) render(b []byte, a *accessEntry) []byte {
 // backslashes and control characters; invalid UTF-8 as U+FFFD.
 func appendEscaped(b, s []byte) []byte {
 	const hex = "0123456789abcdef"
+	plain := true
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(b, s...)
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {

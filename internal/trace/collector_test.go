@@ -1,0 +1,141 @@
+package trace
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portway/portway/internal/testutil"
+)
+
+func TestReporterToCollector(t *testing.T) {
+	st := NewStore(100, nil)
+	c, err := NewCollector(CollectorConfig{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	env := map[string]string{}
+	for _, kv := range c.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	t.Setenv(EnvURL, env[EnvURL])
+	t.Setenv(EnvToken, env[EnvToken])
+	t.Setenv("PORTWAY_TASK_ID", "task-1")
+	rep := ReporterFromEnv(nil)
+	if rep == nil {
+		t.Fatal("no reporter from the collector's env")
+	}
+	rep.Start()
+	rep.Record(Hop{Kind: KindSidecar, Trace: rootN(1), Start: 10, Duration: 5, Status: 200, UpstreamStatus: 200})
+	rep.Record(Hop{Kind: KindApp, Trace: rootN(1), Start: 11, Duration: 3, Status: 200, Path: strings.Repeat("p", 1000)})
+	// A task may not forge the gateway's hop.
+	rep.Record(Hop{Kind: KindGateway, Trace: rootN(2), RequestID: "forged"})
+	testutil.WaitFor(t, 5*time.Second, "the hops at the store", func() bool {
+		tr, ok := st.Get(rootN(1))
+		return ok && len(tr.Hops) == 2
+	})
+	tr, _ := st.Get(rootN(1))
+	for _, h := range tr.Hops {
+		if h.Task != "task-1" || len(h.Path) > maxFieldLen {
+			t.Errorf("hop %+v", h.Hop)
+		}
+	}
+	if _, ok := st.Get(rootN(2)); ok {
+		t.Error("a gateway hop from a task was kept")
+	}
+	rep.Stop(context.Background())
+	if rep.Dropped() != 0 {
+		t.Errorf("dropped %d", rep.Dropped())
+	}
+}
+
+func TestIngestRefuses(t *testing.T) {
+	st := NewStore(10, nil)
+	h := IngestHandler(st, "secret")
+	for _, tt := range []struct {
+		method, auth, body string
+		want               int
+	}{
+		{"POST", "", `{"hops":[]}`, 401},
+		{"POST", "Bearer wrong", `{"hops":[]}`, 401},
+		{"GET", "Bearer secret", ``, 405},
+		{"POST", "Bearer secret", `{"hops":`, 400},
+		{"POST", "Bearer secret", `{"hops":[` + strings.Repeat(`{"kind":"app"},`, maxBatchHops) + `{"kind":"app"}]}`, 413},
+		{"POST", "Bearer secret", `{"hops":[{"kind":"app","trace":"` + rootN(1) + `"}]}`, 204},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tt.method, IngestPath, strings.NewReader(tt.body))
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%s %q %.40q: %d, want %d", tt.method, tt.auth, tt.body, rec.Code, tt.want)
+		}
+	}
+}
+
+// Record never blocks: a full queue drops and counts.
+func TestReporterDropsWhenFull(t *testing.T) {
+	rep := NewReporter("http://127.0.0.1:1/none", "x", nil) // not started: nothing drains
+	for i := 0; i < reporterQueue+10; i++ {
+		rep.Record(Hop{Kind: KindApp, Trace: rootN(1)})
+	}
+	if rep.Dropped() != 10 {
+		t.Errorf("dropped %d, want 10", rep.Dropped())
+	}
+	var nilRep *Reporter
+	nilRep.Record(Hop{})
+	nilRep.Start()
+	nilRep.Stop(context.Background())
+}
+
+// An absent collector loses hops, never blocks the sender.
+func TestReporterCollectorAway(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	rep := NewReporter(srv.URL, "x", nil)
+	rep.Start()
+	rep.Record(Hop{Kind: KindApp, Trace: rootN(1)})
+	testutil.WaitFor(t, 5*time.Second, "the batch counted as dropped", func() bool { return rep.Dropped() == 1 })
+	rep.Stop(context.Background())
+}
+
+func TestQueryHandler(t *testing.T) {
+	st := NewStore(10, nil)
+	st.Add(Hop{Kind: KindGateway, Trace: rootN(1), RequestID: "req-1", Status: 401})
+	st.Add(Hop{Kind: KindGateway, Trace: rootN(2), RequestID: "req-2", Status: 200})
+	h := QueryHandler(st)
+	for _, tt := range []struct {
+		path, want string
+		code       int
+	}{
+		{"/traces/req-1", `"traceId": "` + rootN(1), 200},
+		{"/traces/" + rootN(2), `"requestId": "req-2"`, 200},
+		{"/traces/nope", "no trace", 404},
+		{"/traces?last=1", rootN(2), 200},
+		{"/traces?status=4xx", rootN(1), 200},
+		{"/traces?status=9xx", "status", 400},
+		{"/traces?last=0", "last", 400},
+		{"/traces?last=100000", "last", 400},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+		if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.want) {
+			t.Errorf("%s: %d %s", tt.path, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/traces?status=5xx", nil))
+	if !strings.Contains(rec.Body.String(), `"traces": []`) {
+		t.Errorf("empty list: %s", rec.Body)
+	}
+}
