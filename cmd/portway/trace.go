@@ -35,7 +35,7 @@ Without ID, --last N lists the most recent requests (newest first), --status
 keeps those the gateway answered with a code (401) or class (4xx, 5xx).
 
 The running stack keeps the last %d requests, at most %d hops each, in
-memory (a few MiB); older ones are gone. Sidecars and apps report their hops
+memory (about 20 MiB at most); older ones are gone. Sidecars and apps report their hops
 asynchronously: they may show up a fraction of a second after the request.`, trace.DefaultTraces, trace.MaxHopsPerTrace),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -98,19 +98,21 @@ func printTrace(w io.Writer, t trace.Trace) {
 		fmt.Fprintf(w, "  request %s", t.RequestID)
 	}
 	fmt.Fprintf(w, "  at %s\n", time.UnixMicro(t.Start).UTC().Format("2006-01-02T15:04:05.000000Z"))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "START µs\tDURATION µs\t HOP\t OUTCOME\t")
+	fmt.Fprintf(w, "%10s %12s  %-8s %s\n", "START µs", "DURATION µs", "HOP", "OUTCOME")
 	for _, h := range t.Hops {
-		fmt.Fprintf(tw, "+%d\t%d\t %s\t %s\t\n", h.Offset, h.Duration, h.Kind, hopOutcome(h.Hop))
+		fmt.Fprintf(w, "%10s %12d  %-8s %s\n", "+"+strconv.FormatInt(h.Offset, 10), h.Duration, h.Kind, hopOutcome(h.Hop))
 	}
-	tw.Flush()
 }
 
 // hopOutcome says what a hop did, in a line.
 func hopOutcome(h trace.Hop) string {
 	var parts []string
 	add := func(k, v string) {
-		if v != "" {
+		switch {
+		case v == "":
+		case k == "":
+			parts = append(parts, v)
+		default:
 			parts = append(parts, k+" "+v)
 		}
 	}

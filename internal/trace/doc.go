@@ -26,7 +26,8 @@
 //     JSON costs one loopback request per 200 ms.
 //
 // The Store keeps the last DefaultTraces (10,000) traces, at most
-// MaxHopsPerTrace (8) hops each, in a ring: a few MiB at most. The control
+// MaxHopsPerTrace (8) hops each, in a ring: about 20 MiB with the usual
+// three recorded hops a request (measured). The control
 // API serves them as JSON (QueryHandler), for `portway trace` and the
 // console.
 package trace
