@@ -1,0 +1,71 @@
+package sidecar
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/portway/portway/internal/trace"
+)
+
+type hopList struct {
+	mu   sync.Mutex
+	hops []trace.Hop
+}
+
+func (l *hopList) Record(h trace.Hop) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hops = append(l.hops, h)
+}
+
+func (l *hopList) all() []trace.Hop {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]trace.Hop(nil), l.hops...)
+}
+
+// The sidecar records its hop of each request that carries a valid trace
+// id: its status, the app's status and time; an app that cannot be
+// reached leaves no upstream status. Untraced requests are not recorded.
+func TestSidecarRecordsHop(t *testing.T) {
+	app := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	hops := &hopList{}
+	s := startSidecar(t, Config{Upstream: app.URL, Traces: hops})
+	const root = "1-5759e988-bd862e3fe1be46a994272793"
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/bags/x", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root="+root+";Sampled=1")
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// The header goes on to the app as it came.
+	if got := app.last(t).header.Get("X-Amzn-Trace-Id"); got != "Root="+root+";Sampled=1" {
+		t.Errorf("app got trace %q", got)
+	}
+	untraced, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/bags/y", nil)
+	untraced.Header.Set("X-Amzn-Trace-Id", "Root=1-bad")
+	do(t, untraced)
+
+	hs := hops.all()
+	if len(hs) != 1 {
+		t.Fatalf("%d hops: %+v", len(hs), hs)
+	}
+	h := hs[0]
+	if h.Kind != trace.KindSidecar || h.Trace != root || h.Status != http.StatusTeapot || h.UpstreamStatus != http.StatusTeapot ||
+		h.UpstreamTime <= 0 || h.Duration < h.UpstreamTime || h.Method != "GET" || h.Start == 0 {
+		t.Errorf("hop %+v", h)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	hops2 := &hopList{}
+	s2 := startSidecar(t, Config{Upstream: dead, Traces: hops2})
+	req, _ = http.NewRequest(http.MethodGet, "http://"+s2.Addr()+"/bags/x", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root="+root)
+	do(t, req)
+	if hs := hops2.all(); len(hs) != 1 || hs[0].Status != http.StatusBadGateway || hs[0].UpstreamStatus != 0 || hs[0].Error == "" {
+		t.Errorf("dead app: %+v", hs)
+	}
+}
