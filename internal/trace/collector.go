@@ -1,11 +1,11 @@
 package trace
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,9 +104,10 @@ func (c *Collector) Env() []string {
 	return []string{EnvURL + "=http://" + c.Addr() + IngestPath, EnvToken + "=" + c.cfg.Token}
 }
 
-// IngestHandler takes POSTed batches {"hops":[…]} into st, with "Bearer
-// token". Only sidecar and app hops with a valid trace id are kept; long
-// fields are cut. 204 on success.
+// IngestHandler takes POSTed batches (wire.go: a hop a line) into st,
+// with "Bearer token". Only sidecar and app hops with a valid trace id are
+// kept; long fields are cut. 204 on success; a malformed line refuses the
+// rest of the batch (400).
 func IngestHandler(st *Store, token string) http.Handler {
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,17 +120,31 @@ func IngestHandler(st *Store, token string) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		var b batchBody
-		dec := json.NewDecoder(io.LimitReader(r.Body, maxBatchBytes+1))
-		if err := dec.Decode(&b); err != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchBytes+1))
+		if err != nil {
 			http.Error(w, "bad batch: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if len(b.Hops) > maxBatchHops {
+		if len(body) > maxBatchBytes {
+			http.Error(w, fmt.Sprintf("bad batch: over %d bytes", maxBatchBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if bytes.Count(body, []byte{'\n'}) > maxBatchHops {
 			http.Error(w, fmt.Sprintf("bad batch: more than %d hops", maxBatchHops), http.StatusRequestEntityTooLarge)
 			return
 		}
-		for _, h := range b.Hops {
+		for n := 1; len(body) > 0; n++ {
+			line := body
+			if i := bytes.IndexByte(body, '\n'); i >= 0 {
+				line, body = body[:i], body[i+1:]
+			} else {
+				body = nil
+			}
+			h, err := parseWire(line)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("bad batch: line %d: %v", n, err), http.StatusBadRequest)
+				return
+			}
 			if h.Kind != KindSidecar && h.Kind != KindApp {
 				continue
 			}

@@ -60,16 +60,22 @@ func TestReporterToCollector(t *testing.T) {
 func TestIngestRefuses(t *testing.T) {
 	st := NewStore(10, nil)
 	h := IngestHandler(st, "secret")
+	line := func(kind string) string {
+		return string(appendWire(nil, &Hop{Kind: kind, Trace: rootN(1), Start: 1, Duration: 2, Status: 200}))
+	}
 	for _, tt := range []struct {
 		method, auth, body string
 		want               int
 	}{
-		{"POST", "", `{"hops":[]}`, 401},
-		{"POST", "Bearer wrong", `{"hops":[]}`, 401},
+		{"POST", "", line("app"), 401},
+		{"POST", "Bearer wrong", line("app"), 401},
 		{"GET", "Bearer secret", ``, 405},
-		{"POST", "Bearer secret", `{"hops":`, 400},
-		{"POST", "Bearer secret", `{"hops":[` + strings.Repeat(`{"kind":"app"},`, maxBatchHops) + `{"kind":"app"}]}`, 413},
-		{"POST", "Bearer secret", `{"hops":[{"kind":"app","trace":"` + rootN(1) + `"}]}`, 204},
+		{"POST", "Bearer secret", "h1\tapp\n", 400},
+		{"POST", "Bearer secret", strings.Replace(line("app"), "\t200\t", "\t2000\t", 1), 400},
+		{"POST", "Bearer secret", strings.Replace(line("app"), "h1", "h9", 1), 400},
+		{"POST", "Bearer secret", strings.Repeat(line("app"), maxBatchHops+1), 413},
+		{"POST", "Bearer secret", strings.Repeat("x", maxBatchBytes+1), 413},
+		{"POST", "Bearer secret", line("app") + line("sidecar"), 204},
 	} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(tt.method, IngestPath, strings.NewReader(tt.body))
@@ -79,6 +85,28 @@ func TestIngestRefuses(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.want {
 			t.Errorf("%s %q %.40q: %d, want %d", tt.method, tt.auth, tt.body, rec.Code, tt.want)
+		}
+	}
+	if tr, ok := st.Get(rootN(1)); !ok || len(tr.Hops) != 2 {
+		t.Errorf("stored: %+v", tr)
+	}
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	in := Hop{Kind: KindSidecar, Trace: rootN(3), Start: 1796613429783123, Duration: 513, Status: 502, UpstreamStatus: 0,
+		UpstreamTime: 0, Method: "GET", Path: "/bags/a\tb\nc", Task: "t1", Error: "upstream: dial tcp: refused"}
+	line := appendWire(nil, &in)
+	if strings.Count(string(line), "\n") != 1 || strings.Count(string(line), "\t") != wireFields-1 {
+		t.Fatalf("line %q", line)
+	}
+	out, err := parseWire(line[:len(line)-1])
+	in.Path = "/bags/a b c" // control characters travel as spaces
+	if err != nil || out != in {
+		t.Errorf("round trip:\n got %+v, %v\nwant %+v", out, err, in)
+	}
+	for _, bad := range []string{"", "h1", "h1\tapp\tx\t1\t2\t3\t4\t5\tGET\t/\tt\te\textra\tmore", "h1\tapp\tx\tNaN\t2\t3\t4\t5\tGET\t/\tt\te"} {
+		if _, err := parseWire([]byte(bad)); err == nil {
+			t.Errorf("parseWire(%q) accepted", bad)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package trace
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,7 +21,7 @@ const (
 // Reporter bounds: hops queued (beyond, new ones are dropped and counted),
 // hops per batch, and how long a hop waits for its batch.
 const (
-	reporterQueue = 4096
+	reporterQueue = 2048
 	reporterBatch = 512
 	reporterEvery = 200 * time.Millisecond
 	reportTimeout = 2 * time.Second
@@ -39,6 +38,7 @@ type Reporter struct {
 	client     *http.Client
 	ch         chan Hop
 	dropped    atomic.Uint64
+	buf        []byte // the batch being sent (the sender's goroutine only)
 
 	once sync.Once
 	stop chan struct{}
@@ -165,16 +165,16 @@ func (r *Reporter) run() {
 }
 
 func (r *Reporter) send(hops []Hop) error {
-	body, err := json.Marshal(batchBody{Hops: hops})
-	if err != nil {
-		return err
+	r.buf = r.buf[:0]
+	for i := range hops {
+		r.buf = appendWire(r.buf, &hops[i])
 	}
-	req, err := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(r.buf))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", wireContentType)
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return err
@@ -190,10 +190,8 @@ type statusError struct{ code int }
 
 func (e *statusError) Error() string { return "collector answered " + http.StatusText(e.code) }
 
-// batchBody is what a Reporter posts.
-type batchBody struct {
-	Hops []Hop `json:"hops"`
-}
+// wireContentType is the batch's media type (wire.go).
+const wireContentType = "text/x-portway-hops; charset=utf-8"
 
 // RootIn is the trace id of the first valid X-Amzn-Trace-Id among a
 // request's header values, or "": what a sidecar or app records its hop
