@@ -122,6 +122,13 @@ func TestTraceEveryHop(t *testing.T) {
 		t.Errorf("trace text: %v\n%s", err, text)
 	}
 
+	// The traces are the control API's: its token is needed.
+	if resp, err := http.Get(ep.ControlURL + "/traces?last=1"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /traces without the control token: %v %v", resp.Status, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// Refused: no token, and a readable token that is not valid.
 	noToken := send("", "")
 	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"client_id":"readableclient1","token_use":"access"}`))
@@ -187,5 +194,49 @@ func TestTraceEveryHop(t *testing.T) {
 	}
 	if strings.Contains(up.stderr.String(), `"msg":"access"`) || strings.Contains(up.stderr.String(), "msg=access") {
 		t.Errorf("access lines still on stderr with the access log on")
+	}
+}
+
+// TestTraceOverTCPLink: with nlb.gatewayLink tcp the gateway reaches the
+// load balancer's listener over TCP; the flow is still joined exactly, by
+// the addresses of the gateway's connection to the listener.
+func TestTraceOverTCPLink(t *testing.T) {
+	stateDir := t.TempDir()
+	cfg := testStack(66)
+	cfg.NLB.GatewayLink = stack.LinkTCP
+	up := startUp(t, stateDir, "--config", writeConfig(t, cfg))
+	defer up.stop(t)
+	var ep stack.Endpoints
+	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
+	tok, _, err := runPortway(t, "token", "--state-dir", stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rids []string
+	for range 3 { // the first opens the flow, the others reuse it
+		req, _ := http.NewRequest(http.MethodGet, ep.APIURL+"/bags/digitised/b1", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		rids = append(rids, resp.Header.Get("x-amzn-RequestId"))
+	}
+	for i, rid := range rids {
+		var tr trace.Trace
+		testutil.WaitFor(t, 15*time.Second, "four hops", func() bool {
+			out, _, err := runPortway(t, "trace", "--state-dir", stateDir, "--json", rid)
+			tr = trace.Trace{}
+			return err == nil && json.Unmarshal([]byte(out), &tr) == nil && len(tr.Hops) == 4
+		})
+		n := tr.Hops[1]
+		if n.Kind != trace.KindNLB || n.InProcess || n.TargetGroup != "bags" || n.Target == "" || n.Listener != cfg.NLB.Address+":65534" {
+			t.Errorf("request %d: nlb hop %+v", i, n.Hop)
+		}
+		if i > 0 && !n.Reused {
+			t.Errorf("request %d: flow not reused: %+v", i, n.Hop)
+		}
 	}
 }
