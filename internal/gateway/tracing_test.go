@@ -288,9 +288,11 @@ func BenchmarkGatewayHopTraced(b *testing.B) {
 			var res h1.Head
 			h1test.Exchange(b, c, br, req, &res)
 			b.ReportAllocs()
+			stop := h1test.CPUMeter(b)
 			for b.Loop() {
 				h1test.Exchange(b, c, br, req, &res)
 			}
+			stop()
 		})
 	}
 }

@@ -1,11 +1,18 @@
 package sidecar
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/portway/portway/internal/h1"
+	"github.com/portway/portway/internal/h1/h1test"
 	"github.com/portway/portway/internal/trace"
 )
 
@@ -67,5 +74,50 @@ func TestSidecarRecordsHop(t *testing.T) {
 	do(t, req)
 	if hs := hops2.all(); len(hs) != 1 || hs[0].Status != http.StatusBadGateway || hs[0].UpstreamStatus != 0 || hs[0].Error == "" {
 		t.Errorf("dead app: %+v", hs)
+	}
+}
+
+// BenchmarkRawHopTraced is BenchmarkRawHop for a request carrying a trace
+// id, with tracing off and on (a real trace.Reporter sending its batches
+// to a collector that reads and discards them): the difference is the
+// sidecar's cost of tracing.
+func BenchmarkRawHopTraced(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			app := "http://" + h1test.RawUpstream(b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 700\r\n\r\n"+strings.Repeat("x", 700))
+			cfg := Config{Upstream: app}
+			if on {
+				sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					w.WriteHeader(http.StatusNoContent)
+				}))
+				b.Cleanup(sink.Close)
+				rep := trace.NewReporter(sink.URL, "t", nil)
+				rep.Start()
+				b.Cleanup(func() { rep.Stop(context.Background()) })
+				cfg.Traces = rep
+			}
+			s := startSidecar(b, cfg)
+			c, err := net.Dial("tcp", s.Addr())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req := []byte("GET /ingests/0f7d6a4c-1b6c-4d43-8a56-2a6a3b8d9e51 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\nX-Forwarded-For: 203.0.113.7\r\n" +
+				"X-Amzn-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793\r\n\r\n")
+			var res h1.Head
+			h1test.Exchange(b, c, br, req, &res)
+			b.ReportAllocs()
+			stop := h1test.CPUMeter(b)
+			for b.Loop() {
+				h1test.Exchange(b, c, br, req, &res)
+			}
+			stop()
+		})
 	}
 }

@@ -28,17 +28,22 @@ const (
 )
 
 // Reporter sends a process's hops to portway's collector in batches, from
-// a goroutine of its own: Record never blocks and never fails; when the
-// queue is full or the collector is away, hops are dropped (counted in
-// Dropped, logged once a minute at most). A nil Reporter records nothing.
+// a goroutine of its own: Record never blocks and never fails (it appends
+// to a bounded buffer under a lock, and wakes the sender only when a batch
+// is full, not for every hop); when the buffer is full or the collector is
+// away, hops are dropped (counted in Dropped, logged once a minute at
+// most). A nil Reporter records nothing.
 type Reporter struct {
 	url, token string
 	task       string // $PORTWAY_TASK_ID: set on every hop
 	log        *slog.Logger
 	client     *http.Client
-	ch         chan Hop
 	dropped    atomic.Uint64
 	buf        []byte // the batch being sent (the sender's goroutine only)
+
+	mu      sync.Mutex
+	pending []Hop         // at most reporterQueue
+	kick    chan struct{} // a batch is full
 
 	once sync.Once
 	stop chan struct{}
@@ -66,7 +71,7 @@ func NewReporter(url, token string, log *slog.Logger) *Reporter {
 	return &Reporter{
 		url: url, token: token, log: log,
 		client: &http.Client{Timeout: reportTimeout, Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1, IdleConnTimeout: time.Minute}},
-		ch:     make(chan Hop, reporterQueue),
+		kick:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -80,10 +85,20 @@ func (r *Reporter) Record(h Hop) {
 	if h.Task == "" {
 		h.Task = r.task
 	}
-	select {
-	case r.ch <- h:
-	default:
+	r.mu.Lock()
+	if len(r.pending) >= reporterQueue {
+		r.mu.Unlock()
 		r.dropped.Add(1)
+		return
+	}
+	r.pending = append(r.pending, h)
+	full := len(r.pending) == reporterBatch
+	r.mu.Unlock()
+	if full {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -119,20 +134,28 @@ func (r *Reporter) run() {
 	defer close(r.done)
 	tick := time.NewTicker(reporterEvery)
 	defer tick.Stop()
-	batch := make([]Hop, 0, reporterBatch)
+	var spare []Hop
 	var lastLog time.Time
 	var reported uint64
 	flush := func() {
-		if len(batch) > 0 {
-			if err := r.send(batch); err != nil {
-				r.dropped.Add(uint64(len(batch)))
+		r.mu.Lock()
+		batch := r.pending
+		r.pending = spare[:0]
+		r.mu.Unlock()
+		all := batch
+		for len(batch) > 0 {
+			n := min(len(batch), reporterBatch)
+			if err := r.send(batch[:n]); err != nil {
+				r.dropped.Add(uint64(n))
 				if time.Since(lastLog) > time.Minute {
 					lastLog = time.Now()
 					r.log.Warn("trace: hops not delivered", "err", err, "dropped", r.dropped.Load())
 				}
 			}
-			batch = batch[:0]
+			batch = batch[n:]
 		}
+		clear(all) // no strings kept alive
+		spare = all[:0]
 		if d := r.dropped.Load(); d != reported && time.Since(lastLog) > time.Minute {
 			lastLog, reported = time.Now(), d
 			r.log.Warn("trace: hops dropped", "dropped", d)
@@ -140,26 +163,13 @@ func (r *Reporter) run() {
 	}
 	for {
 		select {
-		case h := <-r.ch:
-			batch = append(batch, h)
-			if len(batch) == reporterBatch {
-				flush()
-			}
 		case <-tick.C:
 			flush()
+		case <-r.kick:
+			flush()
 		case <-r.stop:
-			for {
-				select {
-				case h := <-r.ch:
-					batch = append(batch, h)
-					if len(batch) == reporterBatch {
-						flush()
-					}
-				default:
-					flush()
-					return
-				}
-			}
+			flush()
+			return
 		}
 	}
 }
