@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -41,6 +42,15 @@ const DefaultAccessLogFormat = `{"requestId":"$context.requestId","extendedReque
 // accessVar renders one $context variable of a request; "" logs "-".
 type accessVar func(b []byte, a *accessEntry) []byte
 
+// plainVars never need escaping: ids, numbers, times, tokens the gateway
+// made or checked.
+var plainVars = map[string]bool{
+	"requestId": true, "extendedRequestId": true, "identity.sourceIp": true, "requestTime": true,
+	"requestTimeEpoch": true, "httpMethod": true, "status": true, "protocol": true, "responseLength": true,
+	"integrationLatency": true, "integration.latency": true, "responseLatency": true,
+	"xrayTraceId": true, "error.responseType": true,
+}
+
 // accessEntry is what a log line may say of a request.
 type accessEntry struct {
 	r   *request
@@ -59,7 +69,7 @@ var accessVars = map[string]accessVar{
 		ua, _ := a.r.sc.Req.Get("user-agent")
 		return append(b, ua...)
 	},
-	"requestTime": func(b []byte, a *accessEntry) []byte { return a.st.start.UTC().AppendFormat(b, requestTimeLayout) },
+	"requestTime": func(b []byte, a *accessEntry) []byte { return appendRequestTime(b, a.st.start) },
 	"requestTimeEpoch": func(b []byte, a *accessEntry) []byte {
 		return strconv.AppendInt(b, a.st.start.UnixMilli(), 10)
 	},
@@ -115,10 +125,30 @@ func AccessLogVariables() []string {
 	return out
 }
 
+// requestTimes caches the last second's $context.requestTime: formatting
+// a time costs more than the rest of a line.
+var requestTimes atomic.Pointer[cachedTime]
+
+type cachedTime struct {
+	sec  int64
+	text string
+}
+
+func appendRequestTime(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if c := requestTimes.Load(); c != nil && c.sec == sec {
+		return append(b, c.text...)
+	}
+	text := t.UTC().Format(requestTimeLayout)
+	requestTimes.Store(&cachedTime{sec: sec, text: text})
+	return append(b, text...)
+}
+
 // accessFormat is a parsed format: literal text and variables in turn.
 type accessFormat struct {
-	lits []string    // len(vars)+1
-	vars []accessVar // between lits
+	lits  []string    // len(vars)+1
+	vars  []accessVar // between lits
+	plain []bool      // vars[i] needs no escaping
 }
 
 // parseAccessFormat parses an accessLogSettings.format template; an
@@ -155,6 +185,7 @@ func parseAccessFormat(f string) (*accessFormat, error) {
 		af.lits = append(af.lits, lit.String())
 		lit.Reset()
 		af.vars = append(af.vars, v)
+		af.plain = append(af.plain, plainVars[name])
 	}
 	af.lits = append(af.lits, lit.String())
 	if len(af.vars) == 0 {
@@ -188,11 +219,14 @@ func (af *accessFormat) render(b []byte, a *accessEntry) []byte {
 	for i, v := range af.vars {
 		b = append(b, af.lits[i]...)
 		val := v(scratch[:0], a)
-		if len(val) == 0 {
+		switch {
+		case len(val) == 0:
 			b = append(b, '-')
-			continue
+		case af.plain[i]:
+			b = append(b, val...)
+		default:
+			b = appendEscaped(b, val)
 		}
-		b = appendEscaped(b, val)
 	}
 	b = append(b, af.lits[len(af.lits)-1]...)
 	return append(b, '\n')

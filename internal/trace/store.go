@@ -26,9 +26,8 @@ type Store struct {
 
 	mu     sync.Mutex
 	slots  []slot
-	next   int // the slot the next new trace takes
-	byRoot map[string]int
-	byReq  map[string]int
+	next   int            // the slot the next new trace takes
+	byRoot map[string]int // request ids are looked up by a scan (queries are rare; Add stays cheap)
 	seq    uint64
 	drops  uint64 // hops dropped by MaxHopsPerTrace
 }
@@ -46,7 +45,7 @@ func NewStore(n int, flows *FlowLog) *Store {
 	if n <= 0 {
 		n = DefaultTraces
 	}
-	return &Store{flows: flows, slots: make([]slot, n), byRoot: make(map[string]int, n), byReq: make(map[string]int, n)}
+	return &Store{flows: flows, slots: make([]slot, n), byRoot: make(map[string]int, n)}
 }
 
 // Add records h under its trace id; a hop without a valid one is ignored.
@@ -64,9 +63,6 @@ func (s *Store) Add(h Hop) {
 		old := &s.slots[i]
 		if old.seq != 0 {
 			delete(s.byRoot, old.root)
-			if old.reqID != "" {
-				delete(s.byReq, old.reqID)
-			}
 		}
 		s.seq++
 		*old = slot{root: h.Trace, seq: s.seq, hops: old.hops[:0]}
@@ -80,7 +76,6 @@ func (s *Store) Add(h Hop) {
 	sl.hops = append(sl.hops, h)
 	if h.RequestID != "" && sl.reqID == "" && h.Kind == KindGateway {
 		sl.reqID = h.RequestID
-		s.byReq[h.RequestID] = i
 	}
 }
 
@@ -110,7 +105,12 @@ func (s *Store) Get(id string) (Trace, bool) {
 	s.mu.Lock()
 	i, ok := s.byRoot[id]
 	if !ok {
-		i, ok = s.byReq[id]
+		for j := range s.slots {
+			if s.slots[j].seq != 0 && s.slots[j].reqID == id {
+				i, ok = j, true
+				break
+			}
+		}
 	}
 	var hops []Hop
 	if ok {
