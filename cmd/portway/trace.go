@@ -141,8 +141,8 @@ func hopOutcome(h trace.Hop) string {
 		if h.InProcess {
 			add("", "in-process link")
 		}
-		if h.FlowBytes > 0 {
-			add("flowBytes", strconv.FormatInt(h.FlowBytes, 10))
+		if h.FlowLife > 0 {
+			add("", fmt.Sprintf("flow closed after %dµs, %d bytes", h.FlowLife, h.FlowBytes))
 		}
 	case trace.KindSidecar:
 		add("task", h.Task)

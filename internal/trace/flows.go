@@ -137,6 +137,9 @@ func (l *FlowLog) hopFor(g Hop) (Hop, bool) {
 		Kind: KindNLB, Trace: g.Trace, Listener: f.Listener, TargetGroup: f.TargetGroup, Target: f.Target,
 		FlowID: f.ID, Connect: f.Connect, InProcess: f.InProcess, FlowBytes: f.Bytes,
 	}
+	if f.Closed != 0 {
+		h.FlowLife = f.Closed - f.Opened
+	}
 	// A flow opened for this request starts with it and takes its connect
 	// time; a reused one was open already: the request enters it when the
 	// gateway writes it.

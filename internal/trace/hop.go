@@ -46,8 +46,9 @@ type Hop struct {
 	Connect     int64  `json:"connectMicros,omitempty"`
 	Reused      bool   `json:"reusedFlow,omitempty"` // the flow was opened for an earlier request
 	FlowAge     int64  `json:"flowAgeMicros,omitempty"`
-	FlowBytes   int64  `json:"flowBytes,omitempty"` // both directions, when known (the flow has closed)
-	InProcess   bool   `json:"inProcess,omitempty"` // the gateway's in-process link, not a listener
+	FlowBytes   int64  `json:"flowBytes,omitempty"`          // both directions, when known (the flow has closed)
+	FlowLife    int64  `json:"flowDurationMicros,omitempty"` // the flow's whole life, once it has closed
+	InProcess   bool   `json:"inProcess,omitempty"`          // the gateway's in-process link, not a listener
 
 	// The sidecar's.
 	UpstreamStatus int   `json:"upstreamStatus,omitempty"`
