@@ -240,3 +240,33 @@ func TestTraceOverTCPLink(t *testing.T) {
 		}
 	}
 }
+
+// TestStandaloneGatewayAccessLog: `portway gateway --access-log FILE`
+// writes the lines in gateway.accessLog.format there, not on stderr.
+func TestStandaloneGatewayAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testStack(67)
+	cfg.Gateway.AccessLog.Format = `$context.identity.sourceIp [$context.requestTime] "$context.httpMethod $context.path $context.protocol" $context.status $context.requestId $context.authorizer.error`
+	cfgPath := writeConfig(t, cfg)
+	logPath := filepath.Join(dir, "gw-access.log")
+	gwURL, stderr := startComponent(t, regexp.MustCompile(`gateway listening" url=(\S+)`),
+		"gateway", "--config", cfgPath, "--state-dir", dir, "--listen", "127.0.0.1:0", "--access-log", logPath,
+		"--issuer", "http://127.0.0.1:1/pool", "--jwks-url", "http://127.0.0.1:1/.well-known/jwks.json")
+	resp, err := http.Get(gwURL + "/v1/bags/digitised/b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %s", resp.Status)
+	}
+	want := regexp.MustCompile(`^127\.0\.0\.1 \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /v1/bags/digitised/b1 HTTP/1\.1" 401 ` +
+		regexp.QuoteMeta(resp.Header.Get("x-amzn-RequestId")) + ` missing token\n$`)
+	testutil.WaitFor(t, 10*time.Second, "the access log line", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return want.Match(b)
+	})
+	if strings.Contains(stderr.String(), `msg=access`) || strings.Contains(stderr.String(), `"msg":"access"`) {
+		t.Errorf("access line on stderr too:\n%s", stderr)
+	}
+}
