@@ -92,3 +92,39 @@ func TestRootIn(t *testing.T) {
 		t.Errorf("RootIn = %q", got)
 	}
 }
+
+// FuzzValidHeader: the parser never panics, and what it accepts is within
+// its bound and yields a valid trace id.
+func FuzzValidHeader(f *testing.F) {
+	for _, s := range []string{"Root=1-5759e988-bd862e3fe1be46a994272793", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", "garbage", "Root=1-5759e988-bd862e3fe1be46a994272793;;"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if !ValidHeader(v) {
+			return
+		}
+		if len(v) > MaxHeaderLen || !ValidRoot(RootOf(string(v))) {
+			t.Fatalf("accepted %q", v)
+		}
+	})
+}
+
+// FuzzParseWire: a batch line never panics the collector, and what it
+// accepts has statuses in range and survives a round trip.
+func FuzzParseWire(f *testing.F) {
+	f.Add(appendWire(nil, &Hop{Kind: KindApp, Trace: "1-5759e988-bd862e3fe1be46a994272793", Start: 1, Duration: 2, Status: 200, Path: "/x"}))
+	f.Add([]byte("h1\tapp"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		h, err := parseWire(line)
+		if err != nil {
+			return
+		}
+		if h.Status < 0 || h.Status > 999 || h.UpstreamStatus < 0 || h.UpstreamStatus > 999 {
+			t.Fatalf("accepted %+v", h)
+		}
+		line = appendWire(nil, &h)
+		if _, err := parseWire(line[:len(line)-1]); err != nil {
+			t.Fatalf("round trip of %+v: %v", h, err)
+		}
+	})
+}
