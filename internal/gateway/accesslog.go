@@ -36,6 +36,7 @@ type reqState struct {
 	upStart         time.Time
 	upLocal         netip.AddrPort // the integration connection's addresses
 	upRemote        netip.AddrPort
+	upReused        bool // the connection had carried earlier requests
 }
 
 // finalStatus is the status logged: the one sent, or 499 when the client

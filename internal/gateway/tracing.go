@@ -39,7 +39,7 @@ func (g *Gateway) noteUpstream(sc *h1.ServerConn, st *reqState) {
 	}
 	st.upStart = g.now()
 	if uc, ok := sc.Upstream().(*h1.Conn); ok && uc != nil {
-		st.upLocal, st.upRemote = addrPort(uc.LocalAddr()), addrPort(uc.RemoteAddr())
+		st.upLocal, st.upRemote, st.upReused = addrPort(uc.LocalAddr()), addrPort(uc.RemoteAddr()), uc.Reused
 	}
 }
 
@@ -65,7 +65,7 @@ func (g *Gateway) recordHop(r *request, st *reqState) {
 		Integration: st.integrationLatency.Microseconds(),
 	}
 	if !st.upStart.IsZero() {
-		h.UpstreamLocal, h.UpstreamRemote, h.UpstreamStart = st.upLocal, st.upRemote, st.upStart.UnixMicro()
+		h.UpstreamLocal, h.UpstreamRemote, h.UpstreamStart, h.UpstreamReused = st.upLocal, st.upRemote, st.upStart.UnixMicro(), st.upReused
 	}
 	g.cfg.Traces.Add(h)
 }

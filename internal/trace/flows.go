@@ -143,7 +143,7 @@ func (l *FlowLog) hopFor(g Hop) (Hop, bool) {
 	// A flow opened for this request starts with it and takes its connect
 	// time; a reused one was open already: the request enters it when the
 	// gateway writes it.
-	if f.Opened >= g.UpstreamStart-1000 {
+	if !g.UpstreamReused {
 		h.Start, h.Duration = f.Opened, f.Connect
 	} else {
 		h.Start, h.Reused, h.FlowAge = g.UpstreamStart, true, g.UpstreamStart-f.Opened

@@ -36,7 +36,8 @@ type Hop struct {
 	// the same addresses carried the request. Not shown; used to join.
 	UpstreamLocal  netip.AddrPort `json:"-"`
 	UpstreamRemote netip.AddrPort `json:"-"`
-	UpstreamStart  int64          `json:"-"` // when the integration call began, Unix µs
+	UpstreamStart  int64          `json:"-"` // when the request went on it, Unix µs
+	UpstreamReused bool           `json:"-"` // the connection had carried earlier requests
 
 	// The load balancer's (joined at query time from its flow log).
 	Listener    string `json:"listener,omitempty"`

@@ -115,7 +115,7 @@ func TestAssembleJoinsTheFlow(t *testing.T) {
 	}
 
 	// A request in the old flow's time finds the old (closed) one, reused.
-	s.Add(Hop{Kind: KindGateway, Trace: rootN(8), Start: 1_200_000, UpstreamLocal: gw, UpstreamRemote: tgt, UpstreamStart: 1_200_010})
+	s.Add(Hop{Kind: KindGateway, Trace: rootN(8), Start: 1_200_000, UpstreamLocal: gw, UpstreamRemote: tgt, UpstreamStart: 1_200_010, UpstreamReused: true})
 	tr, _ = s.Get(rootN(8))
 	if len(tr.Hops) != 2 || tr.Hops[1].Target != "old" || !tr.Hops[1].Reused || tr.Hops[1].FlowAge != 200_010 || tr.Hops[1].FlowBytes != 1234 || tr.Hops[1].FlowLife != 500_000 {
 		t.Errorf("old flow: %+v", tr.Hops)
