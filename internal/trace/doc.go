@@ -18,17 +18,16 @@
 //     Collector, a loopback listener of portway's own named to tasks in
 //     $PORTWAY_TRACE_URL with a per-stack token in $PORTWAY_TRACE_TOKEN
 //     (not the control API's token: a task may add sidecar and app hops,
-//     nothing else). A Reporter queues hops in a bounded channel and posts
-//     them in batches from a goroutine of its own: a request never waits
-//     for reporting; a full queue or an absent collector drops hops (and
-//     counts them). The batches are lines of tab-separated fields
+//     nothing else). A Reporter queues hops in a bounded buffer (2,048) and
+//     posts them in batches from a goroutine of its own, woken per batch,
+//     not per hop: a request never waits for reporting; a full buffer or an
+//     absent collector drops hops (and counts them). The batches are lines of tab-separated fields
 //     (wire.go), cheaper to write and read than JSON, one loopback request
 //     per 200 ms or 512 hops. Reading the tasks' log files instead would tie
 //     the trace to the log format and parse every line of it.
 //
 // The Store keeps the last DefaultTraces (10,000) traces, at most
 // MaxHopsPerTrace (8) hops each, in a ring: about 20 MiB with the usual
-// three recorded hops a request (measured). The control
-// API serves them as JSON (QueryHandler), for `portway trace` and the
-// console.
+// three recorded hops a request (measured). The control API serves them as
+// JSON (QueryHandler), for `portway trace` and the console.
 package trace
