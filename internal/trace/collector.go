@@ -133,6 +133,7 @@ func IngestHandler(st *Store, token string) http.Handler {
 			http.Error(w, fmt.Sprintf("bad batch: more than %d hops", maxBatchHops), http.StatusRequestEntityTooLarge)
 			return
 		}
+		var ws wireStrings
 		for n := 1; len(body) > 0; n++ {
 			line := body
 			if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -140,7 +141,7 @@ func IngestHandler(st *Store, token string) http.Handler {
 			} else {
 				body = nil
 			}
-			h, err := parseWire(line)
+			h, err := parseWireWith(&ws, line)
 			if err != nil {
 				http.Error(w, fmt.Sprintf("bad batch: line %d: %v", n, err), http.StatusBadRequest)
 				return

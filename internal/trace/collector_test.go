@@ -2,12 +2,14 @@ package trace
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portway/portway/internal/h1/h1test"
 	"github.com/portway/portway/internal/testutil"
 )
 
@@ -166,4 +168,35 @@ func TestQueryHandler(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `"traces": []`) {
 		t.Errorf("empty list: %s", rec.Body)
 	}
+}
+
+// BenchmarkReporter is a sidecar's or app's cost of tracing one request:
+// recording its hop, then (amortized) encoding and posting it in a batch
+// of 512 to a collector that reads and discards them (in this process too,
+// so the CPU per hop is an upper bound).
+func BenchmarkReporter(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer sink.Close()
+	rep := NewReporter(sink.URL, "t", nil) // not started: the loop sends
+	h := Hop{Kind: KindSidecar, Trace: rootN(1), Start: 1796613429783123, Duration: 513, Status: 200, UpstreamStatus: 200, UpstreamTime: 500, Method: "GET", Task: "a5d6f454db70fc21fc8a196f4f20300e"}
+	b.ReportAllocs()
+	stop := h1test.CPUMeter(b)
+	n := 0
+	for b.Loop() {
+		rep.Record(h)
+		if n++; n == reporterBatch {
+			rep.mu.Lock()
+			batch := rep.pending
+			rep.pending = nil
+			rep.mu.Unlock()
+			if err := rep.send(batch); err != nil {
+				b.Fatal(err)
+			}
+			n = 0
+		}
+	}
+	stop()
 }
