@@ -43,8 +43,8 @@ func (a AccessLogConfig) validate(add func(field, format string, args ...any)) {
 	}
 }
 
-// OpenAccessLog opens the access log file at path, rotated as a says; the
-// returned closer flushes and closes it.
+// OpenAccessLog opens the access log file at path, rotated as a says, and
+// buffered: Close the returned Buffered to flush and close it.
 func (a AccessLogConfig) OpenAccessLog(path string) (*gateway.AccessLog, *rotate.Buffered, error) {
 	size, files := a.MaxSizeMiB, a.MaxFiles
 	if size == 0 {
