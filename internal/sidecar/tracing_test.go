@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portway/portway/internal/h1"
 	"github.com/portway/portway/internal/h1/h1test"
+	"github.com/portway/portway/internal/testutil"
 	"github.com/portway/portway/internal/trace"
 )
 
@@ -53,7 +55,8 @@ func TestSidecarRecordsHop(t *testing.T) {
 	untraced, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/bags/y", nil)
 	untraced.Header.Set("X-Amzn-Trace-Id", "Root=1-bad")
 	do(t, untraced)
-
+	// The hop is recorded once the answer is out.
+	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops.all()) >= 1 })
 	hs := hops.all()
 	if len(hs) != 1 {
 		t.Fatalf("%d hops: %+v", len(hs), hs)
@@ -72,6 +75,7 @@ func TestSidecarRecordsHop(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, "http://"+s2.Addr()+"/bags/x", nil)
 	req.Header.Set("X-Amzn-Trace-Id", "Root="+root)
 	do(t, req)
+	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops2.all()) >= 1 })
 	if hs := hops2.all(); len(hs) != 1 || hs[0].Status != http.StatusBadGateway || hs[0].UpstreamStatus != 0 || hs[0].Error == "" {
 		t.Errorf("dead app: %+v", hs)
 	}
