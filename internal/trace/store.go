@@ -33,10 +33,9 @@ type Store struct {
 }
 
 type slot struct {
-	root  string
-	reqID string
-	seq   uint64 // 0: empty
-	hops  []Hop
+	root string
+	seq  uint64 // 0: empty
+	hops []Hop
 }
 
 // NewStore keeps up to n traces (DefaultTraces when n <= 0), joining the
@@ -74,9 +73,6 @@ func (s *Store) Add(h Hop) {
 		return
 	}
 	sl.hops = append(sl.hops, h)
-	if h.RequestID != "" && sl.reqID == "" && h.Kind == KindGateway {
-		sl.reqID = h.RequestID
-	}
 }
 
 // Trace is one request's hops in order, as `portway trace` shows them.
@@ -105,12 +101,7 @@ func (s *Store) Get(id string) (Trace, bool) {
 	s.mu.Lock()
 	i, ok := s.byRoot[id]
 	if !ok {
-		for j := range s.slots {
-			if s.slots[j].seq != 0 && s.slots[j].reqID == id {
-				i, ok = j, true
-				break
-			}
-		}
+		i, ok = s.byRequestID(id)
 	}
 	var hops []Hop
 	if ok {
@@ -121,6 +112,20 @@ func (s *Store) Get(id string) (Trace, bool) {
 		return Trace{}, false
 	}
 	return s.assemble(hops), true
+}
+
+// byRequestID finds the slot holding the gateway hop of request id: a
+// scan, as queries are rare (a client may send one trace id with several
+// requests: they share the trace).
+func (s *Store) byRequestID(id string) (int, bool) {
+	for j := range s.slots {
+		for _, h := range s.slots[j].hops {
+			if h.Kind == KindGateway && h.RequestID == id {
+				return j, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // Filter selects traces by the gateway's status: "" (any), an exact code

@@ -27,6 +27,11 @@ func TestStoreRingAndLookup(t *testing.T) {
 		}
 	}
 	s.Add(Hop{Kind: KindGateway, Trace: "not a root"})
+	// Two requests with one trace id share the trace; each is found.
+	s.Add(Hop{Kind: KindGateway, Trace: rootN(4), RequestID: "req-4b", Start: 450})
+	if tr, ok := s.Get("req-4b"); !ok || tr.TraceID != rootN(4) || len(tr.Hops) != 2 {
+		t.Errorf("second request of a trace: %+v %v", tr, ok)
+	}
 	if got := s.Recent(10, Filter{}); len(got) != 3 || got[0].TraceID != rootN(4) || got[2].TraceID != rootN(2) {
 		t.Errorf("Recent = %+v", got)
 	}
