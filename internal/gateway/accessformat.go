@@ -53,9 +53,10 @@ var plainVars = map[string]bool{
 
 // accessEntry is what a log line may say of a request.
 type accessEntry struct {
-	r   *request
-	st  *reqState
-	end time.Time
+	r     *request
+	st    *reqState
+	end   time.Time
+	times *atomic.Pointer[cachedTime] // the format's requestTime cache
 }
 
 // requestTimeLayout is $context.requestTime's: CLF, "07/Dec/2026:03:04:05 +0000".
@@ -69,7 +70,7 @@ var accessVars = map[string]accessVar{
 		ua, _ := a.r.sc.Req.Get("user-agent")
 		return append(b, ua...)
 	},
-	"requestTime": func(b []byte, a *accessEntry) []byte { return appendRequestTime(b, a.st.start) },
+	"requestTime": func(b []byte, a *accessEntry) []byte { return appendRequestTime(b, a.times, a.st.start) },
 	"requestTimeEpoch": func(b []byte, a *accessEntry) []byte {
 		return strconv.AppendInt(b, a.st.start.UnixMilli(), 10)
 	},
@@ -125,22 +126,20 @@ func AccessLogVariables() []string {
 	return out
 }
 
-// requestTimes caches the last second's $context.requestTime: formatting
-// a time costs more than the rest of a line.
-var requestTimes atomic.Pointer[cachedTime]
-
+// cachedTime is the last second's $context.requestTime: formatting a time
+// costs more than the rest of a line.
 type cachedTime struct {
 	sec  int64
 	text string
 }
 
-func appendRequestTime(b []byte, t time.Time) []byte {
+func appendRequestTime(b []byte, cache *atomic.Pointer[cachedTime], t time.Time) []byte {
 	sec := t.Unix()
-	if c := requestTimes.Load(); c != nil && c.sec == sec {
+	if c := cache.Load(); c != nil && c.sec == sec {
 		return append(b, c.text...)
 	}
 	text := t.UTC().Format(requestTimeLayout)
-	requestTimes.Store(&cachedTime{sec: sec, text: text})
+	cache.Store(&cachedTime{sec: sec, text: text})
 	return append(b, text...)
 }
 
@@ -149,6 +148,7 @@ type accessFormat struct {
 	lits  []string    // len(vars)+1
 	vars  []accessVar // between lits
 	plain []bool      // vars[i] needs no escaping
+	times atomic.Pointer[cachedTime]
 }
 
 // parseAccessFormat parses an accessLogSettings.format template; an
@@ -215,6 +215,7 @@ func ValidateAccessLogFormat(f string) error {
 
 // render appends the line of one request, newline included.
 func (af *accessFormat) render(b []byte, a *accessEntry) []byte {
+	a.times = &af.times
 	var scratch [128]byte
 	for i, v := range af.vars {
 		b = append(b, af.lits[i]...)
