@@ -42,6 +42,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newServicesCmd(),
 		newControlURLCmd(),
 		newLogsCmd(),
+		newTraceCmd(),
 		newConfigCmd(),
 		newCACmd(),
 		newAuthCmd(),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/trace"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -70,6 +71,10 @@ type Config struct {
 	// Metrics, when set, gets the load balancer's Prometheus collector
 	// (metrics.go); nil: no metrics.
 	Metrics prometheus.Registerer
+
+	// Flows, when set, records every flow (its listener, target group,
+	// target, connect time and bytes) for tracing requests across it.
+	Flows *trace.FlowLog
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now

@@ -456,6 +456,7 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 		}
 		g.established(t)
 		established = true
+		pc.rec = lb.openFlow(client, local, l, t, pc.start, false)
 		if lb.onFlow != nil {
 			lb.onFlow("pipe")
 		}

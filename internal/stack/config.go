@@ -151,6 +151,8 @@ type GatewayConfig struct {
 	// (gateway.resources must then be empty), its gateway responses come
 	// under responseOverrides, its basePath is the stage unless stage is set.
 	OpenAPI string `yaml:"openapi,omitempty"`
+	// AccessLog is the access log's format and rotation (tracing.go).
+	AccessLog AccessLogConfig `yaml:"accessLog,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.

@@ -22,6 +22,7 @@ import (
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
+	"github.com/portway/portway/internal/trace"
 )
 
 // Options are what `portway up` needs besides the stack itself.
@@ -60,7 +61,12 @@ type Stack struct {
 	tasks    *ecs.Supervisor
 	control  *controlauth.Server
 	tls      TLSSet
-	Endpoint Endpoints
+	// Tracing (tracing.go): the requests' hops, the load balancer's flows,
+	// and the collector the tasks send their hops to.
+	traces    *trace.Store
+	flows     *trace.FlowLog
+	collector *trace.Collector
+	Endpoint  Endpoints
 	// block is the private block the stack runs on, blockLock its hold
 	// on it, blockNote what was skipped to get it (block.go).
 	block     Block
@@ -69,6 +75,7 @@ type Stack struct {
 	// tasksRan: a failed start keeps the task logs (tasks/), which its
 	// error points to.
 	tasksRan bool
+
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
 
@@ -194,9 +201,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	if err = s.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
 	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
 	ncfg.Metrics = reg
+	ncfg.Flows = s.flows
 	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
@@ -228,7 +239,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, err
 	}
-	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console),
+	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), trace.QueryHandler(s.traces), console),
 		log.With("component", "awsapi"))
 	if err != nil {
 		return nil, err
@@ -250,6 +261,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
+	gcfg.Traces = s.traces
+	al, alFile, err := cfg.Gateway.AccessLog.OpenAccessLog(filepath.Join(abs, AccessLogFile))
+	if err != nil {
+		return nil, err
+	}
+	gcfg.AccessLog = al
+	_ = s.start(ctx, "access log", closerComponent{alFile.Close})
 	gw, err := gateway.New(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -584,12 +602,15 @@ func (r registrar) TargetHealthDetail(_ context.Context, group, ip string, port 
 
 // controlMux routes the control API: the load balancer's ELBv2-shaped API
 // under /elbv2/, the services and tasks under /ecs/, the Prometheus
-// metrics at /metrics, and a read-only console page at /.
-func controlMux(lbAPI, ecsAPI, metricsAPI, console http.Handler) http.Handler {
+// metrics at /metrics, recent traces under /traces (trace.QueryHandler),
+// and a read-only console page at /.
+func controlMux(lbAPI, ecsAPI, metricsAPI, traces, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
 	mux.Handle(metrics.Path, metricsAPI)
+	mux.Handle(trace.QueryPath, traces)
+	mux.Handle(trace.QueryPath+"/", traces)
 	mux.Handle("/", console)
 	return mux
 }

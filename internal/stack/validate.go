@@ -95,6 +95,7 @@ func (c Config) Validate() error {
 	}
 
 	checkListen("gateway.listen", c.Gateway.Listen)
+	c.Gateway.AccessLog.validate(add)
 	checkListen("control.listen", c.Control.Listen)
 	switch c.Gateway.Responses {
 	case "", "aws", "storage":
