@@ -50,17 +50,17 @@ type component interface {
 
 // Stack is a running stack.
 type Stack struct {
-	cfg      Config
-	opts     Options
-	log      *slog.Logger
-	lock     *os.File
-	started  []namedComponent
-	auth     *auth.Server
-	gateway  *gateway.Gateway
-	lb       *nlb.LoadBalancer
-	tasks    *ecs.Supervisor
-	control  *controlauth.Server
-	tls      TLSSet
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	lock    *os.File
+	started []namedComponent
+	auth    *auth.Server
+	gateway *gateway.Gateway
+	lb      *nlb.LoadBalancer
+	tasks   *ecs.Supervisor
+	control *controlauth.Server
+	tls     TLSSet
 	// Tracing (tracing.go): the requests' hops, the load balancer's flows,
 	// and the collector the tasks send their hops to.
 	traces    *trace.Store
