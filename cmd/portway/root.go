@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -126,7 +127,7 @@ engine). Every problem is printed with its YAML path; any problem fails.`,
 			if err != nil {
 				return fmt.Errorf("read stack config: %w", err)
 			}
-			cfg, err := stack.Decode(data) // the path prefixes each problem below
+			cfg, err := stack.DecodeAt(data, filepath.Dir(args[0])) // the path prefixes each problem below
 			if err == nil {
 				exe, _ := os.Executable() // the binary the containers would run
 				err = cfg.Preflight(exe)

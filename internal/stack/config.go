@@ -420,7 +420,10 @@ func Parse(data []byte) (Config, error) {
 // working directory.
 func Decode(data []byte) (Config, error) { return decode(data, "") }
 
-// decode is Decode with gateway.openapi relative to dir.
+// DecodeAt is Decode for a stack file in directory dir: gateway.openapi is
+// read relative to it.
+func DecodeAt(data []byte, dir string) (Config, error) { return decode(data, dir) }
+
 func decode(data []byte, dir string) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
