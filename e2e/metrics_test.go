@@ -39,8 +39,8 @@ func scrape(t *testing.T, controlURL, token string) (int, string) {
 // TestMetricsOnTheControlListener: /metrics of `portway up` needs the
 // control token; after a request it shows the gateway counter of the
 // route (its template, not the path), the targets' health, the token
-// issued and the tasks, and the whole text passes promlint (and promtool
-// when installed).
+// issued and the tasks, and the whole text passes promlint and promtool
+// (CI requires it: PORTWAY_TEST_REQUIRE_PROMTOOL).
 func TestMetricsOnTheControlListener(t *testing.T) {
 	stateDir := t.TempDir()
 	startUp(t, stateDir, "--config", writeConfig(t, testStack(56)))
@@ -89,7 +89,11 @@ func TestMetricsOnTheControlListener(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Errorf("promlint: %v %+v", err, problems)
 	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil && os.Getenv("PORTWAY_TEST_REQUIRE_PROMTOOL") != "" {
+		t.Errorf("PORTWAY_TEST_REQUIRE_PROMTOOL is set but promtool is missing: %v", err)
+	}
+	if err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = strings.NewReader(body)
 		var out bytes.Buffer
