@@ -27,6 +27,7 @@ type reqState struct {
 	status             int    // overrides code in the log (client closed: 499)
 	errType            string // gateway response type, when the gateway answered
 	reason             string // operator-facing detail, never a secret
+	authResult         string // the authorizer's decision (authzResult); "" when none was asked
 }
 
 // logAccess writes the one access log line of a request. The token, and

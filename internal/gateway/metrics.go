@@ -196,8 +196,11 @@ func (mm *methodMetrics) status(v *prometheus.CounterVec, code int) prometheus.C
 }
 
 // observeRequest records a finished request (the one call per request,
-// next to its access log line).
+// next to its access log line) in the metrics and the live statistics.
 func (g *Gateway) observeRequest(r *request, st *reqState) {
+	if g.cfg.Live != nil {
+		g.observeLive(r, st)
+	}
 	m := g.metrics
 	if m == nil {
 		return
@@ -225,11 +228,12 @@ func (g *Gateway) observeRequest(r *request, st *reqState) {
 }
 
 // observeAuthorizer records one decision of the authorizer.
-func (g *Gateway) observeAuthorizer(gerr *gwError) {
+func (g *Gateway) observeAuthorizer(st *reqState, gerr *gwError) {
+	st.authResult = authzResult(gerr)
 	if g.metrics == nil {
 		return
 	}
-	g.metrics.authz[authzResult(gerr)].Inc()
+	g.metrics.authz[st.authResult].Inc()
 }
 
 // authzResult names an authorizer outcome (see authorizer.authorize).

@@ -48,7 +48,7 @@ func TestSeriesWindow(t *testing.T) {
 	if sum.Requests != 1 || sum.P99 <= 30000 || sum.P99 > 40000 {
 		t.Errorf("reused slot: %+v", sum)
 	}
-	if !s.idle(t0.Add(2 * Window * time.Second)) || s.idle(t0.Add(Window*time.Second)) {
+	if !s.idle(t0.Add(2*Window*time.Second)) || s.idle(t0.Add(Window*time.Second)) {
 		t.Error("idle")
 	}
 }
