@@ -18,6 +18,7 @@ import (
 	"github.com/portway/portway/internal/controlauth"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/livestats"
 	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
 )
@@ -168,12 +169,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	console := consoleHandler(s.lb, sup, func() Endpoints {
-		if e := s.published.Load(); e != nil {
-			return *e
-		}
-		return Endpoints{}
-	}, log.With("component", "console"))
+	live := livestats.New(nil)
+	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
+	console, err := s.newConsole(sup, gcfg, live, log.With("component", "console"))
+	if err != nil {
+		return nil, err
+	}
 	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console)
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
@@ -182,10 +183,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
 	gcfg.TLS = tlsSet.Gateway
 	gcfg.Authorizer.ClientTLS = tlsSet.Client
 	gcfg.Metrics = reg
+	gcfg.Live = live
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
