@@ -20,19 +20,19 @@ const (
 // State is the document GET /console/api/state answers: what the page
 // draws, as of Now.
 type State struct {
-	Now       int64          `json:"nowUnixMillis"`
-	Window    int            `json:"windowSeconds"`
-	Endpoints Endpoints      `json:"endpoints"`
-	Routes    []RouteRow     `json:"routes"`
-	Clients   []ClientRow    `json:"clients"`
-	Listeners []ListenerRow  `json:"listeners"`
-	Groups    []GroupRow     `json:"targetGroups"`
-	Services  []ecs.ServiceStatus  `json:"services"`
-	Tasks     []TaskRow      `json:"tasks"`
-	Recent    []RecentRow    `json:"recent"`
-	Tracing   bool           `json:"tracing"`
-	Problems  []string       `json:"problems,omitempty"` // sources that failed to answer
-	Totals    totalsOfWindow `json:"totals"`
+	Now       int64               `json:"nowUnixMillis"`
+	Window    int                 `json:"windowSeconds"`
+	Endpoints Endpoints           `json:"endpoints"`
+	Routes    []RouteRow          `json:"routes"`
+	Clients   []ClientRow         `json:"clients"`
+	Listeners []ListenerRow       `json:"listeners"`
+	Groups    []GroupRow          `json:"targetGroups"`
+	Services  []ecs.ServiceStatus `json:"services"`
+	Tasks     []TaskRow           `json:"tasks"`
+	Recent    []RecentRow         `json:"recent"`
+	Tracing   bool                `json:"tracing"`
+	Problems  []string            `json:"problems,omitempty"` // sources that failed to answer
+	Totals    totalsOfWindow      `json:"totals"`
 }
 
 type totalsOfWindow struct {
