@@ -37,7 +37,9 @@ func (fakeLB) DescribeListeners(string, []string) ([]nlb.ListenerDescription, er
 	l.DefaultActions = []nlb.Action{{Type: "forward", TargetGroupArn: "arn:bags"}}
 	return []nlb.ListenerDescription{l}, nil
 }
-func (fakeLB) TargetGroupName(arn string) (string, error) { return strings.TrimPrefix(arn, "arn:"), nil }
+func (fakeLB) TargetGroupName(arn string) (string, error) {
+	return strings.TrimPrefix(arn, "arn:"), nil
+}
 
 type fakeServices struct{}
 
