@@ -11,8 +11,9 @@ type Board[K comparable] struct {
 	cap      int
 	overflow K
 
-	mu sync.RWMutex
-	m  map[K]*Entry
+	m  sync.Map   // K → *Entry: reads take no lock and write no shared memory
+	mu sync.Mutex // serializes adding and pruning keys
+	n  int        // keys held, under mu
 }
 
 // Entry is a key's series and the latest note recorded with it (for a
@@ -33,31 +34,29 @@ func (e *Entry) Note() string {
 // NewBoard keeps up to capacity keys (at least 1), with overflow the key
 // of the series the rest share.
 func NewBoard[K comparable](capacity int, overflow K) *Board[K] {
-	return &Board[K]{cap: max(capacity, 1), overflow: overflow, m: map[K]*Entry{}}
+	return &Board[K]{cap: max(capacity, 1), overflow: overflow}
 }
 
 // Get is k's entry, made on first use (the overflow's when the board is
 // full).
 func (b *Board[K]) Get(k K) *Entry {
-	b.mu.RLock()
-	e := b.m[k]
-	b.mu.RUnlock()
-	if e != nil {
-		return e
+	if e, ok := b.m.Load(k); ok {
+		return e.(*Entry)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e = b.m[k]; e != nil {
-		return e
+	if e, ok := b.m.Load(k); ok {
+		return e.(*Entry)
 	}
-	if len(b.m) >= b.cap {
+	if b.n >= b.cap {
 		k = b.overflow
-		if e = b.m[k]; e != nil {
-			return e
+		if e, ok := b.m.Load(k); ok {
+			return e.(*Entry)
 		}
 	}
-	e = &Entry{}
-	b.m[k] = e
+	e := &Entry{}
+	b.m.Store(k, e)
+	b.n++
 	return e
 }
 
@@ -81,14 +80,13 @@ type Row[K comparable] struct {
 
 // Rows summarizes every key at now, in no particular order.
 func (b *Board[K]) Rows(now time.Time) []Row[K] {
-	b.mu.RLock()
-	keys := make([]K, 0, len(b.m))
-	entries := make([]*Entry, 0, len(b.m))
-	for k, e := range b.m {
-		keys = append(keys, k)
-		entries = append(entries, e)
-	}
-	b.mu.RUnlock()
+	var keys []K
+	var entries []*Entry
+	b.m.Range(func(k, e any) bool {
+		keys = append(keys, k.(K))
+		entries = append(entries, e.(*Entry))
+		return true
+	})
 	rows := make([]Row[K], len(keys))
 	for i, e := range entries {
 		rows[i] = Row[K]{Key: keys[i], Summary: e.Summary(now), Note: e.Note()}
@@ -100,16 +98,18 @@ func (b *Board[K]) Rows(now time.Time) []Row[K] {
 func (b *Board[K]) Prune(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for k, e := range b.m {
-		if e.idle(now) {
-			delete(b.m, k)
+	b.m.Range(func(k, e any) bool {
+		if e.(*Entry).idle(now) {
+			b.m.Delete(k)
+			b.n--
 		}
-	}
+		return true
+	})
 }
 
 // Len is the number of keys held.
 func (b *Board[K]) Len() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.m)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
 }
