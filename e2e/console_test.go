@@ -72,6 +72,12 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string, timeout time.D
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		page, _ := chromedp.Run(pctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : ""`))
+		if shot, err := chromedp.Run(pctx, chromedp.FullScreenshot(100)); err == nil {
+			path := filepath.Join(artifactDir(t), "console-failure.png")
+			if os.WriteFile(path, shot, 0o644) == nil {
+				t.Logf("screenshot of the failure: %s", path)
+			}
+		}
 		t.Fatalf("console: %s: %v\npage text:\n%s", what, err, page)
 	}
 }

@@ -82,10 +82,10 @@
 
   function renderHeader(st) {
     const e = st.endpoints || {};
-    $("endpoints").replaceChildren(
+    $("endpoints").replaceChildren(...[
       e.apiUrl ? el("span", {}, "api ", el("code", {}, e.apiUrl)) : null,
       e.tokenUrl ? el("span", {}, "token ", el("code", {}, e.tokenUrl)) : null,
-      st.problems && st.problems.length ? el("span", { class: "problems" }, st.problems.join("; ")) : null);
+      st.problems && st.problems.length ? el("span", { class: "problems" }, st.problems.join("; ")) : null].filter(Boolean));
     const live = $("live");
     live.className = "pill pill-ok";
     live.textContent = "live · " + clock(st.nowUnixMillis);
