@@ -29,12 +29,7 @@ type awsCLI struct {
 func newAWSCLI(t *testing.T, stateDir string) *awsCLI {
 	t.Helper()
 	creds := filepath.Join(stateDir, "aws-credentials")
-	if _, err := os.Stat(creds); err != nil {
-		t.Skipf("no %s: this build of portway up does not write AWS credentials yet (the AWS API framework is merged separately)", creds)
-	}
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("the AWS CLI (aws) is not installed")
-	}
+	lookPathAWS(t)
 	var ep stack.Endpoints
 	readJSONFile(t, filepath.Join(stateDir, stack.EndpointsFile), &ep)
 	env := append(os.Environ(),

@@ -179,11 +179,18 @@ func TestConsoleBrowser(t *testing.T) {
 	waitJS(t, ctx, "a route row with a p99 latency", `[...document.querySelectorAll("#routes tr.route")].some(r =>
 		r.dataset.route.includes("/bags/") && /\d/.test(r.querySelector(".p99").textContent))`, 60*time.Second)
 	waitJS(t, ctx, "the refused client with its reason", `[...document.querySelectorAll("#clients tr.client")].some(r =>
-		(r.dataset.client === "rogue-client" || true) && r.dataset.result === "unauthorized" && r.querySelector(".reason").textContent.includes("unknown key id"))`, 60*time.Second)
+		r.dataset.client === "rogue-client" && r.dataset.result === "unauthorized" && r.querySelector(".reason").textContent.includes("unknown key id"))`, 60*time.Second)
 	waitJS(t, ctx, "the allowed client", `[...document.querySelectorAll("#clients tr.client")].some(r =>
 		r.dataset.client === "`+creds.ClientID+`" && r.dataset.result === "allow")`, 60*time.Second)
 	waitJS(t, ctx, "four healthy targets", `document.querySelectorAll("#targets tr.target .s-healthy").length === 4`, 60*time.Second)
 	waitJS(t, ctx, "a target with a request rate", `[...document.querySelectorAll("#targets tr.target")].some(r => /\d/.test(r.querySelector(".p50").textContent))`, 60*time.Second)
+
+	// Recent requests, and one's trace: every hop on a timeline.
+	waitJS(t, ctx, "recent requests", `document.querySelectorAll("#recent tr.req").length >= 20`, 60*time.Second)
+	run("open a trace", chromedp.Click(chromedp.CSS("#recent tr.req.st-404 button.link")))
+	waitJS(t, ctx, "the trace's hops", `!document.getElementById("drawer").hidden &&
+		["gateway", "nlb", "sidecar", "app"].every(k => document.querySelector('#drawer tr.hop[data-kind="' + k + '"]'))`, 30*time.Second)
+	run("close the trace", chromedp.Click(chromedp.CSS("#drawer-close")))
 
 	// A task's log tail, one click away.
 	run("open a log tail", chromedp.Click(chromedp.CSS("#tasks tr.task button.link")))
@@ -193,18 +200,21 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// Break a target: freeze one bags task's app so its health checks
 	// time out.
-	var tasks []struct {
-		TaskID     string `json:"taskId"`
-		Service    string `json:"service"`
-		LastStatus string `json:"lastStatus"`
-		IP         string `json:"ip"`
-		Containers []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"containers"`
+	var list struct {
+		Tasks []struct {
+			TaskID     string `json:"taskId"`
+			Service    string `json:"service"`
+			LastStatus string `json:"lastStatus"`
+			IP         string `json:"ip"`
+			Containers []struct {
+				Name string `json:"name"`
+				PID  int    `json:"pid"`
+			} `json:"containers"`
+		} `json:"tasks"`
 	}
 	bearer := &http.Client{Timeout: 30 * time.Second, Transport: bearerTransport{ctl}}
-	getJSON(t, bearer, ep.ControlURL+"/ecs/tasks", &tasks)
+	getJSON(t, bearer, ep.ControlURL+"/ecs/tasks", &list)
+	tasks := list.Tasks
 	victimIP, pid := "", 0
 	for _, tk := range tasks {
 		if tk.Service != "bags" || tk.LastStatus != "RUNNING" {

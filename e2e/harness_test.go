@@ -101,6 +101,14 @@ type upProcess struct {
 // startUp runs `portway up` and waits until it has written endpoints.json.
 func startUp(t *testing.T, stateDir string, args ...string) *upProcess {
 	t.Helper()
+	p := launchUp(t, stateDir, args...)
+	p.waitReady(t)
+	return p
+}
+
+// launchUp runs `portway up` (stopped when the test ends) without waiting.
+func launchUp(t *testing.T, stateDir string, args ...string) *upProcess {
+	t.Helper()
 	p := &upProcess{stateDir: stateDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, append([]string{"up", "--state-dir", stateDir}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -124,10 +132,16 @@ func startUp(t *testing.T, stateDir string, args ...string) *upProcess {
 			t.Logf("portway up stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
 		}
 	})
+	return p
+}
+
+// waitReady waits until `portway up` has written endpoints.json.
+func (p *upProcess) waitReady(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(stateDir, stack.EndpointsFile)); err == nil {
-			return p
+		if _, err := os.Stat(filepath.Join(p.stateDir, stack.EndpointsFile)); err == nil {
+			return
 		}
 		select {
 		case <-p.done:

@@ -82,7 +82,7 @@ func TestTaskMetadataAndCleanEnv(t *testing.T) {
 		t.Fatalf("GET /probe: %s", resp.Status)
 	}
 
-	if want := "arn:aws:ecs:local:000000000000:task/portway/" + tk.TaskID; rep.Task.TaskARN != want {
+	if want := "arn:aws:ecs:eu-west-1:000000000000:task/portway/" + tk.TaskID; rep.Task.TaskARN != want {
 		t.Errorf("TaskARN %q, want %q", rep.Task.TaskARN, want)
 	}
 	if rep.Task.Family != "ingests" || rep.Task.Revision != "1" {

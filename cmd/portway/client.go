@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,9 @@ func newTokenCmd() *cobra.Command {
 				Scopes:       scopes,
 			}
 			ep, _ := stack.ReadEndpoints(stateDir) // for its CA file; the stack may be stopped
+			if err := checkTokenScopes(ep, scopes); err != nil {
+				return err
+			}
 			hc, err := stackClient(stateDir, ep)
 			if err != nil {
 				return err
@@ -52,12 +56,57 @@ func newTokenCmd() *cobra.Command {
 				return fmt.Errorf("get a token from %s: %w", creds.TokenURL, err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), tok.AccessToken)
+			if isTerminal(cmd.OutOrStdout()) {
+				// Someone reads it: say how to use it on this stack.
+				if hint := tokenHint(ep, stateDir); hint != "" {
+					fmt.Fprint(cmd.ErrOrStderr(), hint)
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "state dir of the running stack")
 	cmd.Flags().StringSliceVar(&scopes, "scope", nil, "scope to ask for (repeatable); default: every scope the client has")
 	return cmd
+}
+
+// checkTokenScopes refuses a --scope the running stack does not define,
+// naming those it does (nothing is checked without a running stack).
+func checkTokenScopes(ep stack.Endpoints, scopes []string) error {
+	defined := ep.Scopes()
+	if len(defined) == 0 {
+		return nil
+	}
+	for _, s := range scopes {
+		if !slices.Contains(defined, s) {
+			return fmt.Errorf("--scope %q: the running stack defines no such scope; valid scopes: %s", s, strings.Join(defined, ", "))
+		}
+	}
+	return nil
+}
+
+// tokenHint tells how to use a token on the running stack: its example
+// request (stack.Config.Example), or "" without one.
+func tokenHint(ep stack.Endpoints, stateDir string) string {
+	ex := ep.Example
+	if ex == nil || ex.URL == "" {
+		return ""
+	}
+	curl := "curl"
+	if ep.CAFile != "" {
+		curl += " --cacert " + ep.CAFile
+	}
+	return fmt.Sprintf("# %s; for example:\n#   TOKEN=$(portway token --state-dir %s)\n#   %s\n", ex.Describe(), stateDir, ex.Curl(curl))
+}
+
+// isTerminal reports whether w is a terminal (a person, not a pipe).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // controlToken reads the running stack's control API token.

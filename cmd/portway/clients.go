@@ -67,7 +67,7 @@ the files in the state dir; a running ` + "`portway up`" + ` on that state dir s
 change at once.`,
 	}
 	f.addStateDir(cmd)
-	cmd.PersistentFlags().StringVar(&f.config, "config", "", "stack config file (YAML) whose resource servers define the scopes; default: the built-in stack")
+	cmd.PersistentFlags().StringVar(&f.config, "config", "", "stack config file (YAML) whose resource servers define the scopes; default: those of the stack running on --state-dir, else of the built-in stack")
 	cmd.AddCommand(newClientsCreateCmd(&f), newClientsListCmd(&f), newClientsDeleteCmd(&f), newClientsRotateSecretCmd(&f))
 	return cmd
 }
@@ -83,20 +83,20 @@ func newClientsCreateCmd(f *stateFlags) *cobra.Command {
 		Short: `Create an app client; prints {"client_id": …, "client_secret": …} (the only time the secret is shown)`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(f.config)
+			pool, err := f.userPool()
 			if err != nil {
 				return err
 			}
 			if name == "" {
 				return errors.New("--name is required")
 			}
-			if err := checkScopes(cfg, f.config, scopes); err != nil {
+			if err := pool.checkScopes(scopes); err != nil {
 				return err
 			}
 			if validity != 0 && (validity < auth.MinTokenValidity || validity > auth.MaxTokenValidity) {
 				return fmt.Errorf("--validity %s: must be between %s and %s", validity, auth.MinTokenValidity, auth.MaxTokenValidity)
 			}
-			store, err := openClientStore(cfg, f.stateDir)
+			store, err := pool.openClientStore(f.stateDir)
 			if err != nil {
 				return err
 			}
@@ -113,36 +113,76 @@ func newClientsCreateCmd(f *stateFlags) *cobra.Command {
 	return cmd
 }
 
+// userPool is what `clients create` checks a new client against: the
+// resource servers (their scopes) and the default token validity, of the
+// stack named by --config, else of the stack running on the state dir
+// (its endpoints.json), else of the built-in stack.
+type userPool struct {
+	source   string // for errors: where the scopes come from
+	servers  []auth.ResourceServer
+	validity time.Duration
+}
+
+func (f *stateFlags) userPool() (userPool, error) {
+	if f.config == "" {
+		if ep, err := stack.ReadEndpoints(f.stateDir); err == nil && len(ep.ResourceServers) > 0 {
+			p := userPool{source: "the stack running on " + f.stateDir}
+			for _, rs := range ep.ResourceServers {
+				p.servers = append(p.servers, auth.ResourceServer{Identifier: rs.Identifier, Scopes: rs.Scopes})
+			}
+			if ep.TokenValidity != "" {
+				d, err := time.ParseDuration(ep.TokenValidity)
+				if err != nil {
+					return p, fmt.Errorf("%s: token_validity: %w", filepath.Join(f.stateDir, stack.EndpointsFile), err)
+				}
+				p.validity = d
+			}
+			return p, nil
+		}
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return userPool{}, err
+	}
+	ac := cfg.AuthComponent(f.stateDir, nil)
+	p := userPool{source: "the built-in stack", servers: ac.ResourceServers, validity: ac.TokenValidity}
+	if f.config != "" {
+		p.source = f.config
+	}
+	return p, nil
+}
+
+func (p userPool) scopes() []string {
+	var out []string
+	for _, rs := range p.servers {
+		for _, s := range rs.Scopes {
+			out = append(out, rs.Identifier+"/"+s)
+		}
+	}
+	return out
+}
+
 // checkScopes refuses a missing, malformed or undefined scope, naming the
 // scopes the resource servers define.
-func checkScopes(cfg stack.Config, configPath string, scopes []string) error {
-	defined := cfg.AllScopes()
-	source := "the built-in stack"
-	if configPath != "" {
-		source = configPath
-	}
+func (p userPool) checkScopes(scopes []string) error {
+	defined := p.scopes()
 	if len(scopes) == 0 {
-		return fmt.Errorf("--scope is required (repeat it for more than one); %s defines: %s", source, strings.Join(defined, ", "))
+		return fmt.Errorf("--scope is required (repeat it for more than one); %s defines: %s", p.source, strings.Join(defined, ", "))
 	}
 	for _, s := range scopes {
 		if !slices.Contains(defined, s) {
-			return fmt.Errorf("--scope %q: no resource server in %s defines this scope; defined scopes: %s", s, source, strings.Join(defined, ", "))
+			return fmt.Errorf("--scope %q: no resource server of %s defines this scope; valid scopes: %s", s, p.source, strings.Join(defined, ", "))
 		}
 	}
 	return nil
 }
 
-func openClientStore(cfg stack.Config, stateDir string) (*auth.ClientStore, error) {
-	ac := cfg.AuthComponent(stateDir, nil)
-	opts := []auth.StoreOption{auth.WithResourceServers(ac.ResourceServers)}
-	if ac.TokenValidity != 0 {
-		opts = append(opts, auth.WithDefaultTokenValidity(ac.TokenValidity))
+func (p userPool) openClientStore(stateDir string) (*auth.ClientStore, error) {
+	opts := []auth.StoreOption{auth.WithResourceServers(p.servers)}
+	if p.validity != 0 {
+		opts = append(opts, auth.WithDefaultTokenValidity(p.validity))
 	}
-	store, err := auth.OpenClientStore(stateDir, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return store, nil
+	return auth.OpenClientStore(stateDir, opts...)
 }
 
 func newClientsListCmd(f *stateFlags) *cobra.Command {

@@ -20,6 +20,7 @@ import (
 	"github.com/portway/portway/internal/sidecar"
 	"github.com/portway/portway/internal/stack"
 	"github.com/portway/portway/internal/storage/app"
+	"github.com/portway/portway/internal/trace"
 )
 
 // component is a part of the stack that can run alone.
@@ -111,7 +112,7 @@ func newAuthCmd() *cobra.Command {
 func newGatewayCmd() *cobra.Command {
 	var cf componentFlags
 	var mf metricsFlags
-	var listen, issuer, jwksURL, stateDir string
+	var listen, issuer, jwksURL, stateDir, accessLog string
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the API gateway alone, authorizing against a remote auth server",
@@ -137,6 +138,14 @@ func newGatewayCmd() *cobra.Command {
 			gcfg := cfg.GatewayComponent(issuer, jwksURL, log)
 			gcfg.TLS = tlsSet.Gateway
 			gcfg.Authorizer.ClientTLS = tlsSet.Client
+			if accessLog != "" {
+				al, file, err := cfg.Gateway.AccessLog.OpenAccessLog(accessLog)
+				if err != nil {
+					return fmt.Errorf("--access-log: %w", err)
+				}
+				defer file.Close()
+				gcfg.AccessLog = al
+			}
 			reg := mf.registry()
 			if reg != nil {
 				gcfg.Metrics = reg
@@ -157,6 +166,7 @@ func newGatewayCmd() *cobra.Command {
 	mf.add(cmd)
 	cmd.Flags().StringVar(&listen, "listen", stack.DefaultGatewayListen, "address to listen on")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "token issuer the authorizer accepts")
+	cmd.Flags().StringVar(&accessLog, "access-log", "", "write the access log here (JSON lines in gateway.accessLog.format, rotated by its maxSizeMiB and maxFiles) instead of as \"access\" lines on stderr")
 	cmd.Flags().StringVar(&jwksURL, "jwks-url", "", "URL of the issuer's JWKS (https: trusted with the system's roots and tls.caFile)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the local CA (tls/) when tls.enabled and the gateway has no certFile of its own")
 	return cmd
@@ -242,18 +252,23 @@ func newSidecarCmd() *cobra.Command {
 				return err
 			}
 			defer flush()
-			sc, err := sidecar.New(sidecar.Config{
+			scfg := sidecar.Config{
 				Listen: listen, Upstream: upstream, Logger: log,
 				ProxyProtocol: proxyProtocol, ProxyHeaderTimeout: proxyHeaderTimeout,
 				ServerHeader: serverHeader,
-			})
+			}
+			if rep := startReporter(log); rep != nil {
+				defer stopReporter(rep)
+				scfg.Traces = rep
+			}
+			sc, err := sidecar.New(scfg)
 			if err != nil {
 				return err
 			}
 			return serve(cmd.Context(), log, "sidecar", sc, sc.Addr)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
+	cmd.Flags().StringVar(&listen, "listen", stack.DefaultSidecarListen, "address to listen on")
 	cmd.Flags().StringVar(&upstream, "upstream", "http://127.0.0.1:9001", "the app's URL")
 	cmd.Flags().BoolVar(&proxyProtocol, "proxy-protocol", false, "require a PROXY protocol v1/v2 header on every connection (target group proxyProtocolV2)")
 	cmd.Flags().DurationVar(&proxyHeaderTimeout, "proxy-header-timeout", 5*time.Second, "how long to wait for the PROXY header")
@@ -292,11 +307,16 @@ tasks, as $PORTWAY_CALLBACK_ALLOW and $PORTWAY_CALLBACK_DENY.`,
 			if err != nil {
 				return err
 			}
-			a, err := app.New(app.Config{
+			acfg := app.Config{
 				Kind: kind, Listen: listen, DBPath: db, Store: store, StateDir: stateDir,
 				WorkerConcurrency: workers, PollInterval: pollInterval, LeaseDuration: leaseDuration,
 				Callbacks: callbacks, Logger: log,
-			})
+			}
+			if rep := startReporter(log); rep != nil {
+				defer stopReporter(rep)
+				acfg.Traces = rep
+			}
+			a, err := app.New(acfg)
 			if err != nil {
 				return err
 			}
@@ -348,4 +368,21 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// startReporter starts the hop reporter `portway up` asks for in the task's
+// environment ($PORTWAY_TRACE_URL, $PORTWAY_TRACE_TOKEN), or returns nil.
+func startReporter(log *slog.Logger) *trace.Reporter {
+	rep := trace.ReporterFromEnv(log)
+	if rep != nil {
+		rep.Start()
+	}
+	return rep
+}
+
+// stopReporter sends what is queued, for two seconds at most.
+func stopReporter(rep *trace.Reporter) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rep.Stop(ctx)
 }

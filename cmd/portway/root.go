@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -25,11 +26,14 @@ client → gateway → auth check → load balancer → task sidecar → app.
   portway token     print an access token for the running stack`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
 		newUpCmd(),
+		newVersionCmd(),
 		newTokenCmd(),
 		newClientsCmd(),
 		newKeysCmd(),
@@ -38,6 +42,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newServicesCmd(),
 		newControlURLCmd(),
 		newLogsCmd(),
+		newTraceCmd(),
 		newConfigCmd(),
 		newCACmd(),
 		newAuthCmd(),
@@ -46,6 +51,7 @@ client → gateway → auth check → load balancer → task sidecar → app.
 		newSidecarCmd(),
 		newAppCmd(),
 		newImportCmd(),
+		newDockerReaperCmd(),
 	)
 	return root
 }
@@ -106,14 +112,33 @@ func newConfigCmd() *cobra.Command {
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a stack config file (errors fail; warnings are printed)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Run every check `portway up` makes before it starts, on a stack file (problems fail; warnings are printed)",
+		Long: `Run every check that ` + "`portway up`" + ` makes before it binds a port: the file's
+fields and the references between them, each component's own validation,
+certificate files, the control listener's rule, the wiring of the private side
+(the task subnet must not hold the load balancer's address; a service's
+containerPort must be its sidecar's --listen port), and what this machine must
+have (container executables on $PATH and executable, nginx for the nginx
+engine). Every problem is printed with its YAML path; any problem fails.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := stack.Load(args[0])
+			data, err := os.ReadFile(args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("read stack config: %w", err)
 			}
-			for _, w := range cfg.Warnings() {
+			cfg, err := stack.Decode(data) // the path prefixes each problem below
+			if err == nil {
+				exe, _ := os.Executable() // the binary the containers would run
+				err = cfg.Preflight(exe)
+			}
+			if err != nil {
+				problems := strings.Split(err.Error(), "\n")
+				for _, p := range problems {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", args[0], p)
+				}
+				return fmt.Errorf("%s: %d problem(s)", args[0], len(problems))
+			}
+			for _, w := range append(cfg.Warnings(), cfg.ImageWarnings(cmd.Context())...) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

@@ -18,7 +18,7 @@ func newUpCmd() *cobra.Command {
 	var (
 		configPath, stateDir, logLevel    string
 		listen, authListen, controlListen string
-		store, sidecarEngine              string
+		store, sidecarEngine, subnet      string
 		readyTimeout, stopTimeout         time.Duration
 		useTLS                            bool
 	)
@@ -31,7 +31,14 @@ service has its desired count of healthy targets, endpoints.json and
 oauth-credentials.json are written to the state dir and a summary is printed.
 SIGINT or SIGTERM drains and stops the tasks and exits. SIGHUP re-reads the
 config: services whose task definition changed get a rolling deployment, a
-changed desiredCount scales; other changes wait for the next start.`,
+changed desiredCount scales; other changes wait for the next start.
+
+The private side (the load balancer's address and the task subnet) of the
+built-in stack, or of a config without nlb.address and tasks.subnet, is the
+block 127.77.0.0/23 (NLB 127.77.0.10, tasks 127.77.1.0/24) or, when another
+stack holds it, the next free /23 up to 127.77.98.0/23; --subnet names one. A
+start that fails leaves the state dir as it found it (but for the logs of
+tasks it ran).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, flush, err := newLogger(cmd.ErrOrStderr(), logLevel)
@@ -43,9 +50,16 @@ changed desiredCount scales; other changes wait for the next start.`,
 			// buildConfig reads the stack and applies the flags; a reload
 			// (SIGHUP) builds it the same way.
 			buildConfig := func() (stack.Config, error) {
-				cfg, err := loadConfig(configPath)
-				if err != nil {
-					return cfg, err
+				// Start runs every check (Preflight), and a reload
+				// validates, so that all problems are reported at once.
+				cfg := stack.Default()
+				if configPath != "" {
+					var err error
+					if cfg, err = stack.Read(configPath); err != nil {
+						return cfg, err
+					}
+				} else {
+					cfg.UnsetBlock() // the default block, or the next free one
 				}
 				if flags.Changed("listen") {
 					cfg.Gateway.Listen = listen
@@ -80,6 +94,7 @@ changed desiredCount scales; other changes wait for the next start.`,
 				StateDir:     stateDir,
 				Logger:       log,
 				ReadyTimeout: readyTimeout,
+				Subnet:       subnet,
 			})
 			if err != nil {
 				return err
@@ -115,6 +130,7 @@ changed desiredCount scales; other changes wait for the next start.`,
 	f.StringVar(&controlListen, "control-listen", stack.DefaultControlListen, "control API address (targets, tasks)")
 	f.StringVar(&store, "store", os.Getenv("PORTWAY_STORE"), "PostgreSQL DSN for the apps' store (default $PORTWAY_STORE; empty: SQLite in the state dir)")
 	f.StringVar(&sidecarEngine, "sidecar", "builtin", "sidecar engine of the built-in sidecar containers: builtin or nginx (the system's nginx)")
+	f.StringVar(&subnet, "subnet", "", "private block CIDR within 127.0.0.0/8, /16 to /27: the load balancer at its lower half's address .10, the tasks in its upper half (127.77.4.0/23: NLB 127.77.4.10, tasks 127.77.5.0/24); default: nlb.address and tasks.subnet of --config, else 127.77.0.0/23 or the next free /23")
 	f.BoolVar(&useTLS, "tls", false, "serve the gateway, auth and control over HTTPS with certificates from the local CA in <state-dir>/tls (see `portway ca`)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every service's healthy targets")

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/awsid"
 	"github.com/portway/portway/internal/lazyre"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
@@ -127,7 +128,6 @@ type Config struct {
 
 var (
 	userPoolIDRe = lazyre.New(`^[\w-]+_[0-9a-zA-Z]+$`)
-	regionRe     = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	issuerPathRe = lazyre.New(`^(/[A-Za-z0-9._~-]+)*$`)
 	// Cognito's patterns for resource server identifiers and scope names.
 	identifierRe = lazyre.New(`^[\x21\x23-\x5B\x5D-\x7E]{1,256}$`)
@@ -156,7 +156,7 @@ func (cfg Config) withDefaults() Config {
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.IssuerStyle == IssuerStyleAWS && cfg.Region == "" {
-		cfg.Region = poolRegion(cfg.UserPoolID)
+		cfg.Region = awsid.PoolRegion(cfg.UserPoolID)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -229,13 +229,13 @@ func (cfg Config) validateIssuer() error {
 		if pool == "" {
 			pool = DefaultUserPoolID
 		}
-		if cfg.Region == "" && poolRegion(pool) == "" {
+		if cfg.Region == "" && awsid.PoolRegion(pool) == "" {
 			return fmt.Errorf("region: required with issuerStyle \"aws\" (userPoolId %q has no region prefix)", pool)
 		}
 	default:
 		return fmt.Errorf("issuerStyle: %q must be %q or %q", cfg.IssuerStyle, IssuerStyleLocal, IssuerStyleAWS)
 	}
-	if cfg.Region != "" && !regionRe().MatchString(cfg.Region) {
+	if cfg.Region != "" && !awsid.ValidRegion(cfg.Region) {
 		return fmt.Errorf("region: %q is not an AWS region name like eu-west-1", cfg.Region)
 	}
 	if cfg.Issuer != "" {
@@ -256,16 +256,6 @@ func (cfg Config) validateIssuer() error {
 		}
 	}
 	return nil
-}
-
-// poolRegion returns the region prefix of a Cognito user pool id
-// ("eu-west-1" of "eu-west-1_AbC123"), or "".
-func poolRegion(pool string) string {
-	i := strings.LastIndexByte(pool, '_')
-	if i <= 0 || !regionRe().MatchString(pool[:i]) {
-		return ""
-	}
-	return pool[:i]
 }
 
 func validateListen(addr string) error {

@@ -39,10 +39,12 @@ type Server struct {
 	keys     *KeyStore
 	clients  *ClientStore
 	metrics  *authMetrics // nil without Config.Metrics
-	catalog  *scopeCatalog
-	limiter  *failureLimiter
-	handler  http.Handler
-	base     atomic.Pointer[string] // base URL once known
+	// resourceServers holds the configured resource servers and those
+	// created at runtime: the scope catalog.
+	resourceServers *resourceServerStore
+	limiter         *failureLimiter
+	handler         http.Handler
+	base            atomic.Pointer[string] // base URL once known
 
 	mu   sync.Mutex // guards srv and done
 	srv  *http.Server
@@ -67,19 +69,26 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	clients.warm()
+	rss, err := newResourceServerStore(clients.dir, cfg.ResourceServers)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	// The store checks client scopes against every resource server,
+	// including those created later.
+	clients.opt.catalog = rss.scopes
 	keys, err := OpenKeyStore(cfg.StateDir, WithClock(cfg.Now), WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		timeouts: httpTimeouts{readHeaderTimeout, readTimeout, writeTimeout, idleTimeout},
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		keys:     keys,
-		clients:  clients,
-		catalog:  newScopeCatalog(cfg.ResourceServers),
-		limiter:  newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill),
+		cfg:             cfg,
+		timeouts:        httpTimeouts{readHeaderTimeout, readTimeout, writeTimeout, idleTimeout},
+		log:             cfg.Logger,
+		now:             cfg.Now,
+		keys:            keys,
+		clients:         clients,
+		resourceServers: rss,
+		limiter:         newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill),
 	}
 	if cfg.PublicURL != "" {
 		s.base.Store(&cfg.PublicURL)
@@ -250,7 +259,7 @@ func (s *Server) KeyID() string { return s.keys.ActiveKID() }
 func (s *Server) Keys() *KeyStore { return s.keys }
 
 // Scopes returns every full scope string the resource servers define.
-func (s *Server) Scopes() []string { return append([]string(nil), s.catalog.list...) }
+func (s *Server) Scopes() []string { return append([]string(nil), s.resourceServers.scopes().list...) }
 
 // dialableAddr turns a bound address into one clients can dial: an
 // unspecified IP becomes loopback.

@@ -42,7 +42,7 @@ type ClientStore struct {
 }
 
 type storeOptions struct {
-	catalog  *scopeCatalog // nil: scopes checked for syntax only
+	catalog  func() *scopeCatalog // nil: scopes checked for syntax only
 	validity time.Duration
 	cost     int
 	now      func() time.Time
@@ -55,7 +55,8 @@ type StoreOption func(*storeOptions)
 // WithResourceServers makes Create and Update accept only the scopes these
 // resource servers define, and lets Create default to all of them.
 func WithResourceServers(rss []ResourceServer) StoreOption {
-	return func(o *storeOptions) { o.catalog = newScopeCatalog(rss) }
+	cat := newScopeCatalog(rss)
+	return func(o *storeOptions) { o.catalog = func() *scopeCatalog { return cat } }
 }
 
 // WithDefaultTokenValidity sets the validity Create uses when given 0
@@ -127,7 +128,7 @@ func (c *ClientStore) Create(name string, scopes []string, validity time.Duratio
 		return "", "", err
 	}
 	if len(scopes) == 0 && c.opt.catalog != nil {
-		scopes = c.opt.catalog.list
+		scopes = c.opt.catalog().list
 	}
 	scopes, err = c.normalizeScopes(scopes)
 	if err != nil {
@@ -315,7 +316,7 @@ func (c *ClientStore) normalizeScopes(scopes []string) ([]string, error) {
 		if !validScopeSyntax(s) {
 			return nil, fmt.Errorf("scopes[%d]: %q is not of the form resourceServerIdentifier/scopeName", i, s)
 		}
-		if c.opt.catalog != nil && !c.opt.catalog.has(s) {
+		if c.opt.catalog != nil && !c.opt.catalog().has(s) {
 			return nil, fmt.Errorf("scopes[%d]: %q is not defined by any resource server", i, s)
 		}
 		if !slices.Contains(out, s) {

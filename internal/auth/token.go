@@ -167,8 +167,9 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, err
 // (space separated) if all are allowed, or when none are requested every
 // allowed scope the resource servers still define.
 func (s *Server) grantScopes(c Client, requested string) ([]string, error) {
+	catalog := s.resourceServers.scopes()
 	usable := func(sc string) bool {
-		return s.catalog.has(sc) && containsString(c.AllowedScopes, sc)
+		return catalog.has(sc) && containsString(c.AllowedScopes, sc)
 	}
 	var out []string
 	if strings.Trim(requested, " ") == "" {

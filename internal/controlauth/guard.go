@@ -33,6 +33,11 @@ type Config struct {
 	TLS bool
 	// Hint ends the message of a 401: how to authenticate.
 	Hint string
+	// SelfAuthenticated, when set, reports requests that the next handler
+	// authenticates itself (AWS calls, signed with SigV4): the guard lets
+	// them through without the token, after its Host check and with no
+	// Origin other than the listener's own.
+	SelfAuthenticated func(*http.Request) bool
 }
 
 // cookieLabel is what the console cookie is an HMAC of, keyed by the token.
@@ -42,6 +47,9 @@ const cookieLabel = "portway control console cookie v1"
 //
 //   - Host must name the listener (its IP, localhost for loopback, or
 //     Config.Names), else 403;
+//   - a request Config.SelfAuthenticated claims (an AWS call) goes on to
+//     the next handler, which authenticates it, unless its Origin is
+//     another's (403);
 //   - GET /?token=<token> is the console login: it sets a cookie (HttpOnly,
 //     SameSite=Strict) and redirects (303) to / without the token;
 //   - "Authorization: Bearer <token>" grants everything; the cookie grants
@@ -170,6 +178,14 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		if !g.hostAllowed(r.Host) {
 			g.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this control API's address", r.Host))
+			return
+		}
+		if g.cfg.SelfAuthenticated != nil && g.cfg.SelfAuthenticated(r) {
+			if o := r.Header.Values("Origin"); len(o) > 1 || (len(o) == 1 && o[0] != g.origin(r)) {
+				g.refuse(w, r, http.StatusForbidden, fmt.Sprintf("cross-origin request refused (Origin %q)", strings.Join(o, ", ")))
+				return
+			}
+			next.ServeHTTP(w, r)
 			return
 		}
 		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("token") {

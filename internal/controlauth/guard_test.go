@@ -239,3 +239,37 @@ func TestLoginURL(t *testing.T) {
 		t.Errorf("LoginURL = %s", got)
 	}
 }
+
+// TestGuardSelfAuthenticated: a request the next handler authenticates
+// itself (an AWS call) passes without the token, but only with this
+// listener's Host and no foreign Origin; other requests still need it.
+func TestGuardSelfAuthenticated(t *testing.T) {
+	h := newTestGuard(t, Config{SelfAuthenticated: func(r *http.Request) bool { return r.Header.Get("X-Amz-Target") != "" }})
+	for _, tc := range []struct {
+		name, host, target, origin string
+		status                     int
+	}{
+		{"aws call", "127.0.0.1:8082", "AmazonEC2ContainerServiceV20141113.ListClusters", "", 200},
+		{"aws call, own origin", "127.0.0.1:8082", "X.Y", "http://127.0.0.1:8082", 200},
+		{"aws call, foreign origin", "127.0.0.1:8082", "X.Y", "https://evil.example", 403},
+		{"aws call, rebinding host", "evil.example:8082", "X.Y", "", 403},
+		{"not an aws call", "127.0.0.1:8082", "", "", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "http://"+tc.host+"/", strings.NewReader("{}"))
+			r.Host = tc.host
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			if tc.target != "" {
+				r.Header.Set("X-Amz-Target", tc.target)
+			}
+			if tc.origin != "" {
+				r.Header.Set("Origin", tc.origin)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tc.status {
+				t.Errorf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+		})
+	}
+}

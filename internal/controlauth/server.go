@@ -23,6 +23,8 @@ type ServerConfig struct {
 	Token   string
 	Hint    string // how to authenticate, for a 401
 	Handler http.Handler
+	// SelfAuthenticated: see Config.SelfAuthenticated.
+	SelfAuthenticated func(*http.Request) bool
 }
 
 // Server serves a control API, every request through a Guard.
@@ -60,7 +62,8 @@ func (s *Server) Start(context.Context) error {
 	}
 	// The guard checks Host against the bound address, so it is made
 	// once the port is known.
-	g, err := New(Config{Token: s.cfg.Token, Addr: ln.Addr().String(), TLS: s.cfg.TLS != nil, Hint: s.cfg.Hint})
+	g, err := New(Config{Token: s.cfg.Token, Addr: ln.Addr().String(), TLS: s.cfg.TLS != nil, Hint: s.cfg.Hint,
+		SelfAuthenticated: s.cfg.SelfAuthenticated})
 	if err != nil {
 		ln.Close()
 		return err

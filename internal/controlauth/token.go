@@ -1,7 +1,10 @@
 // Package controlauth guards portway's control API (the load balancer's
 // ELBv2-shaped API, the services' API and the console) with a bearer token
 // kept in a file of the state dir, and refuses the cross-site and DNS
-// rebinding requests a web page could otherwise send to it.
+// rebinding requests a web page could otherwise send to it. AWS calls on
+// the same listener (SelfAuthenticated) are authenticated by their SigV4
+// signature instead (internal/awsapi), after the same Host and Origin
+// checks.
 package controlauth
 
 import (

@@ -139,6 +139,10 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 		p.RolloutStateReason != "ECS deployment circuit breaker: rolling back to deploymentId "+firstID+"." {
 		t.Errorf("rollback deployment: %+v", p)
 	}
+	// The rollback runs revision 1 again; the failed deployment ran 2.
+	if bad, _ := deploymentByID(st, badID); p.TaskDefinitionRevision != 1 || bad.TaskDefinitionRevision != 2 {
+		t.Errorf("revisions: rollback %d, failed %d; want 1 and 2", p.TaskDefinitionRevision, bad.TaskDefinitionRevision)
+	}
 	failed, ok := deploymentByID(st, badID)
 	if !ok || failed.Status != DeploymentActive || failed.RolloutState != RolloutFailed || failed.FailedTasks != 3 ||
 		failed.RolloutStateReason != "ECS deployment circuit breaker: tasks failed to start." {

@@ -337,7 +337,7 @@ func (g *targetGroup) TargetState(ctx context.Context, group, ip string, port in
 
 // TargetGroupARN names the group as ELBv2 does (ecs.TargetGroupARNReader).
 func (g *targetGroup) TargetGroupARN(group string) string {
-	return "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/" + group + "/0123456789abcdef"
+	return "arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/" + group + "/0123456789abcdef"
 }
 
 func (g *targetGroup) setHealth(h string) {
@@ -410,14 +410,18 @@ const fakePort = 19001
 
 // newClockHarness starts a supervisor running svc on a fake clock and
 // runtime; registered targets report targetHealth.
-func newClockHarness(t *testing.T, svc ServiceConfig, targetHealth string) *clockHarness {
+func newClockHarness(t *testing.T, svc ServiceConfig, targetHealth string, opts ...func(*Config)) *clockHarness {
 	t.Helper()
 	h := &clockHarness{t: t, clock: newFakeClock(), rt: &fakeRuntime{},
 		tg:    &targetGroup{health: targetHealth, registered: map[string]bool{}},
 		trans: &transitions{seq: map[string][]string{}}}
-	s, err := New(Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(),
+	cfg := Config{StateDir: t.TempDir(), Executable: executable(t), Subnet: testSubnet(),
 		Services: []ServiceConfig{svc}, Registrar: h.tg, Runtime: h.rt, Clock: h.clock,
-		Logger: slog.New(h.trans)})
+		Logger: slog.New(h.trans)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +564,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(activatingPollInterval)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{
@@ -577,7 +581,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{
@@ -591,7 +595,7 @@ func TestTaskTransitionsFakeClock(t *testing.T) {
 				h.clock.Advance(5 * time.Second)
 			},
 			want:       []string{StatusProvisioning, StatusPending, StatusActivating, StatusRunning, StatusDeactivating, StatusStopping, StatusStopped},
-			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:local:000000000000:targetgroup/tg/0123456789abcdef)",
+			wantReason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/tg/0123456789abcdef)",
 			wantCode:   StopCodeServiceScheduler,
 		},
 		{

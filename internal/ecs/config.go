@@ -1,6 +1,8 @@
 // Package ecs is portway's task supervisor: an ECS stand-in that runs each
 // task as a set of child processes ("containers") sharing one loopback IP
-// (awsvpc-style), registers a task with its target group once it answers its
+// (awsvpc-style), or of containers from images through an ImageRuntime
+// (Docker) in a network namespace of the task's own, published on that IP,
+// registers a task with its target group once it answers its
 // readiness probe, keeps each service at its desired count, and drains tasks
 // before stopping them. Each container gets a clean environment (env.go)
 // and its ECS task metadata endpoint (metadata.go, internal/taskmeta).
@@ -109,6 +111,9 @@ type Config struct {
 	StoppedRetention int
 	// Runtime starts containers (default: local processes).
 	Runtime Runtime
+	// Images runs the containers that have an Image (Docker); nil means
+	// a service with an image container fails to start.
+	Images ImageRuntime
 	// ExtraEnv, if set, is called at each container start (and for its
 	// health checks): its KEY=VALUE entries follow the container's own Env,
 	// so they win. It carries what is known only once the supervisor
@@ -225,12 +230,35 @@ type ContainerConfig struct {
 	// address (awsvpc: host port = container port). A port/protocol is
 	// mapped at most once per task. When any container declares mappings,
 	// the service's ContainerPort must be a tcp mapping of ContainerName.
-	// Declarative: portway does not bind them; they show in TaskStatus.
+	// An image container's mappings are published on the task's address
+	// (image.go); a process binds its own, they are declarative and show
+	// in TaskStatus.
 	PortMappings []PortMapping
 	// StopTimeout is how long this container gets between its stop signal
 	// and SIGKILL (ECS containerDefinitions.stopTimeout); 0 means the
 	// service's StopTimeout (default 30s).
 	StopTimeout time.Duration
+
+	// Image, when set, runs the container from this container image
+	// through Config.Images (image.go) instead of as a local process; the
+	// fields below apply to image containers only (ECS
+	// containerDefinitions). Command is then the image's CMD override.
+	Image                  string
+	EntryPoint             []string // nil: the image's ENTRYPOINT
+	WorkingDirectory       string
+	User                   string
+	ReadonlyRootFilesystem bool
+	Ulimits                []Ulimit
+	Memory                 int // MiB, hard limit; 0: none
+	MemoryReservation      int // MiB, soft limit; 0: none
+	CPU                    int // CPU units (1024 = one CPU), a relative weight
+}
+
+// Ulimit is one entry of ContainerConfig.Ulimits (ECS ulimits).
+type Ulimit struct {
+	Name      string `yaml:"name" json:"name"`
+	SoftLimit int64  `yaml:"softLimit" json:"softLimit"`
+	HardLimit int64  `yaml:"hardLimit" json:"hardLimit"`
 }
 
 // Port mapping protocols.
@@ -241,8 +269,11 @@ const (
 
 // PortMapping is one entry of ContainerConfig.PortMappings.
 type PortMapping struct {
-	ContainerPort int    `yaml:"containerPort" json:"containerPort"` // 1..65535
-	Protocol      string `yaml:"protocol,omitempty" json:"protocol"` // "tcp" (default) or "udp"
+	ContainerPort int `yaml:"containerPort" json:"containerPort"` // 1..65535
+	// HostPort is 0 or ContainerPort (awsvpc: a task's ports are
+	// published on its own address under the same number).
+	HostPort int    `yaml:"hostPort,omitempty" json:"hostPort,omitempty"`
+	Protocol string `yaml:"protocol,omitempty" json:"protocol"` // "tcp" (default) or "udp"
 }
 
 func (p PortMapping) protocol() string {
@@ -260,7 +291,7 @@ func (c ContainerConfig) portMappings() []PortMapping {
 	}
 	out := make([]PortMapping, len(c.PortMappings))
 	for i, p := range c.PortMappings {
-		out[i] = PortMapping{ContainerPort: p.ContainerPort, Protocol: p.protocol()}
+		out[i] = PortMapping{ContainerPort: p.ContainerPort, HostPort: p.ContainerPort, Protocol: p.protocol()}
 	}
 	return out
 }
@@ -450,6 +481,7 @@ func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
 		if ct.Executable != "" && ct.Engine != EngineProcess {
 			add("%s.executable: not allowed with engine %q", cf, ct.Engine)
 		}
+		errs = append(errs, validateImageContainer(cf, ct)...)
 		for k, e := range ct.Env {
 			if !strings.Contains(e, "=") || strings.HasPrefix(e, "=") {
 				add("%s.env[%d]: must be KEY=VALUE", cf, k)
@@ -487,6 +519,9 @@ func (s ServiceConfig) validate(f string, haveRegistrar bool) []error {
 			pf := fmt.Sprintf("%s.portMappings[%d]", cf, k)
 			if pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
 				add("%s.containerPort: must be 1..65535, got %d", pf, pm.ContainerPort)
+			}
+			if pm.HostPort != 0 && pm.HostPort != pm.ContainerPort {
+				add("%s.hostPort: must be omitted or equal containerPort (%d) in awsvpc mode, got %d", pf, pm.ContainerPort, pm.HostPort)
 			}
 			proto := pm.protocol()
 			if proto != ProtocolTCP && proto != ProtocolUDP {

@@ -50,7 +50,12 @@ func (s *Supervisor) runHealthCheck(t *task, c *container, hc HealthCheck, env [
 			return
 		case <-timer.C():
 		}
-		err := s.healthCommand(args, env, hc.Timeout)
+		var err error
+		if e, ok := c.proc.(Execer); ok {
+			err = execHealthCommand(s.ctx, e, args, hc.Timeout) // inside the container (image.go)
+		} else {
+			err = s.healthCommand(args, env, hc.Timeout)
+		}
 		s.mu.Lock()
 		switch {
 		case err == nil:

@@ -134,7 +134,7 @@ func TestTaskMetadata(t *testing.T) {
 	if code := getMeta(t, appURI+"/task", &task); code != http.StatusOK {
 		t.Fatalf("GET task metadata: %d", code)
 	}
-	if task.TaskARN != "arn:aws:ecs:local:000000000000:task/portway/"+id || task.Family != "svc" || task.Revision != "1" ||
+	if task.TaskARN != "arn:aws:ecs:eu-west-1:000000000000:task/portway/"+id || task.Family != "svc" || task.Revision != "1" ||
 		task.Cluster != taskmeta.ClusterARN() || task.KnownStatus != StatusRunning || task.LaunchType != "FARGATE" ||
 		len(task.Containers) != 2 || task.Containers[0].Name != "app" || task.Containers[1].Name != "side" {
 		t.Errorf("task metadata %+v", task)

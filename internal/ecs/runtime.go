@@ -30,6 +30,9 @@ type ContainerSpec struct {
 	// whatever it forks dies with it. The container must handle SIGTERM
 	// (or its StopSignal) itself: as PID 1 it has no default actions.
 	OwnPIDNamespace bool
+	// Image is set for an image container, started by the task's
+	// TaskSandbox (image.go); Path and Args are then unused.
+	Image *ImageSpec
 }
 
 // Process is a started container.

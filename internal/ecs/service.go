@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/portway/portway/internal/taskmeta"
@@ -45,6 +46,10 @@ type service struct {
 	lastCompleted *deployment
 	events        []ServiceEvent // oldest first, at most maxServiceEvents
 	revisions     int            // the latest task definition revision
+	// pullFailure is the last CannotPullContainerError event's reason,
+	// until a task reaches RUNNING: the same one is not repeated for each
+	// task that fails the same way.
+	pullFailure string
 }
 
 // maxServiceEvents is how many events a service keeps (ECS
@@ -152,9 +157,16 @@ func (s *Supervisor) completeIfSteadyLocked(sv *service) {
 // Supervisor.mu held.
 func (s *Supervisor) taskFailedLocked(t *task) {
 	sv, d := t.svc, t.deployment
-	if t.stoppedReason == ReasonHealthCheck {
+	switch {
+	case t.stoppedReason == ReasonHealthCheck:
 		s.eventLocked(sv, "(service %s) (task %s) failed container health checks.", sv.name, t.id)
-	} else {
+	case strings.HasPrefix(t.stoppedReason, ReasonCannotPull) && t.stoppedReason == sv.pullFailure:
+		// said once already
+	case strings.HasPrefix(t.stoppedReason, ReasonCannotPull):
+		sv.pullFailure = t.stoppedReason
+		s.eventLocked(sv, "(service %s) (task %s) stopped: %s. The service retries with back-off; fix the image and deploy again.",
+			sv.name, t.id, strings.TrimSuffix(t.stoppedReason, "."))
+	default:
 		s.eventLocked(sv, "%s", stoppedEvent(t))
 	}
 	if d.rollout != RolloutInProgress {
@@ -445,6 +457,10 @@ type DeploymentStatus struct {
 	// deploymentId ecs-svc/…."
 	RolloutStateReason string    `json:"rolloutStateReason"`
 	CreatedAt          time.Time `json:"createdAt"`
+	// TaskDefinitionRevision is the revision of the service's task
+	// definition the deployment runs (1 at start; each task definition
+	// change, such as a config reload, adds one).
+	TaskDefinitionRevision int `json:"taskDefinitionRevision"`
 }
 
 // ServiceEvent is one of a service's events (ECS ServiceEvent), such as
@@ -520,6 +536,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 				TaskDefinition: taskmeta.TaskDefinitionARN(sv.name, d.revision),
 				FailedTasks:    d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
+			st.Deployments[j].TaskDefinitionRevision = d.revision
 		}
 		st.Deployments[0].Status = DeploymentPrimary
 		st.Deployments[0].DesiredCount = sv.desired

@@ -65,6 +65,10 @@ func elbHealthReason(group string) string {
 
 // TaskStatus is a snapshot of one task, shaped like ECS DescribeTasks.
 type TaskStatus struct {
+	// TaskDefinitionRevision is the revision of its service's task
+	// definition the task runs (its deployment's).
+	TaskDefinitionRevision int `json:"taskDefinitionRevision"`
+
 	TaskID        string            `json:"taskId"`
 	Service       string            `json:"service"`
 	DeploymentID  string            `json:"deploymentId"` // the deployment that started it (ECS startedBy)

@@ -19,8 +19,11 @@ import (
 	"github.com/portway/portway/internal/taskmeta"
 )
 
-// ErrServiceNotFound is returned for an unknown service name.
-var ErrServiceNotFound = errors.New("service not found")
+// Errors for unknown names.
+var (
+	ErrServiceNotFound = errors.New("service not found")
+	ErrTaskNotFound    = errors.New("task not found or already stopped")
+)
 
 // Supervisor runs the services' tasks.
 type Supervisor struct {
@@ -31,6 +34,7 @@ type Supervisor struct {
 	services    []*service
 	probeClient *http.Client
 	meta        *taskmeta.Server
+	metaWarn    sync.Once // the metadata endpoint could not listen in a task namespace
 	baseEnv     []string
 	metrics     *ecsMetrics // nil without Config.Metrics
 
@@ -127,14 +131,15 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	if s.started || s.stopping {
 		return errors.New("ecs: already started or stopped")
 	}
-	if st, err := os.Stat(s.cfg.Executable); err != nil {
+	if err := checkExecutableFile(s.cfg.Executable); err != nil {
 		return fmt.Errorf("ecs: executable: %w", err)
-	} else if st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("ecs: executable: %s is not an executable file", s.cfg.Executable)
 	}
 	for _, sv := range s.services {
 		if err := resolveContainers(&sv.cfg); err != nil {
 			return fmt.Errorf("ecs: %w", err)
+		}
+		if hasImages(sv.cfg.Containers) && s.cfg.Images == nil {
+			return fmt.Errorf("ecs: service %s: image containers need a container runtime (Docker), and none is configured", sv.name)
 		}
 		sv.primary().cfg = sv.cfg
 	}
@@ -198,15 +203,61 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 
 // StopTask stops one task as a user would (ECS StopTask); its service
 // starts a replacement at once.
-func (s *Supervisor) StopTask(taskID string) error {
+func (s *Supervisor) StopTask(taskID string) error { return s.StopTaskWithReason(taskID, "") }
+
+// StopTaskWithReason is StopTask with ECS StopTask's reason, the task's
+// stoppedReason ("" means ReasonUserStop).
+func (s *Supervisor) StopTaskWithReason(taskID, reason string) error {
+	if reason == "" {
+		reason = ReasonUserStop
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tasks[taskID]
 	if !ok {
-		return fmt.Errorf("ecs: task %q not found or already stopped", taskID)
+		return fmt.Errorf("ecs: %w: %q", ErrTaskNotFound, taskID)
 	}
-	s.requestStopLocked(t, StopCodeUserInitiated, ReasonUserStop, false)
+	s.requestStopLocked(t, StopCodeUserInitiated, reason, false)
 	return nil
+}
+
+// TaskDefinition is one revision of a service's task definition: the
+// service's configuration when that revision was current.
+type TaskDefinition struct {
+	Family   string // the service's name
+	Revision int
+	Config   ServiceConfig
+	// Current: the service's present revision (older ones are listed while
+	// a deployment still runs them).
+	Current bool
+}
+
+// TaskDefinitions returns the current task definition of every service,
+// and the older revisions its deployments still run, in configuration
+// order, newest revision first.
+func (s *Supervisor) TaskDefinitions() []TaskDefinition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []TaskDefinition
+	for _, sv := range s.services {
+		current := sv.primary().revision
+		seen := map[int]bool{current: true}
+		defs := []TaskDefinition{{Family: sv.name, Revision: current, Config: cloneSpec(sv.spec), Current: true}}
+		for _, d := range slices.Backward(sv.deployments) {
+			if !seen[d.revision] {
+				seen[d.revision] = true
+				defs = append(defs, TaskDefinition{Family: sv.name, Revision: d.revision, Config: cloneSpec(d.spec)})
+			}
+		}
+		slices.SortFunc(defs, func(a, b TaskDefinition) int { return b.Revision - a.Revision })
+		out = append(out, defs...)
+	}
+	return out
+}
+
+func cloneSpec(c ServiceConfig) ServiceConfig {
+	c.Containers = cloneContainers(c.Containers)
+	return c
 }
 
 // Tasks returns snapshots of live tasks and the most recently stopped ones,

@@ -364,15 +364,18 @@ func TestAddressReusedOnlyAfterStopped(t *testing.T) {
 	close(release)
 	testutil.WaitFor(t, waitLong, "old task STOPPED", func() bool { return taskByID(t, s, first.TaskID).LastStatus == StatusStopped })
 
-	if err := s.StopTask(second.TaskID); err != nil {
+	if err := s.StopTaskWithReason(second.TaskID, "rotated by hand"); err != nil {
 		t.Fatal(err)
+	}
+	if got := taskByID(t, s, second.TaskID); got.StoppedReason != "rotated by hand" || got.StopCode != StopCodeUserInitiated {
+		t.Errorf("stopped with a reason: %q %s", got.StoppedReason, got.StopCode)
 	}
 	testutil.WaitFor(t, waitLong, "third task RUNNING", func() bool { return s.RunningCount("bags") == 1 && len(s.Tasks()) == 3 })
 	if third := s.Tasks()[2]; third.IP != prefix+"1" {
 		t.Errorf("third task IP = %s, want %s1 (lowest free again)", third.IP, prefix)
 	}
-	if err := s.StopTask("nope"); err == nil {
-		t.Error("StopTask of unknown task: no error")
+	if err := s.StopTask("nope"); !errors.Is(err, ErrTaskNotFound) {
+		t.Errorf("StopTask of unknown task: %v, want ErrTaskNotFound", err)
 	}
 }
 

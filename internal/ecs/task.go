@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -37,6 +38,8 @@ type task struct {
 	registered    bool
 	targetHealth  string // the load balancer's word on its target when it failed ELB health checks
 	containers    []*container
+	sandbox       TaskSandbox  // image containers' network namespace (image.go)
+	metaLn        net.Listener // the metadata endpoint inside the sandbox (nil: none)
 }
 
 type container struct {
@@ -73,6 +76,7 @@ func (s *Supervisor) runTask(t *task) {
 	}
 	s.deactivate(t)
 	s.stopContainers(t)
+	s.removeSandbox(t)
 	s.finish(t)
 }
 
@@ -104,6 +108,9 @@ func (s *Supervisor) startContainers(t *task) bool {
 		return false
 	}
 	s.setStatus(t, StatusPending)
+	if !s.createSandbox(t) {
+		return false
+	}
 	repl := strings.NewReplacer("${TASK_IP}", t.ip.String(), "${TASK_ID}", t.id)
 	order, _ := startOrder(t.cfg.Containers) // validated: no cycle
 	for _, i := range order {
@@ -177,6 +184,9 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 	if err != nil {
 		return err
 	}
+	if c.cfg.isImage() {
+		return s.startImageContainer(t, c, logf, secrets, repl)
+	}
 	path := s.cfg.Executable
 	if c.cfg.Executable != "" {
 		path = c.cfg.Executable // resolved by Start
@@ -207,6 +217,13 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 		logf.Close()
 		return err
 	}
+	s.containerStarted(t, c, proc, logf, env, repl)
+	return nil
+}
+
+// containerStarted records a started container and watches it: its exit,
+// and its health check if it has one.
+func (s *Supervisor) containerStarted(t *task, c *container, proc Process, logf *cappedLog, env []string, repl *strings.Replacer) {
 	s.mu.Lock()
 	c.proc, c.pid, c.log, c.lastStatus = proc, proc.PID(), logf, StatusRunning
 	c.startedAt = s.now()
@@ -223,7 +240,6 @@ func (s *Supervisor) startContainer(t *task, c *container, dir string, repl *str
 		s.wg.Add(1)
 		go s.runHealthCheck(t, c, *c.cfg.HealthCheck, env, repl)
 	}
-	return nil
 }
 
 // waitContainer reaps one container and stops the task if it was essential.
@@ -268,6 +284,7 @@ func (t *task) snapshot() TaskStatus {
 		v := t.stoppedAt
 		ts.StoppedAt = &v
 	}
+	ts.TaskDefinitionRevision = t.deployment.revision
 	for i, c := range t.containers {
 		cs := ContainerStatus{Name: c.cfg.Name, PID: c.pid, LastStatus: c.lastStatus, Reason: c.reason, HealthStatus: c.health,
 			PortMappings: c.cfg.portMappings()}

@@ -46,6 +46,7 @@ func (s *Supervisor) activate(t *task) bool {
 		d.failedTasks = 0 // ECS resetOnHealthyTask (default true)
 	}
 	t.runningSince = s.clock.Now()
+	t.svc.pullFailure = ""
 	s.log.Debug("task status", "task", t.id, "service", cfg.Name, "ip", t.ip.String(), "status", StatusRunning)
 	s.log.Info("task running", "task", t.id, "service", cfg.Name, "ip", t.ip.String())
 	t.svc.poke() // a deployment may now stop an old task

@@ -3,7 +3,6 @@ package ecs
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"reflect"
 	"slices"
 	"time"
@@ -110,17 +109,12 @@ func (s *Supervisor) newDeploymentLocked(sv *service) *deployment {
 // and checks that nginx is installed for nginx-engine containers.
 func resolveContainers(cfg *ServiceConfig) error {
 	for i, c := range cfg.Containers {
-		if c.Executable != "" {
-			path, err := exec.LookPath(c.Executable)
-			if err != nil {
-				return fmt.Errorf("service %s: container %s: executable: %w", cfg.Name, c.Name, err)
-			}
-			cfg.Containers[i].Executable = path
+		path, err := containerExecutable(c)
+		if err != nil {
+			return fmt.Errorf("service %s: container %s: %w", cfg.Name, c.Name, err)
 		}
-		if c.Engine == EngineNginx {
-			if _, err := findNginx(); err != nil {
-				return fmt.Errorf("service %s: container %s: %w", cfg.Name, c.Name, err)
-			}
+		if c.Executable != "" {
+			cfg.Containers[i].Executable = path
 		}
 	}
 	return nil
@@ -164,6 +158,9 @@ func normalContainers(cs []ContainerConfig) []ContainerConfig {
 		if len(c.DependsOn) == 0 {
 			c.DependsOn = nil
 		}
+		if len(c.Ulimits) == 0 {
+			c.Ulimits = nil
+		}
 		for j := range c.DependsOn {
 			if c.DependsOn[j].Condition == "" {
 				c.DependsOn[j].Condition = ConditionStart
@@ -191,6 +188,8 @@ func cloneContainers(cs []ContainerConfig) []ContainerConfig {
 		c.Secrets = slices.Clone(c.Secrets)
 		c.DependsOn = slices.Clone(c.DependsOn)
 		c.PortMappings = slices.Clone(c.PortMappings)
+		c.EntryPoint = slices.Clone(c.EntryPoint)
+		c.Ulimits = slices.Clone(c.Ulimits)
 		if c.HealthCheck != nil {
 			hc := *c.HealthCheck
 			hc.Command = slices.Clone(hc.Command)

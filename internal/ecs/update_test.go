@@ -38,8 +38,14 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(id, deploymentIDPrefix) {
 		t.Fatalf("UpdateService(new command) = %q, %v", id, err)
 	}
-	if st := s.Services()[0]; len(st.Deployments) != 2 || st.Deployments[0].ID != id {
+	if st := s.Services()[0]; len(st.Deployments) != 2 || st.Deployments[0].ID != id ||
+		st.Deployments[0].TaskDefinitionRevision != 2 || st.Deployments[1].TaskDefinitionRevision != 1 {
 		t.Errorf("deployments right after the update: %+v", st.Deployments)
+	}
+	// A new revision; the old one is listed while its tasks run.
+	if defs := s.TaskDefinitions(); len(defs) != 2 || defs[0].Revision != 2 || !defs[0].Current || defs[1].Revision != 1 || defs[1].Current ||
+		!slices.Contains(defs[0].Config.Containers[0].Command, "-code=7") || slices.Contains(defs[1].Config.Containers[0].Command, "-code=7") {
+		t.Errorf("task definitions during the deployment: %+v", defs)
 	}
 	// Same again: the deployment is under way, nothing new to do.
 	if again, err := s.UpdateService(next); err != nil || again != "" {
@@ -68,7 +74,13 @@ func TestUpdateServiceRollsOutNewCommand(t *testing.T) {
 	if len(live) != 2 {
 		t.Fatalf("RUNNING after the deployment: %+v", live)
 	}
+	if defs := s.TaskDefinitions(); len(defs) != 1 || defs[0].Revision != 2 {
+		t.Errorf("task definitions after the deployment: %+v", defs)
+	}
 	for _, ts := range live {
+		if ts.TaskDefinitionRevision != 2 {
+			t.Errorf("task %s runs revision %d, want 2", ts.TaskID, ts.TaskDefinitionRevision)
+		}
 		if ts.DeploymentID != id {
 			t.Errorf("task %s of deployment %s, want %s", ts.TaskID, ts.DeploymentID, id)
 		}
@@ -308,7 +320,8 @@ func TestPortMappingsInTaskStatus(t *testing.T) {
 	if _, ok := got.Containers[0]["portMappings"]; ok {
 		t.Errorf("app without mappings shows portMappings: %s", b)
 	}
-	want := `[{"containerPort":9000,"protocol":"tcp"},{"containerPort":9053,"protocol":"udp"}]`
+	// awsvpc: the host port is the container port (as ECS reports it).
+	want := `[{"containerPort":9000,"hostPort":9000,"protocol":"tcp"},{"containerPort":9053,"hostPort":9053,"protocol":"udp"}]`
 	if pm := string(got.Containers[1]["portMappings"]); pm != want {
 		t.Errorf("web portMappings = %s, want %s", pm, want)
 	}

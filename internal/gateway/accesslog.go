@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -28,15 +30,19 @@ type reqState struct {
 	errType            string // gateway response type, when the gateway answered
 	reason             string // operator-facing detail, never a secret
 	authResult         string // the authorizer's decision (authzResult); "" when none was asked
+
+	trace           string // X-Amzn-Trace-Id, the caller's or a new one
+	authError       string // why the authorizer refused the token
+	claimedClientID string // the client_id a refused token claims (unverified)
+	upStart         time.Time
+	upLocal         netip.AddrPort // the integration connection's addresses
+	upRemote        netip.AddrPort
+	upReused        bool // the connection had carried earlier requests
 }
 
-// logAccess writes the one access log line of a request. The token, and
-// request headers in general, are never logged.
-func (g *Gateway) logAccess(r *request, st *reqState) {
-	ctx := context.Background()
-	if !g.log.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
+// finalStatus is the status logged: the one sent, or 499 when the client
+// went away.
+func (st *reqState) finalStatus() int {
 	status := st.code
 	if st.status != 0 {
 		status = st.status
@@ -44,6 +50,22 @@ func (g *Gateway) logAccess(r *request, st *reqState) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	return status
+}
+
+// logAccess writes the one access log line of a request. The token, and
+// request headers in general, are never logged.
+func (g *Gateway) logAccess(r *request, st *reqState) {
+	ctx := context.Background()
+	level := slog.LevelInfo
+	if g.access != nil {
+		g.writeAccessLine(r, st)
+		level = slog.LevelDebug // the access log has it
+	}
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
+	status := st.finalStatus()
 	attrs := [15]slog.Attr{
 		slog.String("requestId", st.requestID),
 		slog.String("apigwId", st.apigwID),
@@ -68,7 +90,7 @@ func (g *Gateway) logAccess(r *request, st *reqState) {
 		attrs[n] = slog.String("errorReason", st.reason)
 		n++
 	}
-	g.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs[:n]...)
+	g.log.LogAttrs(ctx, level, "access", attrs[:n]...)
 }
 
 func orDash(s string) string {
@@ -76,4 +98,20 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// accessBufs are the buffers access log lines are rendered in.
+var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// writeAccessLine writes the request's line to Config.AccessLog.Out.
+func (g *Gateway) writeAccessLine(r *request, st *reqState) {
+	bp := accessBufs.Get().(*[]byte)
+	b := g.access.render((*bp)[:0], &accessEntry{r: r, st: st, end: g.now()})
+	if _, err := g.cfg.AccessLog.Out.Write(b); err != nil && g.accessErrs.Add(1) == 1 {
+		g.log.Error("access log: write failed (logged once)", "err", err)
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b
+		accessBufs.Put(bp)
+	}
 }

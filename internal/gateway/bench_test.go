@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/h1"
+	"github.com/portway/portway/internal/trace"
 )
 
 func BenchmarkRoute(b *testing.B) {
@@ -158,7 +159,7 @@ func BenchmarkForwardHeads(b *testing.B) {
 		if gerr != nil {
 			b.Fatal(gerr)
 		}
-		call := integrationCall{g: g, target: target, prefix: st.prefix, proto: "http", traceID: newTraceID(g.now())}
+		call := integrationCall{g: g, target: target, prefix: st.prefix, proto: "http", traceID: trace.NewHeader(g.now())}
 		writeIntegrationRequest(w, r, &call)
 		rsrc.Reset(resHead)
 		rbr.Reset(rsrc)

@@ -96,6 +96,13 @@ type Config struct {
 	// only); backends then see X-Forwarded-Proto: https.
 	TLS *tls.Config `yaml:"-" json:"-"`
 
+	// AccessLog, when set with an Out, gets one line per request in its
+	// Format; the "access" line on Logger is then at Debug level.
+	AccessLog *AccessLog `yaml:"-" json:"-"`
+
+	// Traces, when set, gets the gateway's hop of every request (package
+	// trace); nil: not recorded.
+	Traces HopRecorder `yaml:"-" json:"-"`
 	// Metrics, when set, gets the gateway's Prometheus collectors
 	// (metrics.go); nil: no metrics.
 	Metrics prometheus.Registerer `yaml:"-" json:"-"`
@@ -266,6 +273,11 @@ func (c Config) Validate() error {
 		add("listen", "must not be empty")
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "must be host:port: %v", err)
+	}
+	if c.AccessLog != nil {
+		if err := ValidateAccessLogFormat(c.AccessLog.Format); err != nil {
+			add("accessLog.format", "%v", err)
+		}
 	}
 	stages := c.stageList()
 	errs = append(errs, validateStages(c)...)

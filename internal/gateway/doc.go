@@ -91,6 +91,19 @@
 //   - Access log: one log line ("access") per request with requestId, apigwId,
 //     sourceIp, client_id, method, resourcePath, path, stage, domainName,
 //     status, responseLength, integrationLatency, responseLatency (ms) and,
-//     for gateway responses, errorType and errorReason. No header, token or
-//     query string is ever logged.
+//     for gateway responses, errorType and errorReason. With
+//     Config.AccessLog, a line per request in an API Gateway
+//     accessLogSettings.format template ($context variables,
+//     accessformat.go) goes to its writer instead, and the "access" line
+//     drops to Debug. A refused token's line names the authorizer's reason
+//     and the client_id the token claims (decoded, not trusted; tracing.go).
+//     No header (but User-Agent, when a format asks), token or query string
+//     is ever logged.
+//   - Tracing (tracing.go): the request's X-Amzn-Trace-Id is the caller's
+//     first valid one (package trace: strict, at most 256 bytes) or a new
+//     one, sent to the integration; the answer does not carry it (AWS
+//     documents x-amzn-RequestId and x-amz-apigw-id there). With
+//     Config.Traces, the gateway records its hop of every request, with the
+//     addresses of the upstream connection that carried it, by which
+//     package trace joins the load balancer's flow.
 package gateway

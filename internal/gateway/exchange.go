@@ -58,7 +58,7 @@ func newRequest(sc *h1.ServerConn) *request {
 // connection may carry another request.
 func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 	r := newRequest(sc)
-	r.st = reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-"}
+	r.st = reqState{start: g.now(), requestID: newRequestID(), apigwID: newAPIGWID(), resourcePath: "-", clientID: "-", trace: g.traceHeader(&sc.Req)}
 	st := &r.st
 	_ = sc.Conn.SetWriteDeadline(time.Now().Add(g.timeouts.Write))
 	keep := true
@@ -70,6 +70,7 @@ func (g *Gateway) exchange(sc *h1.ServerConn) bool {
 		keep = g.forward(r, st, m, target)
 	}
 	g.logAccess(r, st)
+	g.recordHop(r, st)
 	g.observeRequest(r, st)
 	return keep && !sc.Req.Close
 }
@@ -132,6 +133,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
 		g.observeAuthorizer(st, gerr)
 		if gerr != nil {
+			st.authError, st.claimedClientID = gerr.reason, claimedClientID(authz)
 			return nil, nil, gerr
 		}
 		st.clientID = p.clientID

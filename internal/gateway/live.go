@@ -45,10 +45,11 @@ func (g *Gateway) observeLive(r *request, st *reqState) {
 	g.cfg.Live.Request(lr)
 }
 
-// liveClientID is the verified client id, "" when the token was refused.
+// liveClientID is the verified client id, or for a refused token the one
+// it claims (logClientID: unverified, shown only), "" when unreadable.
 func liveClientID(st *reqState) string {
-	if st.clientID == "-" {
-		return ""
+	if id := st.logClientID(); id != "-" {
+		return id
 	}
-	return st.clientID
+	return ""
 }

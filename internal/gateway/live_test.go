@@ -43,6 +43,7 @@ func TestLive(t *testing.T) {
 	}{
 		{"/v1/bags/a", good, 200},
 		{"/v1/bags/a", "", 401},
+		{"/v1/bags/a", "Bearer " + signToken(t, testKey1(), "no-such-kid", map[string]any{"client_id": "rogue"}), 401},
 		{"/v1/open", "", 200},
 		{"/v1/nope", "", 403},
 	} {
@@ -59,6 +60,8 @@ func TestLive(t *testing.T) {
 	want := []livestats.Request{
 		{Stage: "v1", Method: "GET", Resource: "/bags/{proxy+}", Status: 200, Client: testClientID, AuthResult: "allow"},
 		{Stage: "v1", Method: "GET", Resource: "/bags/{proxy+}", Status: 401, AuthResult: "missing_token", Reason: "missing token"},
+		// A refused token's client is the one it claims, unverified.
+		{Stage: "v1", Method: "GET", Resource: "/bags/{proxy+}", Status: 401, Client: "rogue", AuthResult: "unauthorized", Reason: "unknown key id"},
 		{Stage: "v1", Method: "GET", Resource: "/open", Status: 200},
 		{Stage: "v1", Method: "GET", Resource: "(unmatched)", Status: 403},
 	}

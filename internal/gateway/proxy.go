@@ -85,7 +85,7 @@ func hostPort(u *url.URL) string {
 // timeout bounds the exchange with the
 // backend. It reports whether the client connection may go on.
 func (g *Gateway) forward(r *request, st *reqState, m *methodRoute, target *url.URL) bool {
-	r.call = integrationCall{g: g, r: r, target: target, method: m.integMethod, prefix: st.prefix, proto: g.scheme, traceID: newTraceID(g.now()), start: g.now()}
+	r.call = integrationCall{g: g, r: r, target: target, method: m.integMethod, prefix: st.prefix, proto: g.scheme, traceID: st.trace, start: g.now()}
 	o := g.fw.Forward(&r.call, r.sc, g.upstreams.pool(hostPort(target)), time.Now().Add(m.timeout))
 	if o.Relayed {
 		st.code, st.bytes = o.Status, o.Bytes
@@ -113,17 +113,18 @@ type integrationCall struct {
 	g       *Gateway
 	r       *request
 	target  *url.URL
-	method  string // the integration's HTTP method; "" is the client's
-	prefix  string // X-Forwarded-Prefix: "/stage" or "/base/path"
-	proto   string // X-Forwarded-Proto: the client's scheme
-	traceID string
+	method  string    // the integration's HTTP method; "" is the client's
+	prefix  string    // X-Forwarded-Prefix: "/stage" or "/base/path"
+	proto   string    // X-Forwarded-Proto: the client's scheme
+	traceID string    // the X-Amzn-Trace-Id sent: the caller's or the gateway's
 	start   time.Time // by the gateway's clock, for integrationLatency
 }
 
 var _ h1.Hop = (*integrationCall)(nil)
 
 // WriteRequestHead writes the integration request's head.
-func (c *integrationCall) WriteRequestHead(w *bufio.Writer, _ *h1.ServerConn) {
+func (c *integrationCall) WriteRequestHead(w *bufio.Writer, sc *h1.ServerConn) {
+	c.g.noteUpstream(sc, &c.r.st)
 	writeIntegrationRequest(w, c.r, c)
 }
 
@@ -261,7 +262,6 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	writeField(w, "Host", call.target.Host)
 	var xffBuf [4][]byte // the client's X-Forwarded-For fields, without allocating
 	xff := xffBuf[:0]
-	var trace []byte // the caller's trace header, passed through when well-formed
 	for _, f := range req.Fields {
 		switch {
 		case h1.HopByHop(f.Name), req.Listed(f.Name), droppedRequestField(f.Name), h1.Fold(f.Name, "host"), h1.Fold(f.Name, "forwarded"),
@@ -269,10 +269,7 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 			h1.Fold(f.Name, "x-forwarded-prefix"):
 			continue
 		case h1.Fold(f.Name, "x-amzn-trace-id"):
-			if trace == nil && callerTrace(f.Value) {
-				trace = f.Value
-			}
-			continue
+			continue // the request's trace (reqState.trace) follows
 		case h1.Fold(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 			continue
@@ -298,13 +295,7 @@ func writeIntegrationRequest(w *bufio.Writer, r *request, call *integrationCall)
 	if g.cfg.ForwardedHeaders.Prefix {
 		writeField(w, "X-Forwarded-Prefix", call.prefix)
 	}
-	if trace != nil {
-		w.WriteString("X-Amzn-Trace-Id: ")
-		w.Write(trace)
-		w.WriteString("\r\n")
-	} else {
-		writeField(w, "X-Amzn-Trace-Id", call.traceID)
-	}
+	writeField(w, "X-Amzn-Trace-Id", call.traceID)
 	h1.WriteRequestFraming(w, req)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portway/portway/internal/h1"
@@ -44,6 +45,9 @@ type Gateway struct {
 	encSlash  bool           // %2F allowed in paths (Config.AllowEncodedSlashes)
 	port      string         // the listener's port: X-Forwarded-Port (set before serving)
 	metrics   *gwMetrics     // nil without Config.Metrics
+
+	access     *accessFormat // nil: no access log file (Config.AccessLog)
+	accessErrs atomic.Int64  // failed writes to it
 
 	mu   sync.Mutex
 	srv  *h1.Server
@@ -101,6 +105,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.auth = newAuthorizer(a.Issuer, keys, g.now, a.MaxCachedTokens)
 	}
 	g.responses = resolveResponses(cfg.Responses)
+	if al := cfg.AccessLog; al != nil && al.Out != nil {
+		g.access, _ = parseAccessFormat(al.Format) // validated
+	}
 	if g.metrics, err = newGWMetrics(cfg.Metrics, g.Stages(), cfg.Resources); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

@@ -138,6 +138,14 @@ func (sc *ServerConn) SetUpstream(c io.Closer) {
 	sc.upMu.Unlock()
 }
 
+// Upstream is the upstream connection registered with SetUpstream (nil
+// when none): for a hop that records which connection carried a request.
+func (sc *ServerConn) Upstream() io.Closer {
+	sc.upMu.Lock()
+	defer sc.upMu.Unlock()
+	return sc.upstream
+}
+
 // abort closes the connection and the upstream one of its exchange.
 func (sc *ServerConn) abort() {
 	sc.Conn.Close()

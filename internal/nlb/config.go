@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portway/portway/internal/trace"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -63,10 +64,17 @@ type Config struct {
 	// any other address with ValidationError. Default: loopback only
 	// (127.0.0.0/8 and ::1/128).
 	TargetCIDRs []string
+	// Region is the AWS region the ARNs name (default awsid.DefaultRegion);
+	// the account is awsid.Account.
+	Region string
 
 	// Metrics, when set, gets the load balancer's Prometheus collector
 	// (metrics.go); nil: no metrics.
 	Metrics prometheus.Registerer
+
+	// Flows, when set, records every flow (its listener, target group,
+	// target, connect time and bytes) for tracing requests across it.
+	Flows *trace.FlowLog
 
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now

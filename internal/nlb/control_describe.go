@@ -218,7 +218,7 @@ func (lb *LoadBalancer) DescribeListeners(loadBalancerArn string, listenerArns [
 	for i, l := range lb.cfg.Listeners {
 		g := lb.groups[l.TargetGroup]
 		j := ListenerDescription{
-			ListenerArn:     listenerARN(lb.cfg.Name, i),
+			ListenerArn:     listenerARN(lb.cfg.Region, lb.cfg.Name, i),
 			LoadBalancerArn: lb.arn,
 			Port:            l.Port,
 			Protocol:        "TCP",
@@ -248,7 +248,7 @@ func (lb *LoadBalancer) DescribeListeners(loadBalancerArn string, listenerArns [
 
 func (lb *LoadBalancer) listenerIndex(arn string) int {
 	for i := range lb.cfg.Listeners {
-		if listenerARN(lb.cfg.Name, i) == arn {
+		if listenerARN(lb.cfg.Region, lb.cfg.Name, i) == arn {
 			return i
 		}
 	}

@@ -106,6 +106,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 		return nil, net.ErrClosed
 	}
 	var lastErr error
+	opened := time.Now()
 	for _, t := range linkOrder(g.candidates(flowHash(client, l.addr)), seq) {
 		if !g.reserve(t, lc) {
 			continue
@@ -128,6 +129,7 @@ func (lb *LoadBalancer) dialLink(ctx context.Context, l *listener) (*linkConn, e
 			break
 		}
 		g.established(t)
+		lc.rec = lb.openFlow(tcpAddrPort(b.LocalAddr()), tcpAddrPort(b.RemoteAddr()), l, t, opened, true)
 		return lc, nil
 	}
 	lb.untrack(lc)
@@ -160,6 +162,7 @@ type linkConn struct {
 
 	watchdog *time.Timer
 	once     sync.Once
+	rec      flowRecord // its entry in Config.Flows
 	bytes    flowSample
 
 	mu     sync.Mutex
@@ -266,6 +269,7 @@ func (c *linkConn) Close() error {
 		c.mu.Lock()
 		c.watchdog.Stop()
 		c.mu.Unlock()
+		c.lb.closeFlow(c.rec, c.TCPConn)
 		c.bytes.sample(c.TCPConn)
 		err = c.TCPConn.Close()
 		c.g.release(c.t, c, true)

@@ -34,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portway/portway/internal/awsid"
 )
 
 // LoadBalancer is a network load balancer. Create it with New.
@@ -84,6 +86,9 @@ type listener struct {
 // New validates cfg and builds a load balancer; Start binds its listeners.
 func New(cfg Config) (*LoadBalancer, error) {
 	cfg = cfg.withDefaults()
+	if cfg.Region == "" {
+		cfg.Region = awsid.DefaultRegion
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("nlb: invalid config: %w", err)
 	}
@@ -102,7 +107,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 		log:     log,
 		now:     now,
 		dial:    dialer{source: src.Unmap(), timeout: cfg.ConnectTimeout},
-		arn:     loadBalancerARN(cfg.Name),
+		arn:     loadBalancerARN(cfg.Region, cfg.Name),
 		created: now(),
 		groups:  map[string]*targetGroup{},
 		conns:   map[flow]struct{}{},
@@ -116,7 +121,7 @@ func New(cfg Config) (*LoadBalancer, error) {
 		used[l.TargetGroup] = true
 	}
 	for _, tg := range cfg.TargetGroups {
-		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Name, tg.Name), used[tg.Name],
+		lb.groups[tg.Name] = newTargetGroup(tg, targetGroupARN(cfg.Region, cfg.Name, tg.Name), used[tg.Name],
 			newProber(tg.HealthCheck, lb.dial, tg.ProxyProtocolV2), log, now)
 	}
 	if err := lb.registerMetrics(cfg.Metrics); err != nil {
@@ -451,6 +456,7 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 		}
 		g.established(t)
 		established = true
+		pc.rec = lb.openFlow(client, local, l, t, pc.start, false)
 		if lb.onFlow != nil {
 			lb.onFlow("pipe")
 		}
@@ -463,15 +469,15 @@ func (lb *LoadBalancer) handle(l *listener, c *net.TCPConn) {
 	pc.reset()
 }
 
-func loadBalancerARN(name string) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/%s/%016x", name, hashString("lb/"+name))
+func loadBalancerARN(region, name string) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("loadbalancer/net/%s/%016x", name, hashString("lb/"+name)))
 }
 
-func targetGroupARN(lb, name string) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:targetgroup/%s/%016x", name, hashString("tg/"+lb+"/"+name))
+func targetGroupARN(region, lb, name string) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("targetgroup/%s/%016x", name, hashString("tg/"+lb+"/"+name)))
 }
 
-func listenerARN(lb string, i int) string {
-	return fmt.Sprintf("arn:aws:elasticloadbalancing:local:000000000000:listener/net/%s/%016x/%016x",
-		lb, hashString("lb/"+lb), hashString(fmt.Sprintf("listener/%s/%d", lb, i)))
+func listenerARN(region, lb string, i int) string {
+	return awsid.ARN("elasticloadbalancing", region, fmt.Sprintf("listener/net/%s/%016x/%016x",
+		lb, hashString("lb/"+lb), hashString(fmt.Sprintf("listener/%s/%d", lb, i))))
 }

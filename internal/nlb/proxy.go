@@ -26,7 +26,9 @@ type proxyConn struct {
 	mu      sync.Mutex
 	backend *net.TCPConn
 	closed  bool
-	bytes   flowSample
+
+	rec   flowRecord // its entry in Config.Flows
+	bytes flowSample
 }
 
 func newProxyConn(c *net.TCPConn, lb *LoadBalancer) *proxyConn {
@@ -146,6 +148,7 @@ func (pc *proxyConn) pipe(idle time.Duration) {
 	if second := <-errc; second != nil {
 		pc.abort(second)
 	}
+	pc.lb.closeFlow(pc.rec, pc.client)
 	pc.close()
 }
 

@@ -32,6 +32,10 @@ type Config struct {
 	Listen string
 	// Upstream is the app's base URL, e.g. "http://127.77.1.1:9001".
 	Upstream string
+	// Traces, when set, gets the sidecar's hop of every request that
+	// carries an X-Amzn-Trace-Id (package trace); nil: not recorded.
+	Traces HopRecorder
+
 	// Logger receives access and error logs; nil discards.
 	Logger *slog.Logger
 

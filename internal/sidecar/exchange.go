@@ -22,6 +22,7 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 			ex.status, ex.note = http.StatusInternalServerError, "internal error (panic)"
 		}
 		s.logAccess(cc, &ex, start)
+		s.recordHop(cc, &ex, start, time.Now())
 	}()
 
 	if req.ContentLength > s.cfg.MaxBodyBytes {
@@ -31,8 +32,12 @@ func (s *Sidecar) exchange(cc *h1.ServerConn) bool {
 		return false
 	}
 	_ = cc.Conn.SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
+	upStart := time.Now()
 	o := s.fw.Forward(appHop{s}, cc, s.pool, time.Time{})
 	ex.status, ex.bytes = o.Status, o.Bytes
+	if o.Relayed {
+		ex.upstreamStatus, ex.upstreamTime = o.Status, time.Since(upStart)
+	}
 	switch fe := o.Err; {
 	case fe == nil:
 	case fe.Kind == h1.ClientGone:
@@ -90,6 +95,9 @@ type exchangeLog struct {
 	status int
 	bytes  int64
 	note   string
+
+	upstreamStatus int           // the app's answer, 0 when none came
+	upstreamTime   time.Duration // from the request going to the app to the answer's end
 }
 
 func (s *Sidecar) logAccess(cc *h1.ServerConn, ex *exchangeLog, start time.Time) {

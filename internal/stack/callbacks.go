@@ -49,9 +49,15 @@ func (s *Stack) setCallbackEnv(gw *gateway.Gateway) error {
 		deny = append(deny, e)
 	}
 	deny = append(deny, c.NLB.Address, c.Tasks.Subnet)
+	if s.collector != nil {
+		deny = append(deny, s.collector.Addr()) // the trace collector: no callback reaches it
+	}
 	env := []string{
 		EnvCallbackAllow + "=" + strings.Join(c.Storage.Callbacks.Allow, ","),
 		EnvCallbackDeny + "=" + strings.Join(deny, ","),
+	}
+	if s.collector != nil {
+		env = append(env, s.collector.Env()...)
 	}
 	s.callbackEnv.Store(&env)
 	s.log.Info("ingest callbacks", "allow", c.Storage.Callbacks.Allow, "deny", deny)

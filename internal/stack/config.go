@@ -151,6 +151,8 @@ type GatewayConfig struct {
 	// (gateway.resources must then be empty), its gateway responses come
 	// under responseOverrides, its basePath is the stage unless stage is set.
 	OpenAPI string `yaml:"openapi,omitempty"`
+	// AccessLog is the access log's format and rotation (tracing.go).
+	AccessLog AccessLogConfig `yaml:"accessLog,omitempty"`
 }
 
 // ResourceConfig is one resource of the REST API with its methods.
@@ -269,6 +271,16 @@ type ControlConfig struct {
 // TasksConfig is the task network: each task gets its own address.
 type TasksConfig struct {
 	Subnet string `yaml:"subnet"`
+	// Docker is the engine that runs the image containers.
+	Docker DockerConfig `yaml:"docker,omitempty"`
+}
+
+// DockerConfig says which Docker engine runs the image containers.
+type DockerConfig struct {
+	// Host is the Engine API address (unix:///var/run/docker.sock,
+	// tcp://127.0.0.1:2375); empty means $DOCKER_HOST, else the default
+	// socket.
+	Host string `yaml:"host,omitempty"`
 }
 
 // ServiceConfig is an ECS-style service: a task definition kept at a
@@ -297,8 +309,9 @@ type ServiceConfig struct {
 }
 
 // ContainerConfig is one container of a task. Command is the argument list
-// of the portway binary, or of Executable when set; "${TASK_IP}" and
-// "${STATE_DIR}" are replaced.
+// of the portway binary, or of Executable when set, or the CMD of Image
+// when set; "${TASK_IP}" and "${STATE_DIR}" are replaced. The fields have
+// the names of ECS containerDefinitions.
 type ContainerConfig struct {
 	Name string `yaml:"name"`
 	// Executable runs any program (an absolute path or a name on $PATH)
@@ -319,16 +332,70 @@ type ContainerConfig struct {
 	Secrets     []ecs.Secret     `yaml:"secrets,omitempty"`
 	DependsOn   []ecs.Dependency `yaml:"dependsOn,omitempty"`
 	HealthCheck *ecs.HealthCheck `yaml:"healthCheck,omitempty"`
+
+	// Image runs the container from a container image through Docker (in
+	// the task's own network namespace) instead of as a local process;
+	// not with executable or engine. The fields below are for images only.
+	Image string `yaml:"image,omitempty"`
+	// EntryPoint replaces the image's ENTRYPOINT.
+	EntryPoint []string `yaml:"entryPoint,omitempty"`
+	// Environment is ECS's form of env: [{name, value}].
+	Environment       []KeyValue   `yaml:"environment,omitempty"`
+	WorkingDirectory  string       `yaml:"workingDirectory,omitempty"`
+	User              string       `yaml:"user,omitempty"`
+	ReadonlyRoot      bool         `yaml:"readonlyRootFilesystem,omitempty"`
+	Ulimits           []ecs.Ulimit `yaml:"ulimits,omitempty"`
+	Memory            int          `yaml:"memory,omitempty"`            // MiB, hard limit
+	MemoryReservation int          `yaml:"memoryReservation,omitempty"` // MiB, soft limit
+	CPU               int          `yaml:"cpu,omitempty"`               // CPU units (1024 = one CPU) as CPU shares
+	// LogConfiguration is accepted and ignored (with a warning): portway
+	// keeps every container's output in its task log.
+	LogConfiguration Ignored `yaml:"logConfiguration,omitempty"`
 }
 
+// KeyValue is an ECS name/value pair (environment).
+type KeyValue struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
+}
+
+// Ignored is a field accepted as any YAML and otherwise ignored; it is
+// written back as it was read.
+type Ignored struct{ node *yaml.Node }
+
+// UnmarshalYAML keeps the node.
+func (i *Ignored) UnmarshalYAML(n *yaml.Node) error {
+	i.node = n
+	return nil
+}
+
+// MarshalYAML writes the node back.
+func (i Ignored) MarshalYAML() (any, error) { return i.node, nil }
+
+// IsZero reports whether the field was absent.
+func (i Ignored) IsZero() bool { return i.node == nil }
+
 // Load reads a stack file strictly: unknown fields are errors naming the
-// field and its line.
+// field and its line. The config is validated.
 func Load(path string) (Config, error) {
+	cfg, err := Read(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Read reads a stack file strictly (Decode) without validating it: for
+// callers that run Preflight, which validates, next.
+func Read(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read stack config: %w", err)
 	}
-	cfg, err := parse(data, filepath.Dir(path))
+	cfg, err := decode(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("stack config %s: %w", path, err)
 	}
@@ -338,10 +405,23 @@ func Load(path string) (Config, error) {
 // Parse decodes a stack config from YAML, strictly, and validates it. A
 // gateway.openapi file is read relative to the working directory.
 func Parse(data []byte) (Config, error) {
-	return parse(data, "")
+	cfg, err := Decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
-func parse(data []byte, dir string) (Config, error) {
+// Decode decodes a stack config from YAML, strictly, without validating
+// it (Validate, Preflight). A gateway.openapi file is read relative to the
+// working directory.
+func Decode(data []byte) (Config, error) { return decode(data, "") }
+
+// decode is Decode with gateway.openapi relative to dir.
+func decode(data []byte, dir string) (Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, err
@@ -359,9 +439,6 @@ func parse(data []byte, dir string) (Config, error) {
 		return Config{}, err
 	}
 	if err := cfg.importOpenAPI(dir); err != nil {
-		return Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -17,6 +17,7 @@ func (s *Stack) newConsole(sup *ecs.Supervisor, gcfg gateway.Config, live *lives
 		LB:       s.lb,
 		Services: sup,
 		Live:     live,
+		Traces:   s.traces,
 		Routes:   consoleRoutes(gcfg),
 		Endpoints: func() console.Endpoints {
 			if e := s.published.Load(); e != nil {

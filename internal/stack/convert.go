@@ -3,6 +3,7 @@ package stack
 import (
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/portway/portway/internal/auth"
@@ -101,7 +102,7 @@ func (c Config) GatewayComponent(issuer, jwksURL string, log *slog.Logger) gatew
 // NLBComponent returns the load balancer's config.
 func (c Config) NLBComponent(log *slog.Logger) nlb.Config {
 	nc := nlb.Config{Name: c.NLB.Name, Address: c.NLB.Address, IdleTimeout: c.NLB.IdleTimeout,
-		TargetCIDRs: c.NLB.TargetCIDRs, Logger: log}
+		TargetCIDRs: c.NLB.TargetCIDRs, Region: c.Region(), Logger: log}
 	for _, l := range c.NLB.Listeners {
 		nc.Listeners = append(nc.Listeners, nlb.ListenerConfig{Port: l.Port, TargetGroup: l.TargetGroup, IdleTimeout: l.IdleTimeout})
 	}
@@ -175,14 +176,26 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 				args[i] = strings.ReplaceAll(a, "${STATE_DIR}", filepath.Clean(stateDir))
 			}
 			essential := ct.Essential == nil || *ct.Essential
-			env := ct.Env
-			if c.Storage.Store != "" {
-				env = append(append([]string(nil), env...), "PORTWAY_STORE="+c.Storage.Store)
+			env := slices.Clone(ct.Env)
+			for _, kv := range ct.Environment {
+				env = append(env, kv.Name+"="+kv.Value)
+			}
+			if c.Storage.Store != "" && ct.Image == "" {
+				// The storage apps' DSN; an image container gets only what
+				// its definition says.
+				env = append(env, "PORTWAY_STORE="+c.Storage.Store)
+			}
+			if ct.Image != "" && len(ct.Command) == 0 {
+				args = nil // the image's CMD
 			}
 			sc.Containers = append(sc.Containers, ecs.ContainerConfig{
 				Name: ct.Name, Executable: ct.Executable, Command: args, Env: env, Essential: essential,
 				Engine: ct.Engine, Secrets: ct.Secrets, DependsOn: ct.DependsOn, HealthCheck: ct.HealthCheck,
 				PortMappings: ct.PortMappings, StopTimeout: ct.StopTimeout,
+
+				Image: ct.Image, EntryPoint: ct.EntryPoint, WorkingDirectory: ct.WorkingDirectory, User: ct.User,
+				ReadonlyRootFilesystem: ct.ReadonlyRoot, Ulimits: ct.Ulimits,
+				Memory: ct.Memory, MemoryReservation: ct.MemoryReservation, CPU: ct.CPU,
 			})
 		}
 		ec.Services = append(ec.Services, sc)

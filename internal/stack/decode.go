@@ -97,7 +97,10 @@ func checkScalar(n *yaml.Node, t reflect.Type, fail func(string, ...any)) {
 	switch {
 	case t == durationType:
 		if n.Tag == "!!int" {
-			return // nanoseconds, as yaml.v3 reads them
+			// yaml.v3 takes no bare number for a duration; ECS task
+			// definitions count seconds.
+			fail("%s is not a duration: a number needs a unit (write it like %ss, 500ms or 5m)", v, v)
+			return
 		}
 		if _, err := time.ParseDuration(v); err != nil {
 			fail("%q is not a duration (write it like 500ms, 30s, 5m or 1h)", v)

@@ -26,6 +26,50 @@ type Endpoints struct {
 	// CAFile is the local CA's certificate when the stack serves HTTPS
 	// with it (portway up --tls): clients trust it to reach the URLs.
 	CAFile string `json:"ca_file,omitempty"`
+	// NLBAddress and TaskSubnet are the private block the stack runs on.
+	NLBAddress string `json:"nlb_address,omitempty"`
+	TaskSubnet string `json:"task_subnet,omitempty"`
+	// ResourceServers are the user pool's resource servers, whose scopes
+	// `portway clients create` accepts, and TokenValidity its clients'
+	// default ("1h0m0s").
+	ResourceServers []ResourceServerJSON `json:"resource_servers,omitempty"`
+	TokenValidity   string               `json:"token_validity,omitempty"`
+	// Example is a request the stack answers (Config.Example).
+	Example *Example `json:"example,omitempty"`
+}
+
+// describe adds what endpoints.json tells of the running stack besides
+// its URLs: its block, resource servers and example request (e.APIURL
+// set).
+func (c Config) describe(e *Endpoints) {
+	e.NLBAddress, e.TaskSubnet = c.NLB.Address, c.Tasks.Subnet
+	for _, rs := range c.Auth.ResourceServers {
+		e.ResourceServers = append(e.ResourceServers, ResourceServerJSON{Identifier: rs.Identifier, Scopes: rs.Scopes})
+	}
+	if c.Auth.TokenValidity != 0 {
+		e.TokenValidity = c.Auth.TokenValidity.String()
+	}
+	if ex, ok := c.Example(); ok {
+		ex.URL = e.APIURL + ex.Path
+		e.Example = &ex
+	}
+}
+
+// ResourceServerJSON is a resource server in endpoints.json.
+type ResourceServerJSON struct {
+	Identifier string   `json:"identifier"`
+	Scopes     []string `json:"scopes"`
+}
+
+// Scopes lists the full scope strings of the resource servers.
+func (e Endpoints) Scopes() []string {
+	var out []string
+	for _, r := range e.ResourceServers {
+		for _, s := range r.Scopes {
+			out = append(out, r.Identifier+"/"+s)
+		}
+	}
+	return out
 }
 
 // Credentials is oauth-credentials.json. The storage service's Python client

@@ -24,6 +24,9 @@ type ReloadResult struct {
 // nothing.
 func (s *Stack) Reload(cfg Config) (ReloadResult, error) {
 	res := ReloadResult{Deployments: map[string]string{}}
+	if s.opts.Subnet != "" || cfg.autoBlock() {
+		cfg = cfg.WithBlock(s.block) // the block stays the one Start claimed
+	}
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}

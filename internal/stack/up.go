@@ -15,12 +15,15 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/auth"
+	"github.com/portway/portway/internal/awsapi"
 	"github.com/portway/portway/internal/controlauth"
+	"github.com/portway/portway/internal/docker"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/livestats"
 	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
+	"github.com/portway/portway/internal/trace"
 )
 
 // Options are what `portway up` needs besides the stack itself.
@@ -30,6 +33,14 @@ type Options struct {
 	Logger     *slog.Logger
 	// ReadyTimeout bounds the wait for every service's healthy targets.
 	ReadyTimeout time.Duration
+	// Subnet is `portway up --subnet`: the private block (ParseSubnet),
+	// whatever the config says.
+	Subnet string
+	// BlockLockDir holds the blocks' lock files (default BlockLockDir()).
+	BlockLockDir string
+
+	// blocks are the blocks to pick from (tests; default autoBlocks()).
+	blocks []Block
 }
 
 // component is what Stack starts and stops, in order.
@@ -51,7 +62,24 @@ type Stack struct {
 	tasks    *ecs.Supervisor
 	control  *controlauth.Server
 	tls      TLSSet
-	Endpoint Endpoints
+	// live is the console's last-minute statistics: routes and clients
+	// from the gateway, tasks from the sidecars' trace hops.
+	live *livestats.Live
+	// Tracing (tracing.go): the requests' hops, the load balancer's flows,
+	// and the collector the tasks send their hops to.
+	traces    *trace.Store
+	flows     *trace.FlowLog
+	collector *trace.Collector
+	Endpoint  Endpoints
+	// block is the private block the stack runs on, blockLock its hold
+	// on it, blockNote what was skipped to get it (block.go).
+	block     Block
+	blockLock *blockLock
+	blockNote string
+	// tasksRan: a failed start keeps the task logs (tasks/), which its
+	// error points to.
+	tasksRan bool
+
 	// published is Endpoint once the stack is ready, for the console.
 	published atomic.Pointer[Endpoints]
 
@@ -67,19 +95,22 @@ type namedComponent struct {
 	c    component
 }
 
-// Start brings a stack up: auth, load balancer, control API, gateway, then
-// the services' tasks. It returns once every service has its desired count
-// of healthy targets and the state files are written. On any failure what
-// was started is stopped again.
+// Start brings a stack up: it runs the config's Preflight, claims the
+// private block (block.go), then starts auth, load balancer, control API,
+// gateway, then the services' tasks. It returns once every service has its
+// desired count of healthy targets and the state files are written. On
+// any failure what was started is stopped again, and the state dir is left
+// as it was found, but for the logs of tasks that ran (rollback.go).
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.StateDir == "" {
 		return nil, errors.New("state dir must be set")
 	}
-	if err := controlauth.CheckListen("control.listen", cfg.Control.Listen, cfg.serves(cfg.Control.TLS)); err != nil {
-		return nil, err
+	if opts.Subnet != "" {
+		b, err := ParseSubnet(opts.Subnet)
+		if err != nil {
+			return nil, fmt.Errorf("--subnet: %w", err)
+		}
+		cfg = cfg.WithBlock(b) // whatever the config says
 	}
 	ctl := controlauth.ServerConfig{Field: "control.listen", Listen: cfg.Control.Listen}
 	if opts.ReadyTimeout <= 0 {
@@ -89,6 +120,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		if opts.Executable, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("find the portway binary for the containers: %w", err)
 		}
+	}
+	// Everything that can be checked before binding a port or writing a
+	// file is, as `portway config check` does.
+	if err := cfg.Preflight(opts.Executable); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -100,23 +136,40 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	opts.StateDir = abs
+	// A start that fails leaves the state dir as it found it (rollback.go).
+	snap, err := snapshotState(abs)
+	if err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	s := &Stack{cfg: cfg, opts: opts, log: log}
 	if s.lock, err = lockStateDir(abs); err != nil {
+		// Another stack's: nothing in it is this start's to remove.
+		snap.removeCreatedDirs()
 		return nil, err
 	}
-	// Stale files from an earlier run would point clients at dead ports.
-	_ = os.Remove(filepath.Join(abs, EndpointsFile))
-
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
+			// The state dir stays locked until it is restored.
+			lock := s.lock
+			s.lock = nil
 			_ = s.Stop(stopCtx)
+			if rerr := snap.restore(s.keepOnFailure); rerr != nil {
+				log.Warn("a failed start could not remove all it made in the state dir", "err", rerr)
+			}
+			lock.Close()
 		}
 	}()
+	if cfg, err = s.claimBlock(cfg); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	// Stale files from an earlier run would point clients at dead ports.
+	_ = os.Remove(filepath.Join(abs, EndpointsFile))
 
 	tokenPath := filepath.Join(abs, controlauth.TokenFile)
 	if s.controlToken, err = controlauth.LoadOrCreateToken(tokenPath); err != nil {
@@ -152,9 +205,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	s.live = livestats.New(nil)
+	if err = s.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	ncfg := cfg.NLBComponent(log.With("component", "nlb"))
 	ncfg.TargetCIDRs = cfg.upTargetCIDRs()
 	ncfg.Metrics = reg
+	ncfg.Flows = s.flows
 	if s.lb, err = nlb.New(ncfg); err != nil {
 		return nil, fmt.Errorf("nlb: %w", err)
 	}
@@ -165,17 +223,35 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	ecfg := cfg.ECSComponent(abs, opts.Executable, registrar{s.lb}, log.With("component", "ecs"))
 	ecfg.ExtraEnv = s.taskEnv
 	ecfg.Metrics = reg
+	eng, err := cfg.dockerEngine(abs, log.With("component", "docker"))
+	if err != nil {
+		return nil, err
+	}
+	if eng != nil {
+		ecfg.Images = eng
+	}
 	sup, err := ecs.New(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	live := livestats.New(nil)
+	live := s.live
 	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
 	console, err := s.newConsole(sup, gcfg, live, log.With("component", "console"))
 	if err != nil {
 		return nil, err
 	}
-	ctl.Handler = controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), console)
+	awsCreds, err := awsapi.LoadOrCreateCredentials(abs, cfg.Region())
+	if err != nil {
+		return nil, err
+	}
+	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), trace.QueryHandler(s.traces), console),
+		log.With("component", "awsapi"))
+	if err != nil {
+		return nil, err
+	}
+	ctl.Handler = router
+	// AWS calls carry SigV4 signatures instead of the control token.
+	ctl.SelfAuthenticated = router.Claims
 	if s.control, err = controlauth.NewServer(ctl); err != nil {
 		return nil, err
 	}
@@ -190,6 +266,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}
+	gcfg.Traces = s.traces
+	al, alFile, err := cfg.Gateway.AccessLog.OpenAccessLog(filepath.Join(abs, AccessLogFile))
+	if err != nil {
+		return nil, err
+	}
+	gcfg.AccessLog = al
+	_ = s.start(ctx, "access log", closerComponent{alFile.Close})
 	gw, err := gateway.New(gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -202,7 +285,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	if eng != nil {
+		// Started before the services and so stopped after them: it
+		// removes what an earlier run left, and at stop whatever remains.
+		if err = s.start(ctx, "docker", eng); err != nil {
+			return nil, fmt.Errorf("%s needs Docker: %w", cfg.imageField(), err)
+		}
+		// The watchdog removes this run's containers should `up` die
+		// without doing it (kill -9).
+		wd := &docker.Watchdog{Command: append([]string{opts.Executable}, docker.ReaperArgs(eng.Config())...)}
+		if err = s.start(ctx, "docker watchdog", wd); err != nil {
+			return nil, err
+		}
+	}
 	s.tasks = sup
+	s.tasksRan = true
 	if err = s.start(ctx, "services", sup); err != nil {
 		return nil, err
 	}
@@ -217,6 +314,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		ControlURL: s.control.URL(),
 		CAFile:     tlsSet.CAFile,
 	}
+	cfg.describe(&s.Endpoint)
 	creds.TokenURL = s.auth.TokenURL()
 	if err = writeJSON(filepath.Join(abs, CredentialsFile), creds, 0o600); err != nil {
 		return nil, err
@@ -231,10 +329,26 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 
 func (s *Stack) start(ctx context.Context, name string, c component) error {
 	if err := c.Start(ctx); err != nil {
+		if hint := takenHint(name); hint != "" && errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("start %s: %w (%s)", name, err, hint)
+		}
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.started = append(s.started, namedComponent{name, c})
 	return nil
+}
+
+// takenHint says what to do when a component's listen address is taken,
+// by another stack perhaps ("" for a component without one).
+func takenHint(component string) string {
+	flag := map[string]string{"auth": "--auth-listen", "gateway": "--listen", "control": "--control-listen"}[component]
+	switch {
+	case flag != "":
+		return fmt.Sprintf("%s.listen is taken: for a second stack on this machine pass another address, or port 0 for a free one: %s 127.0.0.1:0", component, flag)
+	case component == "nlb":
+		return "nlb.address is taken: pick another block with --subnet"
+	}
+	return ""
 }
 
 // ensureDefaultClient keeps the client of oauth-credentials.json when the
@@ -307,11 +421,26 @@ func (s *Stack) notReady() []string {
 		}
 		running := s.tasks.RunningCount(svc.Name)
 		if healthy < svc.DesiredCount || running < svc.DesiredCount {
-			missing = append(missing, fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
-				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", ")))
+			msg := fmt.Sprintf("service %s has %d of %d tasks running, %d healthy targets [%s]",
+				svc.Name, running, svc.DesiredCount, healthy, strings.Join(states, ", "))
+			if f := s.lastFailure(svc.Name); f != "" {
+				msg += "; last task failure: " + f
+			}
+			missing = append(missing, msg)
 		}
 	}
 	return missing
+}
+
+// lastFailure is the stoppedReason of the service's latest failed task
+// while its failures go on ("" when none).
+func (s *Stack) lastFailure(service string) string {
+	for _, st := range s.tasks.Services() {
+		if st.Name == service {
+			return st.LastFailure
+		}
+	}
+	return ""
 }
 
 // Stop stops the stack in reverse order of start: the gateway stops taking
@@ -337,6 +466,8 @@ func (s *Stack) Stop(ctx context.Context) error {
 		}
 	}
 	s.started = nil
+	s.blockLock.release()
+	s.blockLock = nil
 	if s.lock != nil {
 		_ = os.Remove(filepath.Join(s.opts.StateDir, EndpointsFile))
 		s.lock.Close()
@@ -349,16 +480,33 @@ func (s *Stack) Stop(ctx context.Context) error {
 func (s *Stack) Summary(w io.Writer) {
 	e := s.Endpoint
 	fmt.Fprintf(w, "portway is up: %d services, %d tasks healthy\n", len(s.cfg.Services), s.healthyTargets())
-	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  state    %s\n\n",
+	fmt.Fprintf(w, "  api      %s\n  token    %s\n  jwks     %s\n  control  %s  (token: %s)\n  console  %s\n  private  %s",
 		e.APIURL, e.TokenURL, e.JWKSURL, e.ControlURL, shellQuote(filepath.Join(s.opts.StateDir, controlauth.TokenFile)),
-		controlauth.LoginURL(e.ControlURL, s.controlToken), s.opts.StateDir)
-	curl := "curl"
-	if e.CAFile != "" {
-		// The local CA: `portway ca` tells how other clients trust it.
-		curl = "curl --cacert " + shellQuote(e.CAFile)
+		controlauth.LoginURL(e.ControlURL, s.controlToken), s.block)
+	if s.blockNote != "" {
+		fmt.Fprintf(w, "  (%s)", s.blockNote)
 	}
-	fmt.Fprintf(w, "Try it:\n  TOKEN=$(portway token --state-dir %s)\n  %s -H \"Authorization: Bearer $TOKEN\" %s/bags/digitised/b12345\n\nCtrl-C stops the stack.\n",
-		shellQuote(s.opts.StateDir), curl, e.APIURL)
+	fmt.Fprintf(w, "\n  state    %s\n\n", s.opts.StateDir)
+	caBundle := ""
+	if e.CAFile != "" && s.tls.Control != nil {
+		caBundle = "AWS_CA_BUNDLE=" + shellQuote(e.CAFile) + " "
+	}
+	fmt.Fprintf(w, "The AWS CLI and SDKs on the control URL (ECS, Cognito, ELBv2, API Gateway; README: Driving portway with the AWS CLI):\n  %sAWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s AWS_PROFILE=%s aws --endpoint-url %s ecs list-services --cluster portway\n\n",
+		caBundle, shellQuote(filepath.Join(s.opts.StateDir, awsapi.CredentialsFile)), shellQuote(filepath.Join(s.opts.StateDir, awsapi.ConfigFile)),
+		awsapi.Profile, e.ControlURL)
+	if e.Example != nil {
+		curl := "curl"
+		if e.CAFile != "" {
+			// The local CA: `portway ca` tells how other clients trust it.
+			curl = "curl --cacert " + shellQuote(e.CAFile)
+		}
+		fmt.Fprintf(w, "Try it (%s):\n", e.Example.Describe())
+		if e.Example.Scope != "" {
+			fmt.Fprintf(w, "  TOKEN=$(portway token --state-dir %s)\n", shellQuote(s.opts.StateDir))
+		}
+		fmt.Fprintf(w, "  %s\n\n", e.Example.Curl(curl))
+	}
+	fmt.Fprintf(w, "Ctrl-C stops the stack.\n")
 }
 
 func (s *Stack) healthyTargets() int {
@@ -459,12 +607,15 @@ func (r registrar) TargetHealthDetail(_ context.Context, group, ip string, port 
 
 // controlMux routes the control API: the load balancer's ELBv2-shaped API
 // under /elbv2/, the services and tasks under /ecs/, the Prometheus
-// metrics at /metrics, and a read-only console page at /.
-func controlMux(lbAPI, ecsAPI, metricsAPI, console http.Handler) http.Handler {
+// metrics at /metrics, recent traces under /traces (trace.QueryHandler),
+// and a read-only console page at /.
+func controlMux(lbAPI, ecsAPI, metricsAPI, traces, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/elbv2/", lbAPI)
 	mux.Handle("/ecs/", ecsAPI)
 	mux.Handle(metrics.Path, metricsAPI)
+	mux.Handle(trace.QueryPath, traces)
+	mux.Handle(trace.QueryPath+"/", traces)
 	mux.Handle("/", console)
 	return mux
 }

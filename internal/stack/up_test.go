@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portway/portway/internal/awsapi"
 	"github.com/portway/portway/internal/controlauth"
 )
 
@@ -86,7 +87,20 @@ func startTestStackIn(t *testing.T, stateDir string) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := Start(ctx, testConfig(), Options{StateDir: stateDir, Executable: exe, ReadyTimeout: 30 * time.Second})
+	// The block is left to Start, among 127.76.40.0/23 … 127.76.58.0/23:
+	// the tests of another checkout may run at the same moment.
+	cfg := testConfig()
+	cfg.UnsetBlock()
+	cfg.Gateway.StageVariables["nlb_host"] = DefaultNLBAddress // follows the block
+	var blocks []Block
+	for i := range 10 {
+		b, err := ParseSubnet(fmt.Sprintf("127.76.%d.0/23", 40+2*i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, b)
+	}
+	st, err := Start(ctx, cfg, Options{StateDir: stateDir, Executable: exe, ReadyTimeout: 30 * time.Second, blocks: blocks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +254,15 @@ func TestControlAPIToken(t *testing.T) {
 	if login := controlauth.LoginURL(st.Endpoint.ControlURL, tok); !strings.Contains(sum.String(), "console  "+login+"\n") {
 		t.Errorf("summary lacks the console login URL %s:\n%s", login, sum.String())
 	}
+	awsLine := "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, awsapi.CredentialsFile) + " AWS_CONFIG_FILE=" + filepath.Join(dir, awsapi.ConfigFile) +
+		" AWS_PROFILE=portway aws --endpoint-url " + st.Endpoint.ControlURL + " ecs list-services --cluster portway\n"
+	if !strings.Contains(sum.String(), awsLine) {
+		t.Errorf("summary lacks the AWS CLI line %q:\n%s", awsLine, sum.String())
+	}
+	awsCreds, err := os.ReadFile(filepath.Join(dir, awsapi.CredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep, err := os.ReadFile(filepath.Join(dir, EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -253,6 +276,9 @@ func TestControlAPIToken(t *testing.T) {
 	st2 := startTestStackIn(t, dir)
 	if st2.controlToken != tok {
 		t.Errorf("token changed across a restart")
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, awsapi.CredentialsFile)); string(again) != string(awsCreds) {
+		t.Errorf("aws-credentials changed across a restart")
 	}
 }
 

@@ -26,6 +26,10 @@ var clientFileName = lazyre.New(`^[A-Za-z0-9._-]{1,64}$`)
 // fields again when it is built, with errors named after the same YAML paths.
 func (c Config) Validate() error {
 	var errs []error
+	if c.autoBlock() {
+		// Neither address set: `portway up` picks the block (block.go).
+		c = c.WithBlock(DefaultBlock())
+	}
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
@@ -91,6 +95,7 @@ func (c Config) Validate() error {
 	}
 
 	checkListen("gateway.listen", c.Gateway.Listen)
+	c.Gateway.AccessLog.validate(add)
 	checkListen("control.listen", c.Control.Listen)
 	switch c.Gateway.Responses {
 	case "", "aws", "storage":
@@ -113,7 +118,10 @@ func (c Config) Validate() error {
 	default:
 		add("nlb.gatewayLink", "must be %q or %q, got %q", LinkInProcess, LinkTCP, c.NLB.GatewayLink)
 	}
-	if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
+	if c.NLB.Address == "" || c.Tasks.Subnet == "" {
+		_, err := c.configBlock()
+		errs = append(errs, err)
+	} else if _, err := netip.ParseAddr(c.NLB.Address); err != nil {
 		add("nlb.address", "%q is not an IP address", c.NLB.Address)
 	}
 	groups := map[string]bool{}
@@ -132,7 +140,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	if p, err := netip.ParsePrefix(c.Tasks.Subnet); err != nil || !p.Addr().Is4() {
+	if p, err := netip.ParsePrefix(c.Tasks.Subnet); c.Tasks.Subnet != "" && (err != nil || !p.Addr().Is4()) {
 		add("tasks.subnet", "%q is not an IPv4 CIDR such as 127.77.1.0/24", c.Tasks.Subnet)
 	}
 	if st := c.Storage.Store; st != "" && !strings.HasPrefix(st, "postgres://") && !strings.HasPrefix(st, "postgresql://") {
@@ -170,8 +178,13 @@ func (c Config) Validate() error {
 			if ct.Name == "" {
 				add(fmt.Sprintf("%s.containers[%d].name", f, j), "must be set")
 			}
-			if len(ct.Command) == 0 && ct.Executable == "" {
-				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set")
+			if len(ct.Command) == 0 && ct.Executable == "" && ct.Image == "" {
+				add(fmt.Sprintf("%s.containers[%d].command", f, j), "must be set (or image, or executable)")
+			}
+			for k, kv := range ct.Environment {
+				if kv.Name == "" || strings.ContainsAny(kv.Name, "= \t\n") {
+					add(fmt.Sprintf("%s.containers[%d].environment[%d].name", f, j, k), "%q must be a variable name", kv.Name)
+				}
 			}
 			found = found || ct.Name == s.ContainerName
 		}
@@ -180,6 +193,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.checkWiring()...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -239,6 +253,13 @@ func (c Config) Warnings() []string {
 		for j, m := range r.Methods {
 			if m.Authorization == gateway.AuthCognito && len(m.Scopes) == 0 {
 				out = append(out, fmt.Sprintf("%s: COGNITO_USER_POOLS without scopes accepts only ID tokens; client-credentials access tokens get 401", c.methodField(i, j)))
+			}
+		}
+	}
+	for i, s := range c.Services {
+		for j, ct := range s.Containers {
+			if !ct.LogConfiguration.IsZero() {
+				out = append(out, fmt.Sprintf("services[%d].containers[%d].logConfiguration: ignored; the container's output goes to its task log (`portway logs`)", i, j))
 			}
 		}
 	}

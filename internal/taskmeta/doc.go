@@ -15,14 +15,16 @@ package taskmeta
 import (
 	"strconv"
 	"time"
+
+	"github.com/portway/portway/internal/awsid"
 )
 
 // The identity of portway's one stand-in account, region and cluster, as
-// used in every ARN portway reports (the NLB's ARNs use the same region
-// and account).
+// used in every ARN portway reports: the account and (default) region are
+// internal/awsid's, as the NLB's and the AWS APIs' ARNs.
 const (
-	Region           = "local"
-	Account          = "000000000000"
+	Region           = awsid.DefaultRegion
+	Account          = awsid.Account
 	AvailabilityZone = Region + "a"
 	Cluster          = "portway"
 	LaunchType       = "FARGATE"

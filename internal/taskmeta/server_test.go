@@ -45,7 +45,7 @@ func TestHandler(t *testing.T) {
 		{"GET", "/v4/" + tokNginx, 200, `"Name": "nginx"`},
 		{"GET", "/v3/" + tokApp, 200, `"IPv4Addresses": [`},
 		{"HEAD", "/v4/" + tokApp, 200, ""},
-		{"GET", "/v4/" + tokApp + "/task", 200, `"TaskARN": "arn:aws:ecs:local:000000000000:task/portway/t1"`},
+		{"GET", "/v4/" + tokApp + "/task", 200, `"TaskARN": "arn:aws:ecs:eu-west-1:000000000000:task/portway/t1"`},
 		{"GET", "/v4/" + tokApp + "/task", 200, `"Revision": "3"`},
 		{"GET", "/v4/" + tokApp + "/stats", 501, "statistics"},
 		{"GET", "/v4/" + tokApp + "/task/stats", 501, "statistics"},
@@ -90,10 +90,10 @@ func TestDocumentFieldNames(t *testing.T) {
 
 func TestARNs(t *testing.T) {
 	for got, want := range map[string]string{
-		ClusterARN():                 "arn:aws:ecs:local:000000000000:cluster/portway",
-		TaskARN("abc"):               "arn:aws:ecs:local:000000000000:task/portway/abc",
-		ContainerARN("abc", "abc-1"): "arn:aws:ecs:local:000000000000:container/portway/abc/abc-1",
-		TaskDefinitionARN("bags", 4): "arn:aws:ecs:local:000000000000:task-definition/bags:4",
+		ClusterARN():                 "arn:aws:ecs:eu-west-1:000000000000:cluster/portway",
+		TaskARN("abc"):               "arn:aws:ecs:eu-west-1:000000000000:task/portway/abc",
+		ContainerARN("abc", "abc-1"): "arn:aws:ecs:eu-west-1:000000000000:container/portway/abc/abc-1",
+		TaskDefinitionARN("bags", 4): "arn:aws:ecs:eu-west-1:000000000000:task-definition/bags:4",
 	} {
 		if got != want {
 			t.Errorf("%s, want %s", got, want)

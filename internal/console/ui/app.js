@@ -246,7 +246,7 @@
     if (recentFilter === "err") rs = rs.filter((r) => r.status >= 400);
     if (recentFilter === "slow") rs.sort((a, b) => b.durationMicros - a.durationMicros);
     $("recent-sub").textContent = st.tracing ? "newest first, from the trace store" : "(tracing is off)";
-    const rows = rs.map((r) => el("tr", { class: "req" },
+    const rows = rs.map((r) => el("tr", { class: "req st-" + r.status },
       el("td", { class: "mono" }, clock(r.startUnixMicros / 1000)),
       el("td", {}, el("button", { class: "link mono", type: "button", title: "trace " + r.traceId, onclick: () => openTrace(r.requestId || r.traceId) }, (r.requestId || r.traceId).slice(0, 13))),
       el("td", {}, r.method), el("td", { title: r.path }, el("code", {}, r.route && r.route !== "-" ? r.route : r.path)),

@@ -231,5 +231,5 @@ func (a *App) handler(st *store.Store, wk *worker.Worker) (http.Handler, error) 
 		}
 		return api.ResourceNotFound()
 	}
-	return api.AccessLog(a.log, api.Handle(a.log, root)), nil
+	return api.Traced(a.cfg.Traces, api.AccessLog(a.log, api.Handle(a.log, root))), nil
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/egress"
+	"github.com/portway/portway/internal/storage/api"
 	"github.com/portway/portway/internal/storage/store"
 )
 
@@ -67,6 +68,10 @@ type Config struct {
 	// addresses may be called back, Deny the addresses of the stack the
 	// app runs in. The zero value allows public addresses only.
 	Callbacks egress.Config
+
+	// Traces, when set, gets the app's hop of every request that carries
+	// an X-Amzn-Trace-Id (trace.Reporter); nil: not recorded.
+	Traces api.HopRecorder
 
 	Logger *slog.Logger
 	Now    func() time.Time
