@@ -51,17 +51,17 @@ type component interface {
 
 // Stack is a running stack.
 type Stack struct {
-	cfg      Config
-	opts     Options
-	log      *slog.Logger
-	lock     *os.File
-	started  []namedComponent
-	auth     *auth.Server
-	gateway  *gateway.Gateway
-	lb       *nlb.LoadBalancer
-	tasks    *ecs.Supervisor
-	control  *controlauth.Server
-	tls      TLSSet
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	lock    *os.File
+	started []namedComponent
+	auth    *auth.Server
+	gateway *gateway.Gateway
+	lb      *nlb.LoadBalancer
+	tasks   *ecs.Supervisor
+	control *controlauth.Server
+	tls     TLSSet
 	// live is the console's last-minute statistics: routes and clients
 	// from the gateway, tasks from the sidecars' trace hops.
 	live *livestats.Live
