@@ -188,7 +188,7 @@
         el("td", {}, t.task ? el("span", { title: t.task }, (t.service || "") + " " + t.task.slice(0, 8)) : el("span", { class: "dim" }, "–")),
         el("td", {}, badge(t.state)),
         el("td", { class: "wrap reason" }, t.reason ? el("code", {}, t.reason) : null, t.reason && t.description ? " " : null, t.description || (t.reason ? "" : "–")),
-        el("td", {}, lastCheck(t.lastCheck)),
+        el("td", { class: "wrap check" }, lastCheck(t.lastCheck)),
         el("td", { class: "num" }, t.activeConnections + " / " + t.connections),
         statCells(t.stats),
         el("td", {}, t.task ? el("button", { class: "link", type: "button", onclick: () => openLogs(t.task, "") }, "logs") : null)));
