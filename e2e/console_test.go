@@ -127,6 +127,11 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	ctl := controlToken(t, stateDir)
 
+	// The page's JSON is behind the control API's guard like the rest.
+	if resp := getJSON(t, &http.Client{Timeout: 30 * time.Second}, ep.ControlURL+"/console/api/state", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("console state without login: %d, want 401", resp.StatusCode)
+	}
+
 	ctx := newBrowser(t, chrome)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/portway/portway/internal/livestats"
 )
 
@@ -15,7 +17,7 @@ var _ LiveRecorder = (*livestats.Live)(nil)
 // observeLive hands the request to Config.Live: its route (stage, method,
 // resource template), status and duration, and for a method with an
 // authorizer, the client and the decision with its reason.
-func (g *Gateway) observeLive(r *request, st *reqState) {
+func (g *Gateway) observeLive(r *request, st *reqState, end time.Time) {
 	status := st.code
 	if st.status != 0 {
 		status = st.status
@@ -33,7 +35,7 @@ func (g *Gateway) observeLive(r *request, st *reqState) {
 	}
 	lr := livestats.Request{
 		Stage: stage, Method: methodLabels[methodIndex(r.method)], Resource: res,
-		Status: status, Duration: g.now().Sub(st.start),
+		Status: status, Duration: end.Sub(st.start), End: end,
 		AuthResult: st.authResult,
 	}
 	if st.authResult != "" {

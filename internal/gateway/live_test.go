@@ -3,6 +3,7 @@ package gateway
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portway/portway/internal/livestats"
 )
@@ -70,7 +71,7 @@ func TestLive(t *testing.T) {
 	}
 	for i, w := range want {
 		got := live.reqs[i]
-		got.Duration = 0
+		got.Duration, got.End = 0, time.Time{}
 		if got != w {
 			t.Errorf("request %d: got %+v, want %+v", i, got, w)
 		}

@@ -67,11 +67,16 @@ type Request struct {
 	// the client id and "allow" or the refusal's result; Reason is the
 	// refusal's wording.
 	Client, AuthResult, Reason string
+	// End is when the request ended (zero: now, by the Live's clock).
+	End time.Time
 }
 
 // Request records r (the gateway's one call per request).
 func (l *Live) Request(r Request) {
-	now := l.now()
+	now := r.End
+	if now.IsZero() {
+		now = l.now()
+	}
 	l.Routes.Record(RouteKey{r.Stage, r.Method, r.Resource}, now, r.Duration, r.Status, "")
 	if r.AuthResult != "" {
 		l.Clients.Record(ClientKey{r.Client, r.AuthResult}, now, r.Duration, r.Status, r.Reason)
