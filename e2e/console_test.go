@@ -252,6 +252,11 @@ func TestConsoleBrowser(t *testing.T) {
 		const row = document.querySelector('#targets tr.target[data-target="%s:9000"]');
 		return !!row && !!row.querySelector(".s-unhealthy") && /Target\.FailedHealthChecks (Request timed out|Health checks failed)/.test(row.querySelector(".reason").textContent);
 	})()`, victimIP), 90*time.Second)
+	// The service's block says the same, next to its deployments.
+	waitJS(t, ctx, "the failing target under its service", fmt.Sprintf(`(() => {
+		const w = document.querySelector('#deployments [data-service="bags"] .target-why[data-target="%s:9000"]');
+		return !!w && w.textContent.includes("unhealthy");
+	})()`, victimIP), 30*time.Second)
 
 	sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
 	defer scancel()

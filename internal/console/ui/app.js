@@ -214,13 +214,22 @@
         el("code", {}, t.taskId.slice(0, 8)), " ", t.stoppedReason || t.stopCode || "stopped",
         t.targetHealth ? el("div", { class: "dim" }, "target: " + t.targetHealth) : null,
         " ", el("button", { class: "link", type: "button", onclick: () => openLogs(t.taskId, "") }, "logs")));
+      // And its targets that are not healthy now (a new task stuck in initial, a failing one).
+      const sick = [];
+      for (const g of st.targetGroups || []) for (const t of g.targets) {
+        if (t.service === s.name && t.state !== "healthy") sick.push(t);
+      }
+      const sickRows = sick.map((t) => el("div", { class: "why target-why", "data-target": t.id + ":" + t.port },
+        "target ", el("code", {}, t.id + ":" + t.port), " ", badge(t.state), " ", t.description || t.reason || "",
+        t.lastCheck ? el("div", { class: "dim" }, "last check: ", lastCheck(t.lastCheck)) : null,
+        t.task ? el("button", { class: "link", type: "button", onclick: () => openLogs(t.task, "") }, "logs") : null));
       return el("div", { class: "svc", "data-service": s.name },
         el("div", { class: "svc-h" }, el("span", { class: "name" }, s.name),
           el("span", { class: "dim" }, "desired " + s.desiredCount + " · running " + s.runningCount + " · pending " + s.pendingCount)),
         s.lastFailure ? el("div", { class: "why" }, "last failure: " + s.lastFailure) : null,
         table([el("th", {}, "deployment"), el("th", {}, "status"), el("th", {}, "task def"), el("th", { class: "num" }, "running"),
           el("th", {}, "rollout"), el("th", { class: "num" }, "failed"), el("th", {}, "reason")], deps, "no deployments"),
-        why,
+        sickRows, why,
         el("ul", { class: "events" }, (s.events || []).slice(0, 4).map((e) => el("li", {}, el("span", { class: "mono" }, clock(Date.parse(e.createdAt))), " " + e.message))));
     });
     $("deployments").replaceChildren(...(out.length ? out : [el("div", { class: "empty" }, "no services")]));
