@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portway/portway/internal/livestats"
+	intutil "github.com/portway/portway/internal/testutil"
 )
 
 type liveRecorder struct {
@@ -56,6 +57,12 @@ func TestLive(t *testing.T) {
 			t.Fatalf("GET %s: %d %s, want %d", c.path, res.StatusCode, body, c.want)
 		}
 	}
+	// The gateway records a request after its response went out.
+	intutil.WaitFor(t, 10*time.Second, "every request recorded", func() bool {
+		live.mu.Lock()
+		defer live.mu.Unlock()
+		return len(live.reqs) >= 5
+	})
 	live.mu.Lock()
 	defer live.mu.Unlock()
 	want := []livestats.Request{
