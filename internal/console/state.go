@@ -137,8 +137,9 @@ func (c *Console) state() State {
 	tasks := c.cfg.Services.Tasks()
 	st.Tasks = taskRows(tasks, taskStats)
 	byIP := map[string]ecs.TaskStatus{}
-	for _, t := range tasks { // a running task wins over a stopped one with the same address
-		if old, ok := byIP[t.IP]; !ok || old.LastStatus == "STOPPED" || t.CreatedAt.After(old.CreatedAt) && t.LastStatus != "STOPPED" {
+	for _, t := range tasks { // a task not stopped wins over a stopped one with the same address, then the newer
+		old, ok := byIP[t.IP]
+		if !ok || stoppedRank(t) < stoppedRank(old) || stoppedRank(t) == stoppedRank(old) && t.CreatedAt.After(old.CreatedAt) {
 			byIP[t.IP] = t
 		}
 	}

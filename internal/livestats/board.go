@@ -94,7 +94,9 @@ func (b *Board[K]) Rows(now time.Time) []Row[K] {
 	return rows
 }
 
-// Prune drops the keys idle for a whole window.
+// Prune drops the keys idle for a whole window. A request recorded under
+// a key at the moment it is dropped may be lost with it: it would have
+// been the first in a minute.
 func (b *Board[K]) Prune(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
