@@ -94,6 +94,22 @@ func artifactDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// saveShot saves the browser's viewport to the artifact directory.
+func saveShot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
 // forgedToken is a JWT that claims client_id but is signed by no key the
 // authorizer knows: refused with "unknown key id".
 func forgedToken(clientID string) string {
@@ -126,6 +142,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctl := controlToken(t, stateDir)
+	art := artifactDir(t)
 
 	// The page's JSON is behind the control API's guard like the rest.
 	if resp := getJSON(t, &http.Client{Timeout: 30 * time.Second}, ep.ControlURL+"/console/api/state", nil); resp.StatusCode != http.StatusUnauthorized {
@@ -202,12 +219,14 @@ func TestConsoleBrowser(t *testing.T) {
 	run("open a trace", chromedp.Click(chromedp.CSS("#recent tr.req.st-404 button.link")))
 	waitJS(t, ctx, "the trace's hops", `!document.getElementById("drawer").hidden &&
 		["gateway", "nlb", "sidecar", "app"].every(k => document.querySelector('#drawer tr.hop[data-kind="' + k + '"]'))`, 30*time.Second)
+	saveShot(t, ctx, art, "console-trace.png")
 	run("close the trace", chromedp.Click(chromedp.CSS("#drawer-close")))
 
 	// A task's log tail, one click away.
 	run("open a log tail", chromedp.Click(chromedp.CSS("#tasks tr.task button.link")))
 	waitJS(t, ctx, "the log tail", `!document.getElementById("drawer").hidden && document.querySelector("#drawer pre.log") &&
 		document.querySelector("#drawer pre.log").textContent.length > 0 && !document.querySelector("#drawer pre.log").textContent.startsWith("loading")`, 30*time.Second)
+	saveShot(t, ctx, art, "console-logs.png")
 	run("close the drawer", chromedp.Click(chromedp.CSS("#drawer-close")))
 
 	// Break a target: freeze one bags task's app so its health checks
@@ -264,7 +283,7 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(artifactDir(t), "console.png")
+	path := filepath.Join(art, "console.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

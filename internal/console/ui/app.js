@@ -337,7 +337,8 @@
         add("integration", h.integrationMicros ? micros(h.integrationMicros) : ""); add("error", h.error); break;
       case "nlb":
         add("listener", h.listener || (h.inProcess ? "in-process link" : "")); add("group", h.targetGroup); add("target", h.target);
-        add("connect", h.connectMicros ? micros(h.connectMicros) : ""); add("flow", h.reusedFlow ? "reused" : "new"); break;
+        if (h.reusedFlow) add("flow", "reused, opened " + micros(h.flowAgeMicros || 0) + " earlier (connect took " + micros(h.connectMicros || 0) + ")");
+        else add("connect", micros(h.connectMicros || 0)); break;
       case "sidecar":
         add("task", (h.task || "").slice(0, 12)); add("upstream", h.upstreamStatus); add("app time", h.upstreamMicros ? micros(h.upstreamMicros) : ""); add("note", h.error); break;
       default:
@@ -356,7 +357,7 @@
       return el("tr", { class: "hop", "data-kind": h.kind },
         el("td", {}, el("b", {}, h.kind)),
         el("td", { class: "num" }, "+" + micros(h.offsetMicros)),
-        el("td", { class: "num" }, h.nlbOnly ? "" : micros(h.durationMicros)),
+        el("td", { class: "num" }, h.kind === "nlb" && !h.durationMicros ? "–" : micros(h.durationMicros)),
         el("td", { class: "num" }, h.status || ""),
         el("td", {}, el("div", { class: "wf-bar" }, bar)),
         el("td", { class: "wrap dim" }, hopDetail(h)));
@@ -376,7 +377,13 @@
     drawer = { kind: "logs", id: task, container };
     openDrawer("Logs of task " + task.slice(0, 12) + (container ? " · " + container : ""));
     const pre = el("pre", { class: "log" }, "loading…");
-    $("drawer-body").replaceChildren(pre);
+    // Tabs for the task's containers.
+    const t = ((last && last.tasks) || []).find((x) => x.taskId === task);
+    const names = t ? (t.containers || []).map((c) => c.name) : [];
+    const cur = container || names[0] || "";
+    const tabs = el("div", { class: "tabs" }, names.map((n) => el("button", { type: "button", class: n === cur ? "on" : "",
+      onclick: () => openLogs(task, n) }, n)));
+    $("drawer-body").replaceChildren(tabs, pre);
     const refresh = async () => {
       if (!drawer || drawer.kind !== "logs" || drawer.id !== task) return;
       try {
