@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,5 +210,49 @@ func TestAWSCLIAPIGateway(t *testing.T) {
 	err := cli.run(nil, "apigateway", "get-rest-api", "--rest-api-id", "nope")
 	if err == nil || !strings.Contains(err.Error(), "NotFoundException") {
 		t.Errorf("unknown API: %v", err)
+	}
+
+	// The export, imported into a second stack (gateway.openapi), answers
+	// as the first: the round trip a team makes from AWS to portway.
+	second := testStack(53)
+	second.Gateway.Resources = nil
+	second.Gateway.OpenAPI = "export.json"
+	data, err := second.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stackFile := filepath.Join(filepath.Dir(out), "stack.yaml")
+	if err := os.WriteFile(stackFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secondDir := t.TempDir()
+	startUp(t, secondDir, "--config", stackFile)
+	firstClient, firstEP := stackClient(t, stateDir)
+	secondClient, secondEP := stackClient(t, secondDir)
+	for _, path := range []string{"/bags/digitised/b00000000", "/ingests/3f1d2c9e-0000-4000-8000-000000000000", "/nope"} {
+		wantCode, wantBody := getSettled(t, firstClient, firstEP.APIURL+path)
+		code, body := getSettled(t, secondClient, secondEP.APIURL+path)
+		if code != wantCode || body != wantBody || code >= 500 {
+			t.Errorf("GET %s: from the imported export %d %s; from the exporting stack %d %s", path, code, body, wantCode, wantBody)
+		}
+	}
+}
+
+// getSettled GETs url, retrying 5xx answers (services still starting) for
+// up to a minute, and returns the status and body.
+func getSettled(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 500 || time.Now().After(deadline) {
+			return resp.StatusCode, string(body)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
 	}
 }

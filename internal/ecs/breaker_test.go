@@ -153,11 +153,14 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 	}
 	// The rollback runs the last COMPLETED deployment's task definition
 	// (no FAKE_EXIT: its task runs), then completes alone. Its first task
-	// fails readiness; the next one listens.
+	// fails readiness; the next one listens. The file comes back only once
+	// that first task waits for readiness (its container has looked for the
+	// file and does not listen): written earlier, a container started late
+	// on a loaded machine would listen, and no deadline would be armed.
+	h.waitArmed(5*time.Second, "the rollback task's readiness deadline")
 	if err := os.WriteFile(ready, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.waitArmed(5*time.Second, "the rollback task's readiness deadline")
 	h.clock.Advance(5 * time.Second)
 	h.waitArmed(time.Second, "back-off")
 	h.clock.Advance(time.Second)
