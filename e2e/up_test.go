@@ -172,8 +172,30 @@ func TestWholePath(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != ep.ControlURL+"/" ||
-		!strings.Contains(string(page), ep.APIURL) || strings.Count(string(page), ">healthy<") != 4 {
-		t.Errorf("console after login (at %s): %d, want the API URL and 4 healthy targets:\n%s", resp.Request.URL, resp.StatusCode, page)
+		!strings.Contains(string(page), "/console/app.js") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("console after login (at %s): %d %v, want the page with its script and CSP:\n%s", resp.Request.URL, resp.StatusCode, resp.Header, page)
+	}
+	var state struct {
+		Endpoints struct {
+			APIURL string `json:"apiUrl"`
+		} `json:"endpoints"`
+		TargetGroups []struct {
+			Targets []struct {
+				State string `json:"state"`
+			} `json:"targets"`
+		} `json:"targetGroups"`
+	}
+	getJSON(t, browser, ep.ControlURL+"/console/api/state", &state)
+	healthy := 0
+	for _, g := range state.TargetGroups {
+		for _, tg := range g.Targets {
+			if tg.State == "healthy" {
+				healthy++
+			}
+		}
+	}
+	if state.Endpoints.APIURL != ep.APIURL || healthy != 4 {
+		t.Errorf("console state: %+v, want the API URL and 4 healthy targets", state)
 	}
 
 	// Bags: 404 in the storage service's error shape until bags exist.

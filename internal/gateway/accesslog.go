@@ -29,6 +29,7 @@ type reqState struct {
 	status             int    // overrides code in the log (client closed: 499)
 	errType            string // gateway response type, when the gateway answered
 	reason             string // operator-facing detail, never a secret
+	authResult         string // the authorizer's decision (authzResult); "" when none was asked
 
 	trace           string // X-Amzn-Trace-Id, the caller's or a new one
 	authError       string // why the authorizer refused the token

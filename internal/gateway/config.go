@@ -107,6 +107,11 @@ type Config struct {
 	// (metrics.go); nil: no metrics.
 	Metrics prometheus.Registerer `yaml:"-" json:"-"`
 
+	// Live, when set, gets every request's route, status, duration and
+	// authorizer result (the console's last-minute statistics); nil: not
+	// recorded.
+	Live LiveRecorder `yaml:"-" json:"-"`
+
 	Logger *slog.Logger     `yaml:"-" json:"-"` // nil → discard
 	Now    func() time.Time `yaml:"-" json:"-"` // nil → time.Now
 }

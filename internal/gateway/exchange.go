@@ -131,7 +131,7 @@ func (g *Gateway) handle(r *request, st *reqState) (*methodRoute, *url.URL, *gwE
 	if m.auth == AuthCognito {
 		authz, _ := r.sc.Req.Get(m.ident)
 		p, gerr := g.auth.authorize(context.Background(), authz, m.scopes)
-		g.observeAuthorizer(gerr)
+		g.observeAuthorizer(st, gerr)
 		if gerr != nil {
 			st.authError, st.claimedClientID = gerr.reason, claimedClientID(authz)
 			return nil, nil, gerr

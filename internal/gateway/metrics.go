@@ -196,9 +196,16 @@ func (mm *methodMetrics) status(v *prometheus.CounterVec, code int) prometheus.C
 }
 
 // observeRequest records a finished request (the one call per request,
-// next to its access log line).
+// next to its access log line) in the metrics and the live statistics.
 func (g *Gateway) observeRequest(r *request, st *reqState) {
 	m := g.metrics
+	if m == nil && g.cfg.Live == nil {
+		return
+	}
+	end := g.now()
+	if g.cfg.Live != nil {
+		g.observeLive(r, st, end)
+	}
 	if m == nil {
 		return
 	}
@@ -215,7 +222,7 @@ func (g *Gateway) observeRequest(r *request, st *reqState) {
 	}
 	mm := m.lookup(stage, st.resourcePath).method(methodIndex(r.method))
 	mm.status(m.requests, status).Inc()
-	mm.duration.Observe(g.now().Sub(st.start).Seconds())
+	mm.duration.Observe(end.Sub(st.start).Seconds())
 	if r.call.target != nil {
 		mm.integration.Observe(st.integrationLatency.Seconds())
 	}
@@ -225,11 +232,12 @@ func (g *Gateway) observeRequest(r *request, st *reqState) {
 }
 
 // observeAuthorizer records one decision of the authorizer.
-func (g *Gateway) observeAuthorizer(gerr *gwError) {
+func (g *Gateway) observeAuthorizer(st *reqState, gerr *gwError) {
+	st.authResult = authzResult(gerr)
 	if g.metrics == nil {
 		return
 	}
-	g.metrics.authz[authzResult(gerr)].Inc()
+	g.metrics.authz[st.authResult].Inc()
 }
 
 // authzResult names an authorizer outcome (see authorizer.authorize).

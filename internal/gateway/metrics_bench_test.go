@@ -8,18 +8,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portway/portway/internal/h1"
+	"github.com/portway/portway/internal/livestats"
 )
 
 // BenchmarkObserveRequest: what the metrics add to one forwarded request
 // (counter, two histograms, the label lookups and a clock reading), alone
-// and from parallel connections; "off" is a gateway without metrics.
+// and from parallel connections; "off" is a gateway without metrics,
+// "on+live" adds the console's last-minute statistics (livestats).
 func BenchmarkObserveRequest(b *testing.B) {
-	for _, on := range []bool{false, true} {
+	for _, mode := range []string{"off", "on", "on+live"} {
 		cfg := Config{Listen: "127.0.0.1:0", Stage: "v1",
 			Resources: []Resource{{Path: "/ingests/{proxy+}", Methods: []Method{proxyMethod("ANY", AuthNone, "http://127.0.0.1:9/ingests/{proxy}")}}}}
-		name := "off"
-		if on {
-			cfg.Metrics, name = prometheus.NewRegistry(), "on"
+		name := mode
+		if mode != "off" {
+			cfg.Metrics = prometheus.NewRegistry()
+		}
+		if mode == "on+live" {
+			cfg.Live = livestats.New(nil)
 		}
 		g, err := New(cfg)
 		if err != nil {

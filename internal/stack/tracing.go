@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/rotate"
@@ -75,6 +76,14 @@ func (c closerComponent) Stop(context.Context) error { return c.close() }
 func (s *Stack) startTracing(ctx context.Context) error {
 	s.flows = trace.NewFlowLog(0, nil)
 	s.traces = trace.NewStore(0, s.flows)
+	if live := s.live; live != nil {
+		// A task's last minute, as its sidecar saw each request.
+		s.traces.Tap(func(h trace.Hop) {
+			if h.Kind == trace.KindSidecar {
+				live.TaskRequest(h.Task, time.Duration(h.Duration)*time.Microsecond, h.Status)
+			}
+		})
+	}
 	c, err := trace.NewCollector(trace.CollectorConfig{Store: s.traces})
 	if err != nil {
 		return err

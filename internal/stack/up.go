@@ -20,6 +20,7 @@ import (
 	"github.com/portway/portway/internal/docker"
 	"github.com/portway/portway/internal/ecs"
 	"github.com/portway/portway/internal/gateway"
+	"github.com/portway/portway/internal/livestats"
 	"github.com/portway/portway/internal/metrics"
 	"github.com/portway/portway/internal/nlb"
 	"github.com/portway/portway/internal/trace"
@@ -61,6 +62,9 @@ type Stack struct {
 	tasks   *ecs.Supervisor
 	control *controlauth.Server
 	tls     TLSSet
+	// live is the console's last-minute statistics: routes and clients
+	// from the gateway, tasks from the sidecars' trace hops.
+	live *livestats.Live
 	// Tracing (tracing.go): the requests' hops, the load balancer's flows,
 	// and the collector the tasks send their hops to.
 	traces    *trace.Store
@@ -201,6 +205,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
+	s.live = livestats.New(nil)
 	if err = s.startTracing(ctx); err != nil {
 		return nil, err
 	}
@@ -229,12 +234,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	console := consoleHandler(s.lb, sup, func() Endpoints {
-		if e := s.published.Load(); e != nil {
-			return *e
-		}
-		return Endpoints{}
-	}, log.With("component", "console"))
+	live := s.live
+	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
+	console, err := s.newConsole(sup, gcfg, live, log.With("component", "console"))
+	if err != nil {
+		return nil, err
+	}
 	awsCreds, err := awsapi.LoadOrCreateCredentials(abs, cfg.Region())
 	if err != nil {
 		return nil, err
@@ -254,10 +259,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 		return nil, err
 	}
 
-	gcfg := cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log.With("component", "gateway"))
 	gcfg.TLS = tlsSet.Gateway
 	gcfg.Authorizer.ClientTLS = tlsSet.Client
 	gcfg.Metrics = reg
+	gcfg.Live = live
 	if cfg.NLB.GatewayLink != LinkTCP {
 		gcfg.VPCLink = s.lb
 	}

@@ -30,6 +30,8 @@ type Store struct {
 	byRoot map[string]int // request ids are looked up by a scan (queries are rare; Add stays cheap)
 	seq    uint64
 	drops  uint64 // hops dropped by MaxHopsPerTrace
+
+	tap func(Hop) // sees every hop kept (Tap); nil: none
 }
 
 type slot struct {
@@ -47,11 +49,19 @@ func NewStore(n int, flows *FlowLog) *Store {
 	return &Store{flows: flows, slots: make([]slot, n), byRoot: make(map[string]int, n)}
 }
 
+// Tap hands every hop the store takes to f as well (after Add's lock is
+// released), such as the console's per-task statistics. Call it before the
+// store is shared.
+func (s *Store) Tap(f func(Hop)) { s.tap = f }
+
 // Add records h under its trace id; a hop without a valid one is ignored.
 // A nil Store ignores everything.
 func (s *Store) Add(h Hop) {
 	if s == nil || !ValidRoot(h.Trace) {
 		return
+	}
+	if s.tap != nil {
+		defer s.tap(h)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -149,3 +149,15 @@ func TestFlowLogBounded(t *testing.T) {
 	}
 	nilLog.Close(1, c, c, 0)
 }
+
+func TestStoreTap(t *testing.T) {
+	s := NewStore(2, nil)
+	var seen []string
+	s.Tap(func(h Hop) { seen = append(seen, h.Kind+" "+h.Task) })
+	s.Add(Hop{Kind: KindSidecar, Trace: rootN(1), Task: "t1"})
+	s.Add(Hop{Kind: KindSidecar, Trace: "not a root", Task: "t2"}) // not kept, not tapped
+	s.Add(Hop{Kind: KindGateway, Trace: rootN(1)})
+	if fmt.Sprint(seen) != "[sidecar t1 gateway ]" {
+		t.Errorf("tapped %q", seen)
+	}
+}
