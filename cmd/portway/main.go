@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -17,6 +18,11 @@ func main() {
 	// the process dies: the batched log lines go out first. (The request
 	// paths recover their panics; see h1.Server.Panic and package nlb.)
 	defer flushLogs()
+	// Package initialisation of the libraries linked into the one binary
+	// (the OpenAPI importer's JSON Schema tables, the Docker client) leaves
+	// garbage that every process — each task's sidecar and app too — would
+	// otherwise keep resident until a later GC and scavenge: hand it back now.
+	debug.FreeOSMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
