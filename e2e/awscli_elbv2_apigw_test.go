@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,29 +228,10 @@ func TestAWSCLIAPIGateway(t *testing.T) {
 	firstClient, firstEP := stackClient(t, stateDir)
 	secondClient, secondEP := stackClient(t, secondDir)
 	for _, path := range []string{"/bags/digitised/b00000000", "/ingests/3f1d2c9e-0000-4000-8000-000000000000", "/nope"} {
-		wantCode, wantBody := getSettled(t, firstClient, firstEP.APIURL+path)
-		code, body := getSettled(t, secondClient, secondEP.APIURL+path)
+		wantCode, wantBody, _ := getSettled(t, firstClient, firstEP.APIURL+path)
+		code, body, _ := getSettled(t, secondClient, secondEP.APIURL+path)
 		if code != wantCode || body != wantBody || code >= 500 {
 			t.Errorf("GET %s: from the imported export %d %s; from the exporting stack %d %s", path, code, body, wantCode, wantBody)
 		}
-	}
-}
-
-// getSettled GETs url, retrying 5xx answers (services still starting) for
-// up to a minute, and returns the status and body.
-func getSettled(t *testing.T, client *http.Client, url string) (int, string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := client.Get(url)
-		if err != nil {
-			t.Fatalf("GET %s: %v", url, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode < 500 || time.Now().After(deadline) {
-			return resp.StatusCode, string(body)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
 	}
 }

@@ -233,3 +233,22 @@ func getJSON(t *testing.T, client *http.Client, url string, v any) *http.Respons
 	}
 	return resp
 }
+
+// getSettled GETs url, retrying 5xx answers (services still starting) for
+// up to a minute, and returns the status, body and header of the answer.
+func getSettled(t *testing.T, client *http.Client, url string) (int, string, http.Header) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 500 || time.Now().After(deadline) {
+			return resp.StatusCode, string(body), resp.Header
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
+	}
+}

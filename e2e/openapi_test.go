@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portway/portway/internal/stack"
 	"github.com/portway/portway/internal/storage/bagtest"
@@ -59,19 +57,7 @@ func TestUpGatewayFromOpenAPI(t *testing.T) {
 	// The services may still be starting: retry 5xx for a while.
 	get := func(client *http.Client, url string) (int, string, http.Header) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := client.Get(url)
-			if err != nil {
-				t.Fatalf("GET %s: %v", url, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode < 500 || time.Now().After(deadline) {
-				return resp.StatusCode, string(body), resp.Header
-			}
-			time.Sleep(100 * time.Millisecond) // polling a condition, bounded by the deadline
-		}
+		return getSettled(t, client, url)
 	}
 	for _, path := range []string{
 		"/bags/digitised/b00000000",                     // /bags/{proxy+}

@@ -194,10 +194,7 @@ func (g *Gateway) writeError(w *bufio.Writer, r *request, st *reqState, e *gwErr
 		rr = g.responses[RespDefault5XX]
 	}
 	st.errType, st.reason = e.typ, e.reason
-	body := rr.render(e.message, renderContext{
-		requestID: st.requestID, apigwID: st.apigwID, path: st.path, resourcePath: st.resourcePath,
-		method: r.method, stage: st.stage, domainName: st.domain, sourceIP: r.sc.RemoteIP,
-	})
+	body := rr.render(e.message, r.renderContext(st))
 	status := rr.status
 	if e.status != 0 {
 		status = e.status
@@ -211,6 +208,13 @@ func (g *Gateway) writeError(w *bufio.Writer, r *request, st *reqState, e *gwErr
 		writeField(w, http.CanonicalHeaderKey(k), v)
 	}
 	writeField(w, headerErrorType, rr.errorType)
+	g.writeOwnEnd(w, r, st, body, closing)
+}
+
+// writeOwnEnd ends an answer the gateway writes itself (a gateway response,
+// a MOCK integration's): its ids, Date and framing fields, the blank line
+// and, but for HEAD, the body.
+func (g *Gateway) writeOwnEnd(w *bufio.Writer, r *request, st *reqState, body string, closing bool) {
 	writeField(w, headerRequestID, st.requestID)
 	writeField(w, headerAPIGWID, st.apigwID)
 	writeField(w, "Date", h1.Date(g.now()))
@@ -221,6 +225,14 @@ func (g *Gateway) writeError(w *bufio.Writer, r *request, st *reqState, e *gwErr
 	w.WriteString("\r\n")
 	if r.method != http.MethodHead {
 		w.WriteString(body)
+	}
+}
+
+// renderContext is the $context of an answer the gateway writes itself.
+func (r *request) renderContext(st *reqState) renderContext {
+	return renderContext{
+		requestID: st.requestID, apigwID: st.apigwID, path: st.path, resourcePath: st.resourcePath,
+		method: r.method, stage: st.stage, domainName: st.domain, sourceIP: r.sc.RemoteIP,
 	}
 }
 

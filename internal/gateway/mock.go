@@ -3,10 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
-
-	"github.com/portway/portway/internal/h1"
 )
 
 // IntegrationMock is a MOCK integration: the gateway answers the method
@@ -74,10 +71,7 @@ func (g *Gateway) answerMock(r *request, st *reqState, m *MockResponse) bool {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	body := renderContextVars(m.Body, renderContext{
-		requestID: st.requestID, apigwID: st.apigwID, path: st.path, resourcePath: st.resourcePath,
-		method: r.method, stage: st.stage, domainName: st.domain, sourceIP: r.sc.RemoteIP,
-	}, status)
+	body := renderContextVars(m.Body, r.renderContext(st), status)
 	st.code, st.bytes = status, int64(len(body))
 	w := r.sc.W
 	writeStatusLine(w, status, "")
@@ -87,17 +81,7 @@ func (g *Gateway) answerMock(r *request, st *reqState, m *MockResponse) bool {
 	for _, k := range sortedKeys(m.Headers) {
 		writeField(w, http.CanonicalHeaderKey(k), m.Headers[k])
 	}
-	writeField(w, headerRequestID, st.requestID)
-	writeField(w, headerAPIGWID, st.apigwID)
-	writeField(w, "Date", h1.Date(g.now()))
-	writeField(w, "Content-Length", strconv.Itoa(len(body)))
-	if closing {
-		writeField(w, "Connection", "close")
-	}
-	w.WriteString("\r\n")
-	if r.method != http.MethodHead {
-		w.WriteString(body)
-	}
+	g.writeOwnEnd(w, r, st, body, closing)
 	if err := w.Flush(); err != nil {
 		st.status = statusClientClosed
 		return false
