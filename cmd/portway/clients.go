@@ -124,6 +124,21 @@ type userPool struct {
 }
 
 func (f *stateFlags) userPool() (userPool, error) {
+	p, err := f.configuredUserPool()
+	if err != nil {
+		return p, err
+	}
+	// Resource servers made at runtime (Cognito's CreateResourceServer on
+	// the AWS front door) are the pool's too.
+	created, err := auth.CreatedResourceServers(f.stateDir)
+	if err != nil {
+		return p, err
+	}
+	p.servers = append(p.servers, created...)
+	return p, nil
+}
+
+func (f *stateFlags) configuredUserPool() (userPool, error) {
 	if f.config == "" {
 		if ep, err := stack.ReadEndpoints(f.stateDir); err == nil && len(ep.ResourceServers) > 0 {
 			p := userPool{source: "the stack running on " + f.stateDir}

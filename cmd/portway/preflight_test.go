@@ -128,6 +128,19 @@ func TestClientsCreateUsesRunningStack(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("clients create with a scope of another stack: %v\nwant %s", err, want)
 	}
+	// A resource server created at runtime (CreateResourceServer on the AWS
+	// front door) is the pool's too.
+	if err := os.MkdirAll(filepath.Join(dir, "auth"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	created := `{"resource_servers": [{"identifier": "https://gadgets", "name": "gadgets",
+		"scopes": [{"name": "use", "description": "use gadgets"}], "created_at": "2026-12-07T00:00:00Z"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "auth", "resource-servers.json"), []byte(created), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "clients", "create", "--state-dir", dir, "--name", "gadgeteer", "--scope", "https://gadgets/use"); err != nil {
+		t.Errorf("clients create with a runtime resource server's scope: %v %s", err, out)
+	}
 	// Without a running stack, the built-in stack's scopes, as before.
 	if _, err := runCLI(t, "clients", "create", "--state-dir", t.TempDir(), "--name", "r3", "--scope", "https://widgets/read"); err == nil ||
 		!strings.Contains(err.Error(), "the built-in stack") {

@@ -17,8 +17,11 @@ const (
 
 // authDir returns <stateDir>/auth, created with mode 0700 (tightened if it
 // already exists).
+// authDirName is the auth component's directory in the state dir.
+const authDirName = "auth"
+
 func ensureAuthDir(stateDir string) (string, error) {
-	dir := filepath.Join(stateDir, "auth")
+	dir := filepath.Join(stateDir, authDirName)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
 	}

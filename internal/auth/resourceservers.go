@@ -233,3 +233,26 @@ func (s *Server) CreateResourceServer(rs ResourceServerInfo) (ResourceServerInfo
 	}
 	return out, err
 }
+
+// CreatedResourceServers reads the resource servers created at runtime
+// (CreateResourceServer) in the state dir's auth/resource-servers.json, for
+// tools that check scopes while the stack runs or not (portway clients
+// create). None is no error.
+func CreatedResourceServers(stateDir string) ([]ResourceServer, error) {
+	s := &resourceServerStore{dir: filepath.Join(stateDir, authDirName)}
+	s.path = filepath.Join(s.dir, resourceServersFileName)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.reloadLocked(); err != nil {
+		return nil, err
+	}
+	out := make([]ResourceServer, 0, len(s.list))
+	for _, rs := range s.list {
+		r := ResourceServer{Identifier: rs.Identifier}
+		for _, sc := range rs.Scopes {
+			r.Scopes = append(r.Scopes, sc.Name)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
