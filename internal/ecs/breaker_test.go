@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"github.com/portway/portway/internal/awsid"
 	"github.com/portway/portway/internal/taskmeta"
 	"github.com/portway/portway/internal/testutil"
 	"os"
@@ -128,10 +129,10 @@ func TestCircuitBreakerRollbackFakeClock(t *testing.T) {
 		return rollbackID != badID
 	})
 	// The bad task definition was revision 2; the rollback goes back to 1.
-	if d, _ := deploymentByID(st, badID); d.TaskDefinition != taskmeta.TaskDefinitionARN("svc", 2) {
+	if d, _ := deploymentByID(st, badID); d.TaskDefinition != taskmeta.TaskDefinitionARN(awsid.DefaultRegion, "svc", 2) {
 		t.Errorf("bad deployment's task definition %q, want revision 2", d.TaskDefinition)
 	}
-	if got := st.Deployments[0].TaskDefinition; got != taskmeta.TaskDefinitionARN("svc", 1) {
+	if got := st.Deployments[0].TaskDefinition; got != taskmeta.TaskDefinitionARN(awsid.DefaultRegion, "svc", 1) {
 		t.Errorf("rollback deployment's task definition %q, want revision 1", got)
 	}
 	p := st.Deployments[0]

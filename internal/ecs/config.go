@@ -90,7 +90,10 @@ type Config struct {
 	Executable string
 	// Subnet is the task address range, e.g. "127.77.1.0/24": tasks get the
 	// lowest free host address, starting at .1.
-	Subnet    string
+	Subnet string
+	// Region is the AWS region the tasks' ARNs and metadata name (default
+	// awsid.DefaultRegion), as the stack's other ARNs do.
+	Region    string
 	Services  []ServiceConfig
 	Registrar Registrar // required when any service has a TargetGroup
 	// Metrics, when set, gets the supervisor's Prometheus collectors

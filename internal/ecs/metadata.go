@@ -25,7 +25,7 @@ func (m metadataSource) Metadata(token string) (taskmeta.Task, string, bool) {
 	for _, t := range s.tasks {
 		for _, c := range t.containers {
 			if subtle.ConstantTimeCompare([]byte(c.token), []byte(token)) == 1 {
-				return t.metadataLocked(s.cfg.Subnet), c.cfg.Name, true
+				return t.metadataLocked(s.cfg.Subnet, s.cfg.Region), c.cfg.Name, true
 			}
 		}
 	}
@@ -44,17 +44,17 @@ func (s *Supervisor) metadataURIs(c *container) (v4, v3 string) {
 
 // metadataLocked is the task's metadata document. Call with Supervisor.mu
 // held.
-func (t *task) metadataLocked(subnet string) taskmeta.Task {
+func (t *task) metadataLocked(subnet, region string) taskmeta.Task {
 	family, rev := t.cfg.Name, strconv.Itoa(t.deployment.revision)
 	doc := taskmeta.Task{
-		Cluster:          taskmeta.ClusterARN(),
-		TaskARN:          taskmeta.TaskARN(t.id),
+		Cluster:          taskmeta.ClusterARN(region),
+		TaskARN:          taskmeta.TaskARN(region, t.id),
 		Family:           family,
 		Revision:         rev,
 		ServiceName:      t.cfg.Name,
 		DesiredStatus:    t.desiredStatus,
 		KnownStatus:      t.lastStatus,
-		AvailabilityZone: taskmeta.AvailabilityZone,
+		AvailabilityZone: taskmeta.AvailabilityZone(region),
 		LaunchType:       taskmeta.LaunchType,
 		Containers:       make([]taskmeta.Container, 0, len(t.containers)),
 	}
@@ -67,7 +67,7 @@ func (t *task) metadataLocked(subnet string) taskmeta.Task {
 		IPv4Addresses:       []string{ip},
 		AttachmentIndex:     0,
 		IPv4SubnetCIDRBlock: subnet,
-		PrivateDNSName:      "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + taskmeta.Region + ".compute.internal",
+		PrivateDNSName:      "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + region + ".compute.internal",
 	}
 	for _, c := range t.containers {
 		id := containerID(t.id, c.cfg.Name)
@@ -87,7 +87,7 @@ func (t *task) metadataLocked(subnet string) taskmeta.Task {
 			KnownStatus:   c.lastStatus,
 			ExitCode:      c.exitCode,
 			Type:          "NORMAL",
-			ContainerARN:  taskmeta.ContainerARN(t.id, id),
+			ContainerARN:  taskmeta.ContainerARN(region, t.id, id),
 			Networks:      []taskmeta.Network{network},
 		}
 		if !c.startedAt.IsZero() {

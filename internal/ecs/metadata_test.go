@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portway/portway/internal/awsid"
 	"github.com/portway/portway/internal/taskmeta"
 	"github.com/portway/portway/internal/testutil"
 )
@@ -117,7 +118,7 @@ func TestTaskMetadata(t *testing.T) {
 		t.Fatalf("GET container metadata: %d", code)
 	}
 	if c.Name != "side" || c.KnownStatus != StatusRunning || c.DesiredStatus != StatusRunning ||
-		c.ContainerARN != taskmeta.ContainerARN(id, c.DockerID) || !strings.HasPrefix(c.DockerID, id+"-") {
+		c.ContainerARN != taskmeta.ContainerARN(awsid.DefaultRegion, id, c.DockerID) || !strings.HasPrefix(c.DockerID, id+"-") {
 		t.Errorf("container metadata %+v", c)
 	}
 	if len(c.Networks) != 1 || c.Networks[0].NetworkMode != "awsvpc" || !slices.Equal(c.Networks[0].IPv4Addresses, []string{ts.IP}) {
@@ -126,7 +127,7 @@ func TestTaskMetadata(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0] != (taskmeta.Port{ContainerPort: 9000, Protocol: "tcp", HostPort: 9000, HostIP: ts.IP}) {
 		t.Errorf("ports %+v", c.Ports)
 	}
-	if c.Labels["com.amazonaws.ecs.task-arn"] != taskmeta.TaskARN(id) || c.Labels["com.amazonaws.ecs.task-definition-version"] != "1" {
+	if c.Labels["com.amazonaws.ecs.task-arn"] != taskmeta.TaskARN(awsid.DefaultRegion, id) || c.Labels["com.amazonaws.ecs.task-definition-version"] != "1" {
 		t.Errorf("labels %v", c.Labels)
 	}
 
@@ -135,7 +136,7 @@ func TestTaskMetadata(t *testing.T) {
 		t.Fatalf("GET task metadata: %d", code)
 	}
 	if task.TaskARN != "arn:aws:ecs:eu-west-1:000000000000:task/portway/"+id || task.Family != "svc" || task.Revision != "1" ||
-		task.Cluster != taskmeta.ClusterARN() || task.KnownStatus != StatusRunning || task.LaunchType != "FARGATE" ||
+		task.Cluster != taskmeta.ClusterARN(awsid.DefaultRegion) || task.KnownStatus != StatusRunning || task.LaunchType != "FARGATE" ||
 		len(task.Containers) != 2 || task.Containers[0].Name != "app" || task.Containers[1].Name != "side" {
 		t.Errorf("task metadata %+v", task)
 	}
@@ -167,7 +168,7 @@ func TestTaskMetadata(t *testing.T) {
 	if code := getMeta(t, envValue(h.rt.spec(t, second, "app").Env, EnvMetadataURIV4)+"/task", &task); code != http.StatusOK || task.Revision != "2" {
 		t.Errorf("new task: %d, revision %q, want 2", code, task.Revision)
 	}
-	if got := h.s.Services()[0].Deployments[0].TaskDefinition; got != taskmeta.TaskDefinitionARN("svc", 2) {
+	if got := h.s.Services()[0].Deployments[0].TaskDefinition; got != taskmeta.TaskDefinitionARN(awsid.DefaultRegion, "svc", 2) {
 		t.Errorf("primary deployment's task definition %q", got)
 	}
 	h.clock.Advance(time.Minute) // the old task's draining

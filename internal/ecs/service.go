@@ -533,7 +533,7 @@ func (s *Supervisor) Services() []ServiceStatus {
 		for i, d := range sv.deployments {
 			j := len(sv.deployments) - 1 - i // primary first
 			st.Deployments[j] = DeploymentStatus{ID: d.id, Status: DeploymentActive, CreatedAt: d.createdAt,
-				TaskDefinition: taskmeta.TaskDefinitionARN(sv.name, d.revision),
+				TaskDefinition: taskmeta.TaskDefinitionARN(s.cfg.Region, sv.name, d.revision),
 				FailedTasks:    d.failedTasks, RolloutState: d.rollout, RolloutStateReason: d.reason}
 			deps[d] = &st.Deployments[j]
 			st.Deployments[j].TaskDefinitionRevision = d.revision

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portway/portway/internal/awsid"
 	"github.com/portway/portway/internal/taskmeta"
 )
 
@@ -62,6 +63,9 @@ func New(cfg Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("ecs: executable: %w", err)
 		}
 		cfg.Executable = exe
+	}
+	if cfg.Region == "" {
+		cfg.Region = awsid.DefaultRegion
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -151,6 +151,7 @@ func (c Config) ECSComponent(stateDir, exe string, reg ecs.Registrar, log *slog.
 		StateDir:   stateDir,
 		Executable: exe,
 		Subnet:     c.Tasks.Subnet,
+		Region:     c.Region(),
 		Registrar:  reg,
 		Logger:     log,
 	}

@@ -19,35 +19,35 @@ import (
 	"github.com/portway/portway/internal/awsid"
 )
 
-// The identity of portway's one stand-in account, region and cluster, as
-// used in every ARN portway reports: the account and (default) region are
-// internal/awsid's, as the NLB's and the AWS APIs' ARNs.
+// The cluster every task runs in, and how it runs. Account and region are
+// internal/awsid's, as in every other ARN portway reports; the region is
+// the stack's (each function takes it).
 const (
-	Region           = awsid.DefaultRegion
-	Account          = awsid.Account
-	AvailabilityZone = Region + "a"
-	Cluster          = "portway"
-	LaunchType       = "FARGATE"
+	Cluster    = "portway"
+	LaunchType = "FARGATE"
 )
 
+// AvailabilityZone is the zone tasks report in region.
+func AvailabilityZone(region string) string { return region + "a" }
+
 // ClusterARN is the ARN of the cluster every task runs in.
-func ClusterARN() string { return "arn:aws:ecs:" + Region + ":" + Account + ":cluster/" + Cluster }
+func ClusterARN(region string) string { return awsid.ARN("ecs", region, "cluster/"+Cluster) }
 
 // TaskARN is a task's ARN: arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/TASKID.
-func TaskARN(taskID string) string {
-	return "arn:aws:ecs:" + Region + ":" + Account + ":task/" + Cluster + "/" + taskID
+func TaskARN(region, taskID string) string {
+	return awsid.ARN("ecs", region, "task/"+Cluster+"/"+taskID)
 }
 
 // TaskDefinitionARN is a task definition's ARN:
 // arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION.
-func TaskDefinitionARN(family string, revision int) string {
-	return "arn:aws:ecs:" + Region + ":" + Account + ":task-definition/" + family + ":" + strconv.Itoa(revision)
+func TaskDefinitionARN(region, family string, revision int) string {
+	return awsid.ARN("ecs", region, "task-definition/"+family+":"+strconv.Itoa(revision))
 }
 
 // ContainerARN is a container's ARN:
 // arn:aws:ecs:REGION:ACCOUNT:container/CLUSTER/TASKID/CONTAINERID.
-func ContainerARN(taskID, containerID string) string {
-	return "arn:aws:ecs:" + Region + ":" + Account + ":container/" + Cluster + "/" + taskID + "/" + containerID
+func ContainerARN(region, taskID, containerID string) string {
+	return awsid.ARN("ecs", region, "container/"+Cluster+"/"+taskID+"/"+containerID)
 }
 
 // Task is the task metadata document (GET ${ECS_CONTAINER_METADATA_URI_V4}/task).

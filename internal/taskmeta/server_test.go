@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portway/portway/internal/awsid"
 )
 
 type fakeSource map[string]string // token → container name
@@ -20,8 +22,8 @@ func (f fakeSource) Metadata(token string) (Task, string, bool) {
 		return Task{}, "", false
 	}
 	return Task{
-		Cluster: ClusterARN(), TaskARN: TaskARN("t1"), Family: "svc", Revision: "3",
-		DesiredStatus: "RUNNING", KnownStatus: "RUNNING", AvailabilityZone: AvailabilityZone, LaunchType: LaunchType,
+		Cluster: ClusterARN(awsid.DefaultRegion), TaskARN: TaskARN(awsid.DefaultRegion, "t1"), Family: "svc", Revision: "3",
+		DesiredStatus: "RUNNING", KnownStatus: "RUNNING", AvailabilityZone: AvailabilityZone(awsid.DefaultRegion), LaunchType: LaunchType,
 		Containers: []Container{
 			{Name: "app", DockerID: "t1-1", Type: "NORMAL", Networks: []Network{{NetworkMode: "awsvpc", IPv4Addresses: []string{"127.77.1.1"}}}},
 			{Name: "nginx", DockerID: "t1-2", Type: "NORMAL"},
@@ -89,11 +91,12 @@ func TestDocumentFieldNames(t *testing.T) {
 }
 
 func TestARNs(t *testing.T) {
+	r := awsid.DefaultRegion
 	for got, want := range map[string]string{
-		ClusterARN():                 "arn:aws:ecs:eu-west-1:000000000000:cluster/portway",
-		TaskARN("abc"):               "arn:aws:ecs:eu-west-1:000000000000:task/portway/abc",
-		ContainerARN("abc", "abc-1"): "arn:aws:ecs:eu-west-1:000000000000:container/portway/abc/abc-1",
-		TaskDefinitionARN("bags", 4): "arn:aws:ecs:eu-west-1:000000000000:task-definition/bags:4",
+		ClusterARN(r):                   "arn:aws:ecs:eu-west-1:000000000000:cluster/portway",
+		TaskARN(r, "abc"):               "arn:aws:ecs:eu-west-1:000000000000:task/portway/abc",
+		ContainerARN(r, "abc", "abc-1"): "arn:aws:ecs:eu-west-1:000000000000:container/portway/abc/abc-1",
+		TaskDefinitionARN(r, "bags", 4): "arn:aws:ecs:eu-west-1:000000000000:task-definition/bags:4",
 	} {
 		if got != want {
 			t.Errorf("%s, want %s", got, want)
