@@ -16,24 +16,10 @@ import (
 	"github.com/portway/portway/internal/rotate"
 	"github.com/portway/portway/internal/testutil"
 	"github.com/portway/portway/internal/trace"
+	"github.com/portway/portway/internal/trace/tracetest"
 )
 
-type hopList struct {
-	mu   sync.Mutex
-	hops []trace.Hop
-}
-
-func (l *hopList) Add(h trace.Hop) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.hops = append(l.hops, h)
-}
-
-func (l *hopList) all() []trace.Hop {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]trace.Hop(nil), l.hops...)
-}
+type hopList = tracetest.Hops
 
 // linesWriter collects access log lines.
 type linesWriter struct {
@@ -81,8 +67,8 @@ func TestGatewayRecordsHop(t *testing.T) {
 		t.Fatalf("status %d", res401.StatusCode)
 	}
 	// The hop is recorded once the answer is out.
-	testutil.WaitFor(t, 5*time.Second, "two hops", func() bool { return len(hops.all()) == 2 })
-	hs := hops.all()
+	testutil.WaitFor(t, 5*time.Second, "two hops", func() bool { return len(hops.All()) == 2 })
+	hs := hops.All()
 	h := hs[0]
 	if h.Kind != trace.KindGateway || h.Trace != "1-5759e988-bd862e3fe1be46a994272793" || h.RequestID != res.Header.Get("x-amzn-RequestId") ||
 		h.Route != "/open" || h.Status != 200 || h.Method != "GET" || h.Path != "/v1/open" || h.Stage != "v1" || h.Duration <= 0 || h.Integration <= 0 {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,10 @@ import (
 	"github.com/portway/portway/internal/h1/h1test"
 	"github.com/portway/portway/internal/testutil"
 	"github.com/portway/portway/internal/trace"
+	"github.com/portway/portway/internal/trace/tracetest"
 )
 
-type hopList struct {
-	mu   sync.Mutex
-	hops []trace.Hop
-}
-
-func (l *hopList) Record(h trace.Hop) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.hops = append(l.hops, h)
-}
-
-func (l *hopList) all() []trace.Hop {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]trace.Hop(nil), l.hops...)
-}
+type hopList = tracetest.Hops
 
 // The sidecar records its hop of each request that carries a valid trace
 // id: its status, the app's status and time; an app that cannot be
@@ -56,8 +41,8 @@ func TestSidecarRecordsHop(t *testing.T) {
 	untraced.Header.Set("X-Amzn-Trace-Id", "Root=1-bad")
 	do(t, untraced)
 	// The hop is recorded once the answer is out.
-	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops.all()) >= 1 })
-	hs := hops.all()
+	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops.All()) >= 1 })
+	hs := hops.All()
 	if len(hs) != 1 {
 		t.Fatalf("%d hops: %+v", len(hs), hs)
 	}
@@ -75,8 +60,8 @@ func TestSidecarRecordsHop(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, "http://"+s2.Addr()+"/bags/x", nil)
 	req.Header.Set("X-Amzn-Trace-Id", "Root="+root)
 	do(t, req)
-	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops2.all()) >= 1 })
-	if hs := hops2.all(); len(hs) != 1 || hs[0].Status != http.StatusBadGateway || hs[0].UpstreamStatus != 0 || hs[0].Error == "" {
+	testutil.WaitFor(t, 5*time.Second, "the hop", func() bool { return len(hops2.All()) >= 1 })
+	if hs := hops2.All(); len(hs) != 1 || hs[0].Status != http.StatusBadGateway || hs[0].UpstreamStatus != 0 || hs[0].Error == "" {
 		t.Errorf("dead app: %+v", hs)
 	}
 }
