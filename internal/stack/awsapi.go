@@ -13,6 +13,7 @@ import (
 	"github.com/portway/portway/internal/awsapi/elbv2api"
 	"github.com/portway/portway/internal/awsid"
 	"github.com/portway/portway/internal/ecs"
+	"github.com/portway/portway/internal/gateway"
 	"github.com/portway/portway/internal/openapi"
 )
 
@@ -33,7 +34,7 @@ func (c Config) Region() string {
 // key pair of <state>/aws-credentials) in front of the control API next.
 // A service is registered under its SigV4 signing name (awsapi.ECS,
 // awsapi.CognitoIDP, awsapi.ELBv2, awsapi.APIGateway).
-func (s *Stack) awsRouter(creds awsapi.Credentials, sup *ecs.Supervisor, reg registrar, next http.Handler, log *slog.Logger) (*awsapi.Router, error) {
+func (s *Stack) awsRouter(creds awsapi.Credentials, sup *ecs.Supervisor, reg registrar, gcfg gateway.Config, next http.Handler, log *slog.Logger) (*awsapi.Router, error) {
 	region := s.cfg.Region()
 	ecsAPI, err := ecsapi.New(ecsapi.Config{Supervisor: sup, Region: region, TargetGroupARN: reg.TargetGroupARN, Logger: log})
 	if err != nil {
@@ -44,7 +45,6 @@ func (s *Stack) awsRouter(creds awsapi.Credentials, sup *ecs.Supervisor, reg reg
 	if err != nil {
 		return nil, err
 	}
-	gcfg := s.cfg.GatewayComponent(s.auth.Issuer(), s.auth.JWKSURL(), log)
 	poolARN := awsid.ARN("cognito-idp", region, "userpool/"+s.cfg.Auth.UserPoolID)
 	apigwAPI, err := apigwapi.New(apigwapi.Config{Name: "portway", Gateway: gcfg, Created: time.Now(), Logger: log,
 		Exporter: apigwapi.ExporterFunc(func(stage, exportType, format string, extensions []string) ([]byte, error) {

@@ -244,7 +244,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Stack, err error) 
 	if err != nil {
 		return nil, err
 	}
-	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), trace.QueryHandler(s.traces), console),
+	router, err := s.awsRouter(awsCreds, sup, registrar{s.lb}, gcfg, controlMux(s.lb.ControlHandler(), sup.Handler(), metrics.Handler(reg), trace.QueryHandler(s.traces), console),
 		log.With("component", "awsapi"))
 	if err != nil {
 		return nil, err
