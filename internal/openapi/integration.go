@@ -120,6 +120,13 @@ func (im *importer) httpProxy(field, verb, path string, o map[string]json.RawMes
 	if in.URI == "" {
 		bad("uri", "missing")
 	}
+	// What requestParameters did not fix or rename must be a path parameter
+	// of the resource: the gateway fills the URI's placeholders from those.
+	for _, name := range uriParams(in.URI) {
+		if !strings.Contains(path, "{"+name+"}") && !strings.Contains(path, "{"+name+"+}") {
+			bad("uri", "{%s}: not a path parameter of %s; map it with requestParameters (integration.request.path.%s)", name, path, name)
+		}
+	}
 	if m := uriHost.FindStringSubmatch(in.URI); m != nil && in.ConnectionType == gateway.ConnectionVPCLink &&
 		!strings.Contains(m[1], "${stageVariables.") && net.ParseIP(strings.Trim(m[1], "[]")) == nil {
 		// AWS sends a VPC link's requests to its load balancer whatever the

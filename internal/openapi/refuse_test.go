@@ -80,6 +80,8 @@ func TestImportRefuses(t *testing.T) {
 			intPath + ".type: aws (AWS service) integrations are not supported"},
 		{"http non-proxy", func(d map[string]any) { integ(d)["type"] = "http" },
 			intPath + ".type: http (non-proxy) integrations are not supported"},
+		{"uri placeholder of no path parameter", func(d map[string]any) { integ(d)["uri"] = "http://10.0.0.1/items/{id}/{other}" },
+			intPath + ".uri: {other}: not a path parameter of /items/{id}; map it with requestParameters (integration.request.path.other)"},
 		{"no integration", func(d map[string]any) { delete(op(d), "x-amazon-apigateway-integration") },
 			opPath + ": has no x-amazon-apigateway-integration"},
 		{"default request validator", func(d map[string]any) {
